@@ -1,0 +1,4 @@
+export * from './topics';
+export * from './events';
+export * from './validate';
+export * from './json-schemas';

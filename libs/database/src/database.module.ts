@@ -1,0 +1,52 @@
+import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AppDatabaseOptions, createAppDataSource } from './data-source';
+import {
+  CardRepository,
+  InboxRepository,
+  PersistedInfoRepository,
+  SettingRepository,
+  SourceDatabaseRepository,
+  TaskHistoryRepository,
+} from './repositories';
+
+export const REPOSITORIES = [
+  CardRepository,
+  InboxRepository,
+  PersistedInfoRepository,
+  SettingRepository,
+  SourceDatabaseRepository,
+  TaskHistoryRepository,
+];
+
+@Injectable()
+class DataSourceCloser implements OnApplicationShutdown {
+  constructor(@Inject(DataSource) private readonly ds: DataSource) {}
+  async onApplicationShutdown(): Promise<void> {
+    if (this.ds.isInitialized) await this.ds.destroy();
+  }
+}
+
+/** Provides the initialized app DataSource and every repository. Only repositories touch TypeORM. */
+@Global()
+@Module({})
+export class DatabaseModule {
+  static forRoot(
+    opts: AppDatabaseOptions,
+    extraRepositories: (new (ds: DataSource) => unknown)[] = [],
+  ): DynamicModule {
+    const repositories = [...REPOSITORIES, ...extraRepositories];
+    return {
+      module: DatabaseModule,
+      providers: [
+        {
+          provide: DataSource,
+          useFactory: async () => createAppDataSource(opts).initialize(),
+        },
+        DataSourceCloser,
+        ...repositories,
+      ],
+      exports: [DataSource, ...repositories],
+    };
+  }
+}

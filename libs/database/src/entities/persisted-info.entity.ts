@@ -1,0 +1,80 @@
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+
+export const PERSISTED_STATES = ['creating', 'refreshing', 'persisted', 'error', 'deletable', 'off'] as const;
+export type PersistedState = (typeof PERSISTED_STATES)[number];
+
+export interface FieldDefinition {
+  fieldName: string;
+  baseType: string;
+}
+export interface TableDefinition {
+  tableName: string;
+  fieldDefinitions: FieldDefinition[];
+}
+
+/** One row per persisted model: where its cache table lives and what state it is in. */
+@Entity({ name: 'persisted_info' })
+export class PersistedInfoEntity {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ name: 'database_id', type: 'int' })
+  databaseId!: number;
+
+  /** Null once the card is deleted; prune then drops the table and the row. */
+  @Column({ name: 'card_id', type: 'int', nullable: true })
+  cardId!: number | null;
+
+  @Column({ name: 'question_slug', type: 'text' })
+  questionSlug!: string;
+
+  @Column({ name: 'schema_name', type: 'text' })
+  schemaName!: string;
+
+  @Column({ name: 'table_name', type: 'text' })
+  tableName!: string;
+
+  @Column({ type: 'jsonb', nullable: true })
+  definition!: TableDefinition | null;
+
+  @Column({ name: 'query_hash', type: 'text', nullable: true })
+  queryHash!: string | null;
+
+  @Column({ type: 'boolean', default: false })
+  active!: boolean;
+
+  @Column({ type: 'text' })
+  state!: PersistedState;
+
+  @Column({ name: 'refresh_begin', type: 'timestamptz', nullable: true })
+  refreshBegin!: Date | null;
+
+  @Column({ name: 'refresh_end', type: 'timestamptz', nullable: true })
+  refreshEnd!: Date | null;
+
+  @Column({ name: 'state_change_at', type: 'timestamptz', nullable: true })
+  stateChangeAt!: Date | null;
+
+  @Column({ type: 'text', nullable: true })
+  error!: string | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
+  createdAt!: Date;
+
+  @Column({ type: 'text', nullable: true })
+  creator!: string | null;
+
+  /** End of the last successful refresh; staleness is measured from here. */
+  @Column({ name: 'last_success_at', type: 'timestamptz', nullable: true })
+  lastSuccessAt!: Date | null;
+
+  /** Lease of the refresher working on this row (owner + expiry), so dead runs are detectable. */
+  @Column({ name: 'lease_owner', type: 'text', nullable: true })
+  leaseOwner!: string | null;
+
+  @Column({ name: 'lease_expires_at', type: 'timestamptz', nullable: true })
+  leaseExpiresAt!: Date | null;
+
+  @Column({ name: 'last_run_id', type: 'uuid', nullable: true })
+  lastRunId!: string | null;
+}

@@ -1,0 +1,26 @@
+import { DomainError, ErrorCode, dispositionFor, dispositionOfError, httpStatusFor } from './index';
+
+describe('error mappings', () => {
+  it('maps every code to an HTTP status and a disposition', () => {
+    for (const code of Object.values(ErrorCode)) {
+      expect(httpStatusFor(code)).toBeGreaterThanOrEqual(400);
+      expect(['retry', 'skip', 'dead-letter']).toContain(dispositionFor(code));
+    }
+  });
+
+  it('retries connection trouble and dead-letters bad input', () => {
+    expect(
+      dispositionOfError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
+    ).toBe('retry');
+    expect(dispositionOfError(new DomainError(ErrorCode.MalformedMessage, 'bad'))).toBe('dead-letter');
+    expect(dispositionOfError(new DomainError(ErrorCode.SourceConnection, 'down'))).toBe('retry');
+    expect(dispositionOfError(new Error('something odd'))).toBe('dead-letter');
+  });
+
+  it('uses 4xx for input errors and 5xx only for infrastructure', () => {
+    expect(httpStatusFor(ErrorCode.ValidationFailed)).toBe(400);
+    expect(httpStatusFor(ErrorCode.NotFound)).toBe(404);
+    expect(httpStatusFor(ErrorCode.CanPersistCheckFailed)).toBe(422);
+    expect(httpStatusFor(ErrorCode.AppDatabaseUnavailable)).toBe(503);
+  });
+});

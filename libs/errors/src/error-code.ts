@@ -1,0 +1,34 @@
+/** Every failure the system reports carries one of these codes; mappings to HTTP and to Kafka handling key off them. */
+export enum ErrorCode {
+  // Input and request errors
+  ValidationFailed = 'VALIDATION_FAILED',
+  Unauthorized = 'UNAUTHORIZED',
+  NotFound = 'NOT_FOUND',
+  Conflict = 'CONFLICT',
+  PayloadTooLarge = 'PAYLOAD_TOO_LARGE',
+  UnsupportedMediaType = 'UNSUPPORTED_MEDIA_TYPE',
+  PersistenceDisabled = 'PERSISTENCE_DISABLED',
+  NotAModel = 'NOT_A_MODEL',
+  ArchivedModel = 'ARCHIVED_MODEL',
+  InvalidCron = 'INVALID_CRON',
+  UnsafeSql = 'UNSAFE_SQL',
+  CanPersistCheckFailed = 'CAN_PERSIST_CHECK_FAILED',
+  // Messages
+  MalformedMessage = 'MALFORMED_MESSAGE',
+  UnsupportedVersion = 'UNSUPPORTED_VERSION',
+  UnexpectedEventType = 'UNEXPECTED_EVENT_TYPE',
+  UnknownDatabase = 'UNKNOWN_DATABASE',
+  UnknownCard = 'UNKNOWN_CARD',
+  // Source database failures (classified for retries)
+  SourceConnection = 'SOURCE_CONNECTION',
+  SourceLock = 'SOURCE_LOCK',
+  SourcePermission = 'SOURCE_PERMISSION',
+  SourceTimeout = 'SOURCE_TIMEOUT',
+  SourceQuery = 'SOURCE_QUERY',
+  // Infrastructure
+  AppDatabaseUnavailable = 'APP_DATABASE_UNAVAILABLE',
+  BrokerUnavailable = 'BROKER_UNAVAILABLE',
+  EmailUnavailable = 'EMAIL_UNAVAILABLE',
+  Timeout = 'TIMEOUT',
+  Internal = 'INTERNAL',
+}

@@ -1,0 +1,105 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { assertValidEvent, DomainEvent, TopicName, topicName } from '@model-persistence/contracts';
+import { DomainError, ErrorCode } from '@model-persistence/errors';
+import { IHeaders, Kafka, Partitioners, Producer, RecordMetadata } from 'kafkajs';
+import { KAFKA, MESSAGING_OPTIONS, MessagingOptions } from './tokens';
+
+export interface OutgoingEvent<E extends DomainEvent = DomainEvent> {
+  topic: TopicName;
+  key: string;
+  event: E;
+  headers?: IHeaders;
+}
+
+/** Publishes validated events; resolves only once the broker acknowledged them (acks = all). */
+@Injectable()
+export class EventPublisher implements OnApplicationShutdown {
+  private readonly logger = new Logger(EventPublisher.name);
+  private producer: Producer | null = null;
+  private connecting: Promise<Producer> | null = null;
+
+  constructor(
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(MESSAGING_OPTIONS) private readonly options: MessagingOptions,
+  ) {}
+
+  topic(topic: TopicName): string {
+    return topicName(this.options.topicPrefix, topic);
+  }
+
+  private async connected(): Promise<Producer> {
+    if (this.producer) return this.producer;
+    this.connecting ??= (async () => {
+      const p = this.kafka.producer({
+        allowAutoTopicCreation: false,
+        maxInFlightRequests: 5,
+        // murmur2 like the Java client, so other systems' producers pick the same partition per key
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      await p.connect();
+      this.producer = p;
+      return p;
+    })().finally(() => (this.connecting = null));
+    return this.connecting;
+  }
+
+  async publish<E extends DomainEvent>(out: OutgoingEvent<E>): Promise<RecordMetadata> {
+    const [meta] = await this.publishAll([out]);
+    return meta;
+  }
+
+  /** Several events in one request (per topic); all are validated before any is sent. */
+  async publishAll(events: OutgoingEvent[]): Promise<RecordMetadata[]> {
+    if (events.length === 0) return [];
+    for (const e of events) assertValidEvent(e.event);
+    const byTopic = new Map<string, OutgoingEvent[]>();
+    for (const e of events) byTopic.set(e.topic, [...(byTopic.get(e.topic) ?? []), e]);
+    try {
+      const producer = await this.connected();
+      const result = await producer.sendBatch({
+        acks: -1,
+        timeout: 30_000,
+        topicMessages: [...byTopic.entries()].map(([topic, list]) => ({
+          topic: this.topic(topic as TopicName),
+          messages: list.map((e) => ({
+            key: e.key,
+            value: JSON.stringify(e.event),
+            headers: {
+              'content-type': 'application/json',
+              'event-type': e.event.type,
+              'event-version': String(e.event.version),
+              ...e.headers,
+            },
+          })),
+        })),
+      });
+      return result;
+    } catch (e) {
+      if (e instanceof DomainError) throw e;
+      this.logger.error(`publish failed: ${(e as Error).message}`);
+      throw new DomainError(
+        ErrorCode.BrokerUnavailable,
+        `Kafka did not acknowledge the event: ${(e as Error).message}`,
+        undefined,
+        {
+          cause: e,
+        },
+      );
+    }
+  }
+
+  /** Raw send for the dead-letter path and tests of hostile input (no validation by design). */
+  async sendRaw(
+    topic: string,
+    messages: { key: string | null; value: Buffer | string | null; headers?: IHeaders }[],
+  ) {
+    const producer = await this.connected();
+    return producer.send({ topic, acks: -1, messages });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const p = this.producer;
+    this.producer = null;
+    if (p) await p.disconnect().catch(() => undefined);
+  }
+}

@@ -1,0 +1,9 @@
+export const KAFKA = Symbol('KAFKA');
+export const MESSAGING_OPTIONS = Symbol('MESSAGING_OPTIONS');
+
+export interface MessagingOptions {
+  topicPrefix: string;
+  partitions: number;
+  /** Kafka consumer group of this service (also the inbox consumer name). */
+  consumerGroup?: string;
+}

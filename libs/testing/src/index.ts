@@ -1,0 +1,3 @@
+export * from './app-database';
+export * from './kafka';
+export * from './wait';

@@ -1,0 +1,303 @@
+#!/usr/bin/env node
+/*
+ * Local infrastructure the project starts itself (no Docker engine on these machines):
+ *  - a single-node KRaft Apache Kafka broker from jars resolved from Maven Central (deploy/kafka/pom.xml),
+ *  - the application database on the local PostgreSQL, and test source databases on PostgreSQL and MariaDB.
+ * When KAFKA_BROKERS / DATABASE_URL are set, those are used and nothing is started.
+ *
+ *   node scripts/infra.js up | down | status
+ */
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+const crypto = require('node:crypto');
+
+const root = path.resolve(__dirname, '..');
+const cacheDir = path.join(root, '.cache', 'kafka');
+const libsDir = path.join(cacheDir, 'libs');
+const dataDir = path.join(cacheDir, 'data');
+const pidFile = path.join(cacheDir, 'kafka.pid');
+const logFile = path.join(cacheDir, 'kafka.log');
+const pomFile = path.join(root, 'deploy', 'kafka', 'pom.xml');
+
+const KAFKA_PORT = 19092;
+const CONTROLLER_PORT = 19093;
+const LOCAL_BROKERS = `127.0.0.1:${KAFKA_PORT}`;
+const LOCAL_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/model_persistence';
+const ADMIN_PG_URL = process.env.PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const MYSQL_URL = process.env.MYSQL_TEST_URL || 'mysql://root@127.0.0.1:3306';
+/** Source databases the integration tests and the demo use. */
+const SOURCE_DATABASES = ['mp_source_test', 'mp_demo_source'];
+
+const log = (...a) => console.log('[infra]', ...a);
+
+function portOpen(port, host = '127.0.0.1') {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+    s.setTimeout(1000, () => (s.destroy(), resolve(false)));
+  });
+}
+
+function readPid() {
+  try {
+    const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+function ensureJars() {
+  const stamp = path.join(libsDir, '.pom-sha256');
+  const hash = crypto.createHash('sha256').update(fs.readFileSync(pomFile)).digest('hex');
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === hash) return;
+  log('resolving Kafka jars from Maven Central (deploy/kafka/pom.xml)…');
+  fs.rmSync(libsDir, { recursive: true, force: true });
+  fs.mkdirSync(libsDir, { recursive: true });
+  const r = spawnSync(
+    'mvn',
+    [
+      '-q',
+      '-B',
+      '-f',
+      pomFile,
+      'dependency:copy-dependencies',
+      `-DoutputDirectory=${libsDir}`,
+      '-DincludeScope=runtime',
+    ],
+    { stdio: 'inherit' },
+  );
+  if (r.status !== 0)
+    throw new Error(
+      'mvn dependency:copy-dependencies failed; is Maven installed and Maven Central reachable?',
+    );
+  fs.writeFileSync(stamp, hash);
+}
+
+function java(args, opts = {}) {
+  return spawnSync('java', ['-cp', `${libsDir}/*`, ...args], { encoding: 'utf8', ...opts });
+}
+
+function writeServerProperties() {
+  const props = {
+    'process.roles': 'broker,controller',
+    'node.id': '1',
+    'controller.quorum.voters': `1@127.0.0.1:${CONTROLLER_PORT}`,
+    listeners: `PLAINTEXT://127.0.0.1:${KAFKA_PORT},CONTROLLER://127.0.0.1:${CONTROLLER_PORT}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${KAFKA_PORT}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'log.dirs': dataDir,
+    'num.partitions': '12',
+    'auto.create.topics.enable': 'false',
+    'offsets.topic.replication.factor': '1',
+    'offsets.topic.num.partitions': '12',
+    'transaction.state.log.replication.factor': '1',
+    'transaction.state.log.min.isr': '1',
+    'group.initial.rebalance.delay.ms': '0',
+    'log.retention.hours': '168',
+    'message.max.bytes': '2097152',
+  };
+  const file = path.join(cacheDir, 'server.properties');
+  fs.writeFileSync(
+    file,
+    Object.entries(props)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n') + '\n',
+  );
+  return file;
+}
+
+async function kafkaReady(brokers, timeoutMs) {
+  const { Kafka, logLevel } = require('kafkajs');
+  const deadline = Date.now() + timeoutMs;
+  let lastError;
+  while (Date.now() < deadline) {
+    const admin = new Kafka({
+      clientId: 'infra',
+      brokers,
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 0 },
+    }).admin();
+    try {
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      await admin.disconnect();
+      if (cluster.brokers.length > 0) return cluster;
+    } catch (e) {
+      lastError = e;
+      await admin.disconnect().catch(() => {});
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(
+    `Kafka at ${brokers.join(',')} did not answer within ${timeoutMs} ms: ${lastError && lastError.message}`,
+  );
+}
+
+async function kafkaUp() {
+  if (process.env.KAFKA_BROKERS) {
+    log(`KAFKA_BROKERS=${process.env.KAFKA_BROKERS}: using it, starting nothing`);
+    await kafkaReady(process.env.KAFKA_BROKERS.split(','), 30_000);
+    return process.env.KAFKA_BROKERS;
+  }
+  const running = readPid();
+  if (running && (await portOpen(KAFKA_PORT))) {
+    await kafkaReady([LOCAL_BROKERS], 60_000);
+    log(`Kafka already running (pid ${running}) on ${LOCAL_BROKERS}`);
+    return LOCAL_BROKERS;
+  }
+  if (!running && (await portOpen(KAFKA_PORT))) {
+    // Something else listens there: use it if it speaks Kafka, otherwise say so.
+    await kafkaReady([LOCAL_BROKERS], 15_000);
+    log(`a Kafka broker not started by this script answers on ${LOCAL_BROKERS}; using it`);
+    return LOCAL_BROKERS;
+  }
+  ensureJars();
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const config = writeServerProperties();
+  if (!fs.existsSync(path.join(dataDir, 'meta.properties'))) {
+    const clusterId = java(['kafka.tools.StorageTool', 'random-uuid']).stdout.trim();
+    const r = java([
+      '-Dlog4j.configuration=file:' + path.join(root, 'deploy/kafka/log4j.properties'),
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      clusterId,
+      '-c',
+      config,
+    ]);
+    if (r.status !== 0) throw new Error(`formatting Kafka storage failed:\n${r.stdout}\n${r.stderr}`);
+    log(`formatted KRaft storage (cluster ${clusterId})`);
+  }
+  const out = fs.openSync(logFile, 'a');
+  const child = spawn(
+    'java',
+    [
+      '-Xms256m',
+      '-Xmx768m',
+      '-XX:+UseG1GC',
+      '-Djava.awt.headless=true',
+      '-Dlog4j.configuration=file:' + path.join(root, 'deploy/kafka/log4j.properties'),
+      '-cp',
+      `${libsDir}/*`,
+      'kafka.Kafka',
+      config,
+    ],
+    { detached: true, stdio: ['ignore', out, out] },
+  );
+  child.unref();
+  fs.writeFileSync(pidFile, String(child.pid));
+  log(`starting Kafka (pid ${child.pid}), log ${path.relative(root, logFile)}`);
+  try {
+    await kafkaReady([LOCAL_BROKERS], 120_000);
+  } catch (e) {
+    const tail = fs.existsSync(logFile)
+      ? fs.readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n')
+      : '';
+    throw new Error(`${e.message}\n--- kafka.log ---\n${tail}`);
+  }
+  log(`Kafka ready on ${LOCAL_BROKERS}`);
+  return LOCAL_BROKERS;
+}
+
+async function kafkaDown() {
+  const pid = readPid();
+  if (!pid) return log('Kafka is not running (no live pid file)');
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 60 && readPid(); i++) await new Promise((r) => setTimeout(r, 500));
+  if (readPid()) process.kill(pid, 'SIGKILL');
+  fs.rmSync(pidFile, { force: true });
+  log(`Kafka (pid ${pid}) stopped`);
+}
+
+async function pgQuery(url, sql, params) {
+  const { Client } = require('pg');
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await c.query(sql, params);
+  } finally {
+    await c.end();
+  }
+}
+
+async function ensurePgDatabase(name, adminUrl = ADMIN_PG_URL) {
+  const r = await pgQuery(adminUrl, 'select 1 from pg_database where datname = $1', [name]);
+  if (r.rowCount === 0) {
+    await pgQuery(adminUrl, `create database "${name.replace(/"/g, '""')}"`);
+    log(`created PostgreSQL database ${name}`);
+  }
+}
+
+async function ensureMysqlDatabase(name) {
+  const mysql = require('mysql2/promise');
+  const c = await mysql.createConnection(MYSQL_URL);
+  try {
+    await c.query(`create database if not exists \`${name}\``);
+  } finally {
+    await c.end();
+  }
+}
+
+async function databasesUp() {
+  const url = process.env.DATABASE_URL || LOCAL_DATABASE_URL;
+  const parsed = new URL(url);
+  const dbName = decodeURIComponent(parsed.pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  await ensurePgDatabase(dbName, process.env.DATABASE_URL ? admin.toString() : ADMIN_PG_URL);
+  for (const db of SOURCE_DATABASES) await ensurePgDatabase(db);
+  try {
+    for (const db of SOURCE_DATABASES) await ensureMysqlDatabase(db);
+  } catch (e) {
+    log(`MariaDB not reachable at ${MYSQL_URL} (${e.message}); MySQL source tests will fail`);
+  }
+  return url;
+}
+
+async function up() {
+  const brokers = await kafkaUp();
+  const databaseUrl = await databasesUp();
+  return { brokers, databaseUrl };
+}
+
+module.exports = {
+  up,
+  kafkaUp,
+  kafkaDown,
+  databasesUp,
+  ensurePgDatabase,
+  LOCAL_BROKERS,
+  LOCAL_DATABASE_URL,
+  pgQuery,
+};
+
+if (require.main === module) {
+  const cmd = process.argv[2] || 'status';
+  const run = {
+    up: async () => {
+      const r = await up();
+      log(`KAFKA_BROKERS=${r.brokers} DATABASE_URL=${r.databaseUrl}`);
+    },
+    down: kafkaDown,
+    status: async () => log(readPid() ? `Kafka running (pid ${readPid()})` : 'Kafka not running'),
+  }[cmd];
+  if (!run) {
+    console.error('usage: node scripts/infra.js up|down|status');
+    process.exit(2);
+  }
+  run().then(
+    () => process.exit(0),
+    (e) => {
+      console.error('[infra]', e.message);
+      process.exit(1);
+    },
+  );
+}

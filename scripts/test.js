@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+/*
+ * `npm test`: install → build → infrastructure up (Kafka, PostgreSQL, MariaDB databases) → migrations →
+ * typecheck + lint → unit tests → integration tests against the real broker and databases.
+ *   --faults   also run the full fault-injection suite (npm run test:faults)
+ *   --unit     unit tests only (no infrastructure)
+ * Extra arguments after `--` go to jest (e.g. `npm test -- libs/contracts`).
+ */
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const { root, run, must, ensureInstalled, build } = require('./lib');
+
+async function main() {
+  const args = process.argv.slice(2);
+  const sep = args.indexOf('--');
+  const jestArgs = sep >= 0 ? args.slice(sep + 1) : args.filter((a) => !a.startsWith('--'));
+  const faults = args.includes('--faults');
+  const unitOnly = args.includes('--unit');
+  const started = Date.now();
+
+  ensureInstalled();
+  build();
+  const env = {};
+  if (!unitOnly) {
+    const infra = require('./infra');
+    const { brokers, databaseUrl } = await infra.up();
+    env.KAFKA_BROKERS = brokers;
+    env.DATABASE_URL = databaseUrl;
+    must('node', ['libs/database/dist/migrate.cli.js', 'up'], { env });
+  }
+  if (jestArgs.length === 0) {
+    must('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
+    must('npx', ['eslint', '.']);
+  }
+
+  const outDir = path.join(root, '.cache', 'jest');
+  fs.mkdirSync(outDir, { recursive: true });
+  const results = [];
+  const jest = (name, extra) => {
+    const out = path.join(outDir, `${name}.json`);
+    fs.rmSync(out, { force: true });
+    const code = run('npx', ['jest', ...extra, '--json', `--outputFile=${out}`, ...jestArgs], {
+      env: { ...env, FAULTS_MODE: faults ? 'full' : 'short' },
+    });
+    const summary = fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, 'utf8')) : null;
+    results.push({ name, code, summary });
+  };
+  jest('unit', ['--selectProjects', 'unit']);
+  if (!unitOnly) jest('integration', ['--selectProjects', 'integration', '--runInBand']);
+
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  for (const r of results) {
+    if (r.summary) {
+      passed += r.summary.numPassedTests;
+      failed += r.summary.numFailedTests + (r.summary.numRuntimeErrorTestSuites || 0);
+      skipped += r.summary.numPendingTests + r.summary.numTodoTests;
+    } else if (r.code !== 0) failed += 1;
+  }
+  const secs = Math.round((Date.now() - started) / 1000);
+  console.log(`\nnpm test finished in ${secs} s`);
+  console.log(`jest: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+  process.exit(results.some((r) => r.code !== 0) || failed > 0 ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,24 @@
+import { envInt, loadServiceConfig } from '@model-persistence/config';
+import { z } from 'zod';
+
+/** api configuration: base variables plus HTTP and auth settings (README "Configuration"). */
+export const apiEnvSchema = z.object({
+  API_PORT: envInt(3000, 0, 65535),
+  API_HOST: z.string().min(1).default('127.0.0.1'),
+  API_BOOTSTRAP_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+});
+
+export type ApiConfig = ReturnType<typeof loadApiConfig>;
+
+export function loadApiConfig(env = process.env) {
+  return loadServiceConfig(
+    'api',
+    apiEnvSchema,
+    (e) => ({
+      consumerGroup: 'api',
+      http: { port: e.API_PORT, host: e.API_HOST },
+      bootstrapToken: e.API_BOOTSTRAP_TOKEN,
+    }),
+    env,
+  );
+}

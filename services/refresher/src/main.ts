@@ -1,0 +1,11 @@
+import 'reflect-metadata';
+import { runMain, startKafkaService } from '@model-persistence/runtime';
+import { AppModule } from './app.module';
+import { loadRefresherConfig } from './config';
+
+export async function main() {
+  const config = loadRefresherConfig();
+  return startKafkaService(AppModule.forRoot(config), config, { groupId: config.consumerGroup });
+}
+
+if (require.main === module) runMain(main);
