@@ -25,3 +25,44 @@ export interface CanPersistContext {
   instanceUuid: string;
   settingsVersion: string;
 }
+
+export interface FieldDefinition {
+  fieldName: string;
+  baseType: string;
+}
+
+export interface TableDefinition {
+  tableName: string;
+  fieldDefinitions: FieldDefinition[];
+}
+
+export interface RefreshTableRequest {
+  schemaName: string;
+  tableName: string;
+  /** Model SQL, already checked by assertSafeModelSql. */
+  sql: string;
+  statementTimeoutMs: number;
+  /** Aborting cancels the running statement on the server and cleans up the temporary table. */
+  signal?: AbortSignal;
+}
+
+export interface RefreshTableResult {
+  rows: number | null;
+  definition: TableDefinition;
+}
+
+/**
+ * One source database, pooled. Implementations: PostgreSQL (pg) and MySQL/MariaDB (mysql2).
+ * refreshTable builds `<table>` under a temporary name with CREATE TABLE … AS (server-side) and swaps it in
+ * atomically; readers of `<schema>.<table>` never see a missing or partial table.
+ */
+export interface SourceDriver {
+  readonly engine: SourceEngine;
+  refreshTable(req: RefreshTableRequest): Promise<RefreshTableResult>;
+  tableExists(schemaName: string, tableName: string): Promise<boolean>;
+  dropTable(schemaName: string, tableName: string): Promise<void>;
+  /** Drops leftovers of interrupted refreshes (temporary/backup tables) in a cache schema. */
+  dropOrphanTempTables(schemaName: string): Promise<number>;
+  checkCanPersist(ctx: CanPersistContext): Promise<CanPersistResult>;
+  close(): Promise<void>;
+}
