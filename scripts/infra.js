@@ -145,19 +145,19 @@ async function kafkaUp() {
   if (process.env.KAFKA_BROKERS) {
     log(`KAFKA_BROKERS=${process.env.KAFKA_BROKERS}: using it, starting nothing`);
     await kafkaReady(process.env.KAFKA_BROKERS.split(','), 30_000);
-    return process.env.KAFKA_BROKERS;
+    return { brokers: process.env.KAFKA_BROKERS, started: false };
   }
   const running = readPid();
   if (running && (await portOpen(KAFKA_PORT))) {
     await kafkaReady([LOCAL_BROKERS], 60_000);
     log(`Kafka already running (pid ${running}) on ${LOCAL_BROKERS}`);
-    return LOCAL_BROKERS;
+    return { brokers: LOCAL_BROKERS, started: false };
   }
   if (!running && (await portOpen(KAFKA_PORT))) {
     // Something else listens there: use it if it speaks Kafka, otherwise say so.
     await kafkaReady([LOCAL_BROKERS], 15_000);
     log(`a Kafka broker not started by this script answers on ${LOCAL_BROKERS}; using it`);
-    return LOCAL_BROKERS;
+    return { brokers: LOCAL_BROKERS, started: false };
   }
   ensureJars();
   fs.mkdirSync(cacheDir, { recursive: true });
@@ -204,7 +204,7 @@ async function kafkaUp() {
     throw new Error(`${e.message}\n--- kafka.log ---\n${tail}`);
   }
   log(`Kafka ready on ${LOCAL_BROKERS}`);
-  return LOCAL_BROKERS;
+  return { brokers: LOCAL_BROKERS, started: true };
 }
 
 async function kafkaDown() {
@@ -262,10 +262,11 @@ async function databasesUp() {
   return url;
 }
 
+/** Returns the broker list and app database URL, and whether this call started the broker. */
 async function up() {
-  const brokers = await kafkaUp();
+  const { brokers, started } = await kafkaUp();
   const databaseUrl = await databasesUp();
-  return { brokers, databaseUrl };
+  return { brokers, databaseUrl, kafkaStarted: started };
 }
 
 module.exports = {
