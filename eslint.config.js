@@ -58,7 +58,10 @@ module.exports = tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['@model-persistence/*/*'], message: 'Import a lib through its entry point only.' },
+            {
+              group: ['@model-persistence/*/*', '!@model-persistence/telemetry/register'],
+              message: 'Import a lib through its entry point (or @model-persistence/telemetry/register).',
+            },
             {
               group: ['**/services/*', '../../services/**', '../../../services/**'],
               message: 'Services never import each other.',

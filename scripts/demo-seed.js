@@ -87,28 +87,32 @@ async function seedDemo({ base, token }) {
   await seedPostgres();
   const withMysql = await seedMysql();
   const sources = [
-    { name: 'Demo shop (PostgreSQL)', engine: 'postgres', host: '127.0.0.1', port: 5432, dbName: 'mp_demo_source', username: 'postgres' },
+    { name: 'Demo shop (PostgreSQL)', engine: 'postgres', host: '127.0.0.1', port: 5432, db_name: 'mp_demo_source', user: 'postgres' },
   ];
   if (withMysql) {
-    sources.push({ name: 'Demo warehouse (MariaDB)', engine: 'mysql', host: '127.0.0.1', port: 3306, dbName: 'mp_demo_source', username: 'root' });
+    sources.push({ name: 'Demo warehouse (MariaDB)', engine: 'mysql', host: '127.0.0.1', port: 3306, db_name: 'mp_demo_source', user: 'root' });
   }
   await api(base, token, 'POST', '/api/model-persistence/enable');
   // every 5 minutes, so the demo shows scheduled refreshes
   await api(base, token, 'POST', '/api/model-persistence/set-refresh-schedule', { cron: '0 0/5 * * * ? *' });
   const existing = await api(base, token, 'GET', '/api/databases');
-  const existingList = Array.isArray(existing) ? existing : existing.data;
+  const existingList = existing.data;
   let models = 0;
   for (const s of sources) {
     const db = existingList.find((d) => d.name === s.name) || (await api(base, token, 'POST', '/api/databases', s));
-    const cards = await api(base, token, 'GET', `/api/cards?database_id=${db.id}`);
-    const cardList = Array.isArray(cards) ? cards : cards.data;
+    const cards = await api(base, token, 'GET', '/api/cards');
+    const cardList = cards.data.filter((c) => c.database_id === db.id);
     for (const m of MODELS[s.name]) {
       if (!cardList.find((c) => c.name === m.name)) {
-        await api(base, token, 'POST', '/api/cards', { name: m.name, databaseId: db.id, sql: m.sql, type: m.type || 'model' });
+        await api(base, token, 'POST', '/api/cards', { name: m.name, database_id: db.id, sql: m.sql, type: m.type || 'model' });
       }
       if ((m.type || 'model') === 'model') models++;
     }
     await api(base, token, 'POST', `/api/model-persistence/database/${db.id}/persist`);
+    // persisting a model requests its refresh at once, so the caches exist before the first cron fire
+    for (const c of (await api(base, token, 'GET', '/api/cards')).data.filter((c) => c.database_id === db.id)) {
+      if (c.type === 'model' && !c.archived) await api(base, token, 'POST', `/api/model-persistence/card/${c.id}/persist`);
+    }
   }
   return `${sources.length} source database(s), ${models} persisted model(s); refreshes every 5 minutes`;
 }

@@ -217,6 +217,84 @@ async function kafkaDown() {
   log(`Kafka (pid ${pid}) stopped`);
 }
 
+/**
+ * An extra single-node KRaft broker on other loopback ports with its own data dir (fault-injection tests stop
+ * and restart it; the shared broker on 19092 is never touched). Same jars and settings as the shared one.
+ * Resolves once it answers; `stop('SIGKILL' | 'SIGTERM')` ends it, `startBroker` again on the same dataDir
+ * restarts it with its data.
+ */
+async function startBroker({ port, controllerPort, dataDir: dir, heapMb = 384, timeoutMs = 120_000 }) {
+  ensureJars();
+  fs.mkdirSync(dir, { recursive: true });
+  const props = {
+    'process.roles': 'broker,controller',
+    'node.id': '1',
+    'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'log.dirs': path.join(dir, 'data'),
+    'num.partitions': '3',
+    'auto.create.topics.enable': 'false',
+    'offsets.topic.replication.factor': '1',
+    'offsets.topic.num.partitions': '3',
+    'transaction.state.log.replication.factor': '1',
+    'transaction.state.log.min.isr': '1',
+    'group.initial.rebalance.delay.ms': '0',
+    'message.max.bytes': '2097152',
+  };
+  const config = path.join(dir, 'server.properties');
+  fs.writeFileSync(
+    config,
+    Object.entries(props)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n') + '\n',
+  );
+  const log4j = '-Dlog4j.configuration=file:' + path.join(root, 'deploy/kafka/log4j.properties');
+  if (!fs.existsSync(path.join(dir, 'data', 'meta.properties'))) {
+    const clusterId = java(['kafka.tools.StorageTool', 'random-uuid']).stdout.trim();
+    const r = java([log4j, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config]);
+    if (r.status !== 0) throw new Error(`formatting Kafka storage failed:\n${r.stdout}\n${r.stderr}`);
+  }
+  const brokerLog = path.join(dir, 'kafka.log');
+  const out = fs.openSync(brokerLog, 'a');
+  const child = spawn(
+    'java',
+    [
+      `-Xms${heapMb}m`,
+      `-Xmx${heapMb}m`,
+      '-XX:+UseG1GC',
+      '-Djava.awt.headless=true',
+      log4j,
+      '-cp',
+      `${libsDir}/*`,
+      'kafka.Kafka',
+      config,
+    ],
+    { stdio: ['ignore', out, out] },
+  );
+  fs.closeSync(out);
+  const exited = new Promise((r) => child.once('exit', () => r()));
+  const brokers = `127.0.0.1:${port}`;
+  const stop = async (signal = 'SIGTERM', waitMs = 60_000) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), waitMs);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    await kafkaReady([brokers], timeoutMs);
+  } catch (e) {
+    await stop('SIGKILL');
+    const tail = fs.readFileSync(brokerLog, 'utf8').split('\n').slice(-30).join('\n');
+    throw new Error(`${e.message}\n--- ${brokerLog} ---\n${tail}`);
+  }
+  return { brokers, pid: child.pid, stop, logFile: brokerLog };
+}
+
 async function pgQuery(url, sql, params) {
   const { Client } = require('pg');
   const c = new Client({ connectionString: url });
@@ -278,6 +356,8 @@ module.exports = {
   LOCAL_BROKERS,
   LOCAL_DATABASE_URL,
   pgQuery,
+  startBroker,
+  portOpen,
 };
 
 if (require.main === module) {

@@ -20,17 +20,25 @@ function must(cmd, args, opts) {
   }
 }
 
-/** npm ci on a fresh clone, npm install when package.json / the lock changed since the last install. */
+/**
+ * `npm ci` on a fresh clone; `npm install` when the lock file changed since the last install (recorded as a hash,
+ * so editing package.json scripts does not reinstall, and a dev tree is never wiped).
+ */
 function ensureInstalled() {
-  const marker = path.join(root, 'node_modules', '.package-lock.json');
-  const lock = path.join(root, 'package-lock.json');
-  const stale =
-    !fs.existsSync(marker) ||
-    fs.statSync(lock).mtimeMs > fs.statSync(marker).mtimeMs ||
-    fs.statSync(path.join(root, 'package.json')).mtimeMs > fs.statSync(marker).mtimeMs;
-  if (!stale) return;
-  console.log('[setup] installing dependencies (npm ci)…');
-  must('npm', ['ci', '--no-audit', '--no-fund']);
+  const crypto = require('node:crypto');
+  const modules = path.join(root, 'node_modules');
+  const stamp = path.join(modules, '.mp-install-stamp');
+  const lockHash = () =>
+    crypto.createHash('sha256').update(fs.readFileSync(path.join(root, 'package-lock.json'))).digest('hex');
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === lockHash()) return;
+  if (!fs.existsSync(modules)) {
+    console.log('[setup] installing dependencies (npm ci)…');
+    must('npm', ['ci', '--no-audit', '--no-fund']);
+  } else {
+    console.log('[setup] package-lock.json changed: npm install…');
+    must('npm', ['install', '--no-audit', '--no-fund']);
+  }
+  fs.writeFileSync(stamp, lockHash()); // after the install: npm install may rewrite the lock
 }
 
 function build() {

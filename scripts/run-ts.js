@@ -8,6 +8,8 @@ const origResolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
   const m = /^@model-persistence\/([^/]+)$/.exec(request);
   if (m) request = path.join(root, 'libs', m[1], 'src', 'index.ts');
+  if (request === '@model-persistence/telemetry/register')
+    request = path.join(root, 'libs', 'telemetry', 'src', 'register.ts');
   return origResolve.call(this, request, ...rest);
 };
 require.extensions['.ts'] = function (module, filename) {

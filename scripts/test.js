@@ -2,7 +2,8 @@
 /*
  * `npm test`: install → build → infrastructure up (Kafka, PostgreSQL, MariaDB databases) → migrations →
  * typecheck + lint → unit tests → integration tests against the real broker and databases.
- *   --faults   also run the full fault-injection suite (npm run test:faults)
+ *   --faults   only the fault-injection suite (test/faults), at full size (npm run test:faults);
+ *              plain `npm test` runs it in short mode after the integration tests
  *   --unit     unit tests only (no infrastructure)
  * Extra arguments after `--` go to jest (e.g. `npm test -- libs/contracts`).
  */
@@ -28,6 +29,8 @@ async function main() {
     env.KAFKA_BROKERS = brokers;
     env.DATABASE_URL = databaseUrl;
     must('node', ['libs/database/dist/migrate.cli.js', 'up'], { env });
+    // test/deploy/prometheus.int-spec.ts runs every dashboard and alert query against a real Prometheus
+    must('node', ['scripts/ensure-prometheus.js']);
   }
   if (jestArgs.length === 0) {
     must('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
@@ -46,8 +49,12 @@ async function main() {
     const summary = fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, 'utf8')) : null;
     results.push({ name, code, summary });
   };
-  jest('unit', ['--selectProjects', 'unit']);
-  if (!unitOnly) jest('integration', ['--selectProjects', 'integration', '--runInBand']);
+  // --faults runs only the fault-injection suite, at full size (unit and integration ran in `npm test`)
+  if (!faults) jest('unit', ['--selectProjects', 'unit']);
+  if (!unitOnly && !faults) jest('integration', ['--selectProjects', 'integration', '--runInBand']);
+  // fault injection (test/faults): short sizes after the integration tests, the issue's sizes with --faults
+  if (!unitOnly && (jestArgs.length === 0 || faults))
+    jest('faults', ['--selectProjects', 'faults', '--runInBand']);
 
   let passed = 0;
   let failed = 0;

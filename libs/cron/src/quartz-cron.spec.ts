@@ -68,6 +68,14 @@ describe('Quartz cron', () => {
     expect(autumn[1]).toBe('2026-10-26T01:30:00.000Z');
   });
 
+  it('finds the latest fire at or before a time', () => {
+    const s = new QuartzSchedule('0/3 * * * * ? *');
+    const prev = (t: string) => s.previousAtOrBefore(new Date(t))?.toISOString();
+    expect(prev('2026-11-29T12:00:00.501Z')).toBe('2026-11-29T12:00:00.000Z');
+    expect(prev('2026-11-29T12:00:00.000Z')).toBe('2026-11-29T12:00:00.000Z');
+    expect(prev('2026-11-29T11:59:59.999Z')).toBe('2026-11-29T11:59:57.000Z');
+  });
+
   it('refuses unknown time zones', () => {
     expect(() => new QuartzSchedule('0 0 0/6 * * ? *', 'Mars/Olympus')).toThrow(/unknown time zone/);
   });

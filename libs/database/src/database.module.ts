@@ -2,18 +2,30 @@ import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdow
 import { DataSource } from 'typeorm';
 import { AppDatabaseOptions, createAppDataSource } from './data-source';
 import {
+  AdminUserRepository,
+  AlertRepository,
+  ApiTokenRepository,
   CardRepository,
   InboxRepository,
+  NotificationOutboxRepository,
   PersistedInfoRepository,
+  PersistedInfoQueryRepository,
+  ScheduleClaimRepository,
   SettingRepository,
   SourceDatabaseRepository,
   TaskHistoryRepository,
 } from './repositories';
 
 export const REPOSITORIES = [
+  AdminUserRepository,
+  AlertRepository,
+  ApiTokenRepository,
   CardRepository,
   InboxRepository,
+  NotificationOutboxRepository,
   PersistedInfoRepository,
+  PersistedInfoQueryRepository,
+  ScheduleClaimRepository,
   SettingRepository,
   SourceDatabaseRepository,
   TaskHistoryRepository,

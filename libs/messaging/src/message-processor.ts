@@ -22,11 +22,29 @@ export interface ProcessOptions<T extends EventType> {
   handle: (event: EventOf<T>, meta: MessageMeta) => Promise<void>;
   /** Retries of errors classified `retry`; default 3 with 1 s, 2 s, 4 s (+ jitter). */
   backoff?: BackoffPolicy;
+  /**
+   * How long an outage of a dependency (app database or broker unreachable) is retried, at the backoff's
+   * capped delay, before the message is dead-lettered anyway; default OUTAGE_RETRY_WINDOW_MS.
+   */
+  outageRetryMs?: number;
 }
 
 export type ProcessOutcome = 'processed' | 'skipped' | 'dead-lettered';
 
 const HEARTBEAT_EVERY_MS = 3000;
+
+/**
+ * A message is not bad because the app database or the broker is down: such failures are retried for this long
+ * (not just `backoff.retries` times), so a restart of PostgreSQL or Kafka loses no request and no event.
+ */
+export const OUTAGE_RETRY_WINDOW_MS = 15 * 60_000;
+
+/** Transient infrastructure failures (connection refused/reset, pool lost, broker unavailable). */
+export function isOutage(error: unknown): boolean {
+  if (error instanceof DomainError)
+    return error.code === ErrorCode.AppDatabaseUnavailable || error.code === ErrorCode.BrokerUnavailable;
+  return dispositionOfError(error) === 'retry';
+}
 
 function headerText(v: unknown): string {
   if (Buffer.isBuffer(v)) return v.toString('utf8');
@@ -101,13 +119,16 @@ export class KafkaMessageProcessor {
     }
 
     const policy = opts.backoff ?? DEFAULT_BACKOFF;
+    const outageRetryMs = opts.outageRetryMs ?? OUTAGE_RETRY_WINDOW_MS;
     const timer = setInterval(() => void meta.heartbeat(), HEARTBEAT_EVERY_MS);
+    let firstFailureAt: number | null = null;
     try {
       for (let attempt = 1; ; attempt++) {
         try {
           await opts.handle(event as EventOf<T>, meta);
           return 'processed';
         } catch (error) {
+          firstFailureAt ??= Date.now();
           const disposition = dispositionOfError(error);
           const code = error instanceof DomainError ? error.code : ErrorCode.Internal;
           const reason = `${event.type} ${event.eventId}: ${errorMessage(error)}`;
@@ -115,7 +136,8 @@ export class KafkaMessageProcessor {
             this.logger.warn(`skipped ${reason}`);
             return 'skipped';
           }
-          if (disposition === 'retry' && attempt <= policy.retries) {
+          const outageGoesOn = isOutage(error) && Date.now() - firstFailureAt < outageRetryMs;
+          if (disposition === 'retry' && (attempt <= policy.retries || outageGoesOn)) {
             const delay = backoffDelay(policy, attempt);
             this.logger.warn(`attempt ${attempt} failed, retrying in ${delay} ms: ${reason}`);
             await sleep(delay);

@@ -1,2 +1,4 @@
 export * from './logger';
 export * from './bootstrap';
+export * from './ops-server';
+export * from './ops-gauges';

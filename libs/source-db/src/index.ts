@@ -1,68 +1,11 @@
 /*
  * Source-database engine layer (PostgreSQL, MySQL/MariaDB): cache naming, model SQL safety, the atomic
  * build-and-swap refresh, the can-persist check, prune drops and error classification.
- * PUBLIC INTERFACE (agreed between the refresher and the API; implementation in progress):
  */
-export type SourceEngine = 'postgres' | 'mysql';
-
-export interface SourceConnectionInfo {
-  engine: SourceEngine;
-  host: string;
-  port: number;
-  dbName: string;
-  username: string;
-  /** Plain text (already decrypted by the caller); null for trust/no-password auth. */
-  password: string | null;
-  statementTimeoutMs: number;
-}
-
-export type CanPersistStep = 'create-schema' | 'create-table' | 'read-table' | 'drop-table' | 'create-cache-info';
-
-export type CanPersistResult = { ok: true } | { ok: false; step: CanPersistStep; message: string };
-
-export interface CanPersistContext {
-  schemaName: string;
-  instanceUuid: string;
-  settingsVersion: string;
-}
-
-export interface FieldDefinition {
-  fieldName: string;
-  baseType: string;
-}
-
-export interface TableDefinition {
-  tableName: string;
-  fieldDefinitions: FieldDefinition[];
-}
-
-export interface RefreshTableRequest {
-  schemaName: string;
-  tableName: string;
-  /** Model SQL, already checked by assertSafeModelSql. */
-  sql: string;
-  statementTimeoutMs: number;
-  /** Aborting cancels the running statement on the server and cleans up the temporary table. */
-  signal?: AbortSignal;
-}
-
-export interface RefreshTableResult {
-  rows: number | null;
-  definition: TableDefinition;
-}
-
-/**
- * One source database, pooled. Implementations: PostgreSQL (pg) and MySQL/MariaDB (mysql2).
- * refreshTable builds `<table>` under a temporary name with CREATE TABLE … AS (server-side) and swaps it in
- * atomically; readers of `<schema>.<table>` never see a missing or partial table.
- */
-export interface SourceDriver {
-  readonly engine: SourceEngine;
-  refreshTable(req: RefreshTableRequest): Promise<RefreshTableResult>;
-  tableExists(schemaName: string, tableName: string): Promise<boolean>;
-  dropTable(schemaName: string, tableName: string): Promise<void>;
-  /** Drops leftovers of interrupted refreshes (temporary/backup tables) in a cache schema. */
-  dropOrphanTempTables(schemaName: string): Promise<number>;
-  checkCanPersist(ctx: CanPersistContext): Promise<CanPersistResult>;
-  close(): Promise<void>;
-}
+export * from './types';
+export * from './naming';
+export * from './model-sql';
+export * from './source-error';
+export * from './postgres-source.driver';
+export * from './mysql-source.driver';
+export * from './open-source-driver';

@@ -1,1 +1,4 @@
 export * from './metrics';
+export * from './sdk';
+export * from './gauges';
+export * from './process-metrics';

@@ -1,9 +1,10 @@
 import { Attributes, Counter, Histogram, metrics, ObservableGauge, UpDownCounter } from '@opentelemetry/api';
 
 /*
- * The metric catalog, named by OpenTelemetry conventions (dots, units in `unit`; Prometheus shows
- * `model_persistence_refresh_duration_seconds` etc.). Instruments are created lazily, on first use, so that
- * they bind to the SDK's meter provider once telemetry has started, never to the no-op one.
+ * The metric catalog, named by OpenTelemetry conventions (dots, units in `unit`). Prometheus shows dots as
+ * underscores and counters with `_total` (`model_persistence_refresh_duration_bucket`,
+ * `model_persistence_refreshes_total`); docs/OPERATING.md lists them all. Instruments are created lazily, on
+ * first use, so that they bind to the SDK's meter provider once telemetry has started, never to the no-op one.
  */
 const METER = 'model-persistence';
 const cache = new Map<string, unknown>();
@@ -26,14 +27,19 @@ export const Metrics = {
       meter().createHistogram('model_persistence.refresh.duration', {
         unit: 's',
         description: 'Duration of one model refresh',
-        advice: { explicitBucketBoundaries: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600] },
+        advice: {
+          explicitBucketBoundaries: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
+        },
       }),
     ),
   /** Model refreshes; attributes: outcome, error.class (when not success), db.id. */
   refreshes: (): Counter =>
-    lazy('refreshes', () => meter().createCounter('model_persistence.refreshes', { description: 'Model refreshes by outcome' })),
+    lazy('refreshes', () =>
+      meter().createCounter('model_persistence.refreshes', { description: 'Model refreshes by outcome' }),
+    ),
   /** Runs (database or single model); attributes: trigger, outcome. */
-  runs: (): Counter => lazy('runs', () => meter().createCounter('model_persistence.runs', { description: 'Refresh runs' })),
+  runs: (): Counter =>
+    lazy('runs', () => meter().createCounter('model_persistence.runs', { description: 'Refresh runs' })),
   /** Failed models per run (histogram of counts), for the "more than 5 failed models in one run" alert. */
   runFailedModels: (): Histogram =>
     lazy('runFailedModels', () =>
@@ -45,7 +51,9 @@ export const Metrics = {
     ),
   /** Scheduler fires; attributes: kind (database|model|prune|history-cleanup), result (published|skipped|lost-claim). */
   schedulerFires: (): Counter =>
-    lazy('schedulerFires', () => meter().createCounter('model_persistence.scheduler.fires', { description: 'Schedule fires' })),
+    lazy('schedulerFires', () =>
+      meter().createCounter('model_persistence.scheduler.fires', { description: 'Schedule fires' }),
+    ),
   /** Seconds between a fire's planned time and its publish. */
   schedulerLateness: (): Histogram =>
     lazy('schedulerLateness', () =>
@@ -57,15 +65,21 @@ export const Metrics = {
     ),
   /** Active schedules held by this scheduler. */
   schedules: (): UpDownCounter =>
-    lazy('schedules', () => meter().createUpDownCounter('model_persistence.scheduler.schedules', { description: 'Schedules' })),
+    lazy('schedules', () =>
+      meter().createUpDownCounter('model_persistence.scheduler.schedules', { description: 'Schedules' }),
+    ),
   /** Messages written to the dead-letter topic; attributes: topic, error.code. */
   deadLetters: (): Counter =>
     lazy('deadLetters', () =>
-      meter().createCounter('model_persistence.dead_letters', { description: 'Messages sent to the dead-letter topic' }),
+      meter().createCounter('model_persistence.dead_letters', {
+        description: 'Messages sent to the dead-letter topic',
+      }),
     ),
   /** Emails; attributes: kind (failure|recovery), outcome (sent|failed). */
   emails: (): Counter =>
-    lazy('emails', () => meter().createCounter('model_persistence.emails', { description: 'Alert emails by outcome' })),
+    lazy('emails', () =>
+      meter().createCounter('model_persistence.emails', { description: 'Alert emails by outcome' }),
+    ),
   /** Observable gauge helper: registers a callback reporting values with attributes (models by state, staleness, lag). */
   observe: (
     name: string,

@@ -1,3 +1,6 @@
 export * from './app-database';
 export * from './kafka';
 export * from './wait';
+export * from './smtp';
+export * from './service-process';
+export * from './source-database';

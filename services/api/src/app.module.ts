@@ -1,12 +1,39 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { APP_CONFIG } from '@model-persistence/config';
 import { DatabaseModule } from '@model-persistence/database';
 import { MessagingModule } from '@model-persistence/messaging';
+import { OpsGaugesModule } from '@model-persistence/runtime';
+import { AdminSettingsUseCase } from './admin/admin-settings.use-case';
+import { AdminController } from './admin/admin.controller';
+import { TokenService } from './auth/token.service';
+import { ChangeNotifier } from './common/change-notifier';
+import { SOURCE_DB, SourceDbPort, sourceDbFromLib } from './common/source-db.port';
+import { UnitOfWork } from './common/unit-of-work';
 import { ApiConfig } from './config';
+import { HealthController } from './health/health.controller';
+import { ReadinessService } from './health/readiness.service';
+import { ApiExceptionFilter } from './http/api-exception.filter';
+import { CardPersistenceUseCase } from './model-persistence/card-persistence.use-case';
+import { DatabasePersistenceUseCase } from './model-persistence/database-persistence.use-case';
+import { ModelPersistenceController } from './model-persistence/model-persistence.controller';
+import { PersistedInfoQueryUseCase } from './model-persistence/persisted-info-query.use-case';
+import { PersistenceSettingsUseCase } from './model-persistence/persistence-settings.use-case';
+import { CardRegistryUseCase } from './registry/card-registry.use-case';
+import { CardsController } from './registry/cards.controller';
+import { DatabaseRegistryUseCase } from './registry/database-registry.use-case';
+import { DatabasesController } from './registry/databases.controller';
+import { TaskHistoryController } from './task-history/task-history.controller';
+import { TaskHistoryUseCase } from './task-history/task-history.use-case';
+
+export interface AppModuleOptions {
+  /** Replaces the source-db engine layer (tests of failure paths). */
+  sourceDb?: SourceDbPort;
+}
 
 @Module({})
 export class AppModule {
-  static forRoot(config: ApiConfig): DynamicModule {
+  static forRoot(config: ApiConfig, options: AppModuleOptions = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -16,8 +43,34 @@ export class AppModule {
           applicationName: config.service,
         }),
         MessagingModule.forRoot(config.kafka, config.consumerGroup),
+        // Models-by-state, staleness, consumer-lag and dead-letter gauges: registered here only, once.
+        OpsGaugesModule.forRoot(config),
       ],
-      providers: [{ provide: APP_CONFIG, useValue: config }],
+      controllers: [
+        HealthController,
+        ModelPersistenceController,
+        DatabasesController,
+        CardsController,
+        AdminController,
+        TaskHistoryController,
+      ],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: SOURCE_DB, useFactory: () => options.sourceDb ?? sourceDbFromLib() },
+        { provide: APP_FILTER, useClass: ApiExceptionFilter },
+        TokenService,
+        ReadinessService,
+        UnitOfWork,
+        ChangeNotifier,
+        PersistenceSettingsUseCase,
+        DatabasePersistenceUseCase,
+        CardPersistenceUseCase,
+        PersistedInfoQueryUseCase,
+        DatabaseRegistryUseCase,
+        CardRegistryUseCase,
+        AdminSettingsUseCase,
+        TaskHistoryUseCase,
+      ],
     };
   }
 }

@@ -6,6 +6,7 @@ export const apiEnvSchema = z.object({
   API_PORT: envInt(3000, 0, 65535),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_BOOTSTRAP_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  API_MAX_BODY_BYTES: envInt(1_048_576, 1024, 50 * 1_048_576),
 });
 
 export type ApiConfig = ReturnType<typeof loadApiConfig>;
@@ -16,7 +17,7 @@ export function loadApiConfig(env = process.env) {
     apiEnvSchema,
     (e) => ({
       consumerGroup: 'api',
-      http: { port: e.API_PORT, host: e.API_HOST },
+      http: { port: e.API_PORT, host: e.API_HOST, maxBodyBytes: e.API_MAX_BODY_BYTES },
       bootstrapToken: e.API_BOOTSTRAP_TOKEN,
     }),
     env,

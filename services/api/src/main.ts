@@ -1,21 +1,22 @@
+// Must stay the first import: starts OpenTelemetry before kafkajs, pg and http are loaded.
+import '@model-persistence/telemetry/register';
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
 import { kafkaMicroservice } from '@model-persistence/messaging';
-import { createLogger, runMain } from '@model-persistence/runtime';
-import { AppModule } from './app.module';
+import { attachOpsServer, createLogger, runMain } from '@model-persistence/runtime';
+import { createApiApp } from './app.factory';
 import { loadApiConfig } from './config';
 
 /** Hybrid app: the admin REST gateway over HTTP plus a Kafka consumer. */
 export async function main() {
   const config = loadApiConfig();
   const logger = createLogger(config);
-  const app = await NestFactory.create(AppModule.forRoot(config), { logger, bufferLogs: true });
+  const app = await createApiApp(config, { logger });
   app.connectMicroservice(kafkaMicroservice(config.kafka, { groupId: config.consumerGroup }), {
     inheritAppConfig: true,
   });
-  app.enableShutdownHooks();
   await app.startAllMicroservices();
   await app.listen(config.http.port, config.http.host);
+  await attachOpsServer(app, config);
   logger.log(`api listening on ${await app.getUrl()}`);
   return app;
 }

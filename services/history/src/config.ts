@@ -1,11 +1,32 @@
-import { loadServiceConfig } from '@model-persistence/config';
+import { envInt, loadServiceConfig } from '@model-persistence/config';
 import { z } from 'zod';
 
+const HOUR_MS = 3_600_000;
+
 /** history configuration: base variables plus this service's own (README "Configuration"). */
-export const historyEnvSchema = z.object({});
+export const historyEnvSchema = z.object({
+  /** A run with no event for this long and no completion is closed as failed (the refresher died). */
+  HISTORY_STALE_RUN_TIMEOUT_MS: envInt(2 * HOUR_MS, 1_000, 30 * 24 * HOUR_MS),
+  /** How often the stale-run sweep looks for such runs. */
+  HISTORY_SWEEP_INTERVAL_MS: envInt(60_000, 100, HOUR_MS),
+  /** Partitions projected at once by one replica (rows of one run are serialized by a lock anyway). */
+  HISTORY_CONCURRENCY: envInt(3, 1, 100),
+});
 
 export type HistoryConfig = ReturnType<typeof loadHistoryConfig>;
 
 export function loadHistoryConfig(env = process.env) {
-  return loadServiceConfig('history', historyEnvSchema, () => ({ consumerGroup: 'history-projector' }), env);
+  return loadServiceConfig(
+    'history',
+    historyEnvSchema,
+    (e) => ({
+      consumerGroup: 'history-projector',
+      history: {
+        staleRunTimeoutMs: e.HISTORY_STALE_RUN_TIMEOUT_MS,
+        sweepIntervalMs: e.HISTORY_SWEEP_INTERVAL_MS,
+        concurrency: e.HISTORY_CONCURRENCY,
+      },
+    }),
+    env,
+  );
 }

@@ -1,3 +1,5 @@
+// Must stay the first import: starts OpenTelemetry before kafkajs, pg and http are loaded.
+import '@model-persistence/telemetry/register';
 import 'reflect-metadata';
 import { runMain, startKafkaService } from '@model-persistence/runtime';
 import { AppModule } from './app.module';

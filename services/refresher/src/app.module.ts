@@ -1,12 +1,31 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { APP_CONFIG } from '@model-persistence/config';
 import { DatabaseModule } from '@model-persistence/database';
 import { MessagingModule } from '@model-persistence/messaging';
 import { RefresherConfig } from './config';
+import { CrashRecoveryService } from './crash-recovery.service';
+import { ModelRefreshService } from './model-refresh.service';
+import { PruneRequestedHandler } from './prune-requested.handler';
+import { PruneUseCase } from './prune.use-case';
+import { RefreshRequestedHandler } from './refresh-requested.handler';
+import { RefreshRunUseCase } from './refresh-run.use-case';
+import { realSourceDb } from './real-source-db';
+import { SOURCE_DB, SourceDbApi } from './source-db.port';
+import { SourceDrivers } from './source-drivers.service';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: RefresherConfig): DynamicModule {
+  /** `sourceDb` is replaceable for unit tests only; integration tests and production use the real engine layer. */
+  static forRoot(config: RefresherConfig, sourceDb: SourceDbApi = realSourceDb()): DynamicModule {
+    const providers: Provider[] = [
+      { provide: APP_CONFIG, useValue: config },
+      { provide: SOURCE_DB, useValue: sourceDb },
+      SourceDrivers,
+      ModelRefreshService,
+      CrashRecoveryService,
+      RefreshRunUseCase,
+      PruneUseCase,
+    ];
     return {
       module: AppModule,
       imports: [
@@ -17,7 +36,8 @@ export class AppModule {
         }),
         MessagingModule.forRoot(config.kafka, config.consumerGroup),
       ],
-      providers: [{ provide: APP_CONFIG, useValue: config }],
+      controllers: [RefreshRequestedHandler, PruneRequestedHandler],
+      providers,
     };
   }
 }

@@ -1,11 +1,12 @@
+// Must stay the first import: starts OpenTelemetry before kafkajs, pg and http are loaded.
+import '@model-persistence/telemetry/register';
 import 'reflect-metadata';
-import { runMain, startKafkaService } from '@model-persistence/runtime';
-import { AppModule } from './app.module';
+import { runMain } from '@model-persistence/runtime';
+import { startRefresher } from './bootstrap';
 import { loadRefresherConfig } from './config';
 
 export async function main() {
-  const config = loadRefresherConfig();
-  return startKafkaService(AppModule.forRoot(config), config, { groupId: config.consumerGroup });
+  return startRefresher(loadRefresherConfig());
 }
 
 if (require.main === module) runMain(main);

@@ -2,7 +2,11 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_CONFIG } from '@model-persistence/config';
 import { DatabaseModule } from '@model-persistence/database';
 import { MessagingModule } from '@model-persistence/messaging';
-import { SchedulerConfig } from './config';
+import { schedulerConsumerGroup, SchedulerConfig } from './config';
+import { ConfigChangedHandler } from './config-changed.handler';
+import { PublishFiresUseCase } from './publish-fires.use-case';
+import { ScheduleSnapshotService } from './schedule-snapshot.service';
+import { SchedulerService } from './scheduler.service';
 
 @Module({})
 export class AppModule {
@@ -15,9 +19,15 @@ export class AppModule {
           poolSize: config.database.poolSize,
           applicationName: config.service,
         }),
-        MessagingModule.forRoot(config.kafka, config.consumerGroup),
+        MessagingModule.forRoot(config.kafka, schedulerConsumerGroup(config)),
       ],
-      providers: [{ provide: APP_CONFIG, useValue: config }],
+      controllers: [ConfigChangedHandler],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        ScheduleSnapshotService,
+        PublishFiresUseCase,
+        SchedulerService,
+      ],
     };
   }
 }

@@ -1,11 +1,56 @@
-import { loadServiceConfig } from '@model-persistence/config';
+import { envBool, envInt, envString, loadServiceConfig } from '@model-persistence/config';
+import { PRUNE_CRON, validateQuartzCron } from '@model-persistence/cron';
 import { z } from 'zod';
 
 /** scheduler configuration: base variables plus this service's own (README "Configuration"). */
-export const schedulerEnvSchema = z.object({});
+const quartz = (fallback: string) =>
+  envString(fallback).refine((v) => {
+    try {
+      validateQuartzCron(v);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be a 7-field Quartz cron with year "*", e.g. 0 0 0/1 * * ? *');
+
+export const schedulerEnvSchema = z.object({
+  SCHEDULER_FIRE_MISSED_ON_START: envBool(false),
+  SCHEDULER_CLAIM_STALE_MS: envInt(15_000, 1_000, 3_600_000),
+  PRUNE_GRACE_MS: envInt(3_600_000, 0, 30 * 86_400_000),
+  SCHEDULER_PRUNE_CRON: quartz(PRUNE_CRON),
+  SCHEDULER_HISTORY_CLEANUP_CRON: quartz('0 0 3 * * ? *'),
+  TASK_HISTORY_KEEP: envInt(100_000, 1, 100_000_000),
+  SCHEDULER_CLAIM_RETENTION_DAYS: envInt(7, 1, 3650),
+  SCHEDULER_RESYNC_INTERVAL_MS: envInt(300_000, 0, 86_400_000),
+});
 
 export type SchedulerConfig = ReturnType<typeof loadSchedulerConfig>;
 
 export function loadSchedulerConfig(env = process.env) {
-  return loadServiceConfig('scheduler', schedulerEnvSchema, () => ({ consumerGroup: 'scheduler' }), env);
+  return loadServiceConfig(
+    'scheduler',
+    schedulerEnvSchema,
+    (e) => ({
+      scheduler: {
+        fireMissedOnStart: e.SCHEDULER_FIRE_MISSED_ON_START,
+        claimStaleMs: e.SCHEDULER_CLAIM_STALE_MS,
+        pruneGraceMs: e.PRUNE_GRACE_MS,
+        pruneCron: e.SCHEDULER_PRUNE_CRON,
+        historyCleanupCron: e.SCHEDULER_HISTORY_CLEANUP_CRON,
+        historyKeep: e.TASK_HISTORY_KEEP,
+        claimRetentionDays: e.SCHEDULER_CLAIM_RETENTION_DAYS,
+        resyncIntervalMs: e.SCHEDULER_RESYNC_INTERVAL_MS,
+      },
+    }),
+    env,
+  );
+}
+
+/**
+ * Every replica must hear every config change, so each consumes config.changed in a consumer group of its
+ * own (a shared group would hand the single partition to one replica only). Empty groups of dead instances
+ * expire with the broker's offsets retention.
+ */
+export function schedulerConsumerGroup(config: Pick<SchedulerConfig, 'instanceId'>): string {
+  return `scheduler-${config.instanceId}`;
 }

@@ -1,11 +1,13 @@
+// Must stay the first import: starts OpenTelemetry before kafkajs, pg and http are loaded.
+import '@model-persistence/telemetry/register';
 import 'reflect-metadata';
 import { runMain, startKafkaService } from '@model-persistence/runtime';
 import { AppModule } from './app.module';
-import { loadSchedulerConfig } from './config';
+import { loadSchedulerConfig, schedulerConsumerGroup } from './config';
 
 export async function main() {
   const config = loadSchedulerConfig();
-  return startKafkaService(AppModule.forRoot(config), config, { groupId: config.consumerGroup });
+  return startKafkaService(AppModule.forRoot(config), config, { groupId: schedulerConsumerGroup(config) });
 }
 
 if (require.main === module) runMain(main);

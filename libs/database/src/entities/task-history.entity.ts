@@ -32,4 +32,8 @@ export class TaskHistoryEntity {
 
   @Column({ name: 'run_id', type: 'uuid' })
   runId!: string;
+
+  /** Newest event time seen for the run; the stale-run sweep measures inactivity from it. */
+  @Column({ name: 'last_event_at', type: 'timestamptz', nullable: true })
+  lastEventAt!: Date | null;
 }

@@ -1,0 +1,44 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export type AlertRunOutcome = 'error' | 'success';
+
+/** Notifier: one model's outcome in a run, collected until the run's alert decision. */
+@Entity({ name: 'alert_run_result' })
+export class AlertRunResultEntity {
+  @PrimaryColumn({ name: 'run_id', type: 'uuid' })
+  runId!: string;
+
+  @PrimaryColumn({ name: 'card_id', type: 'int' })
+  cardId!: number;
+
+  @PrimaryColumn({ type: 'text' })
+  outcome!: AlertRunOutcome;
+
+  @Column({ name: 'database_id', type: 'int' })
+  databaseId!: number;
+
+  @Column({ name: 'persisted_info_id', type: 'int', nullable: true })
+  persistedInfoId!: number | null;
+
+  @Column({ type: 'text' })
+  trigger!: string;
+
+  @Column({ name: 'error_class', type: 'text', nullable: true })
+  errorClass!: string | null;
+
+  @Column({ name: 'error_code', type: 'text', nullable: true })
+  errorCode!: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  message!: string | null;
+
+  @Column({ name: 'ended_at', type: 'timestamptz' })
+  endedAt!: Date;
+
+  /** This success ended an announced failure. */
+  @Column({ type: 'boolean', default: false })
+  recovered!: boolean;
+
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
+  createdAt!: Date;
+}

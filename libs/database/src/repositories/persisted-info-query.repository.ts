@@ -1,0 +1,162 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { PersistedState, TableDefinition } from '../entities';
+
+/** A persisted_info row joined with its card and database, as the admin API lists it (timestamps: ISO-8601 UTC). */
+export interface PersistedInfoDetail {
+  id: number;
+  databaseId: number;
+  cardId: number | null;
+  questionSlug: string;
+  schemaName: string;
+  tableName: string;
+  definition: TableDefinition | null;
+  queryHash: string | null;
+  active: boolean;
+  state: PersistedState;
+  refreshBegin: string | null;
+  refreshEnd: string | null;
+  stateChangeAt: string | null;
+  error: string | null;
+  createdAt: string;
+  creator: string | null;
+  lastSuccessAt: string | null;
+  cardName: string | null;
+  cardType: string | null;
+  cardArchived: boolean | null;
+  cardRefreshCron: string | null;
+  databaseName: string;
+  databasePersistEnabled: boolean;
+  /** Whole seconds since the last successful refresh (null if never refreshed). */
+  stalenessSeconds: number | null;
+}
+
+export interface PersistedInfoListQuery {
+  state?: PersistedState;
+  databaseId?: number;
+  limit: number;
+  offset: number;
+}
+
+interface Raw {
+  id: number;
+  database_id: number;
+  card_id: number | null;
+  question_slug: string;
+  schema_name: string;
+  table_name: string;
+  definition: TableDefinition | null;
+  query_hash: string | null;
+  active: boolean;
+  state: PersistedState;
+  refresh_begin: string | null;
+  refresh_end: string | null;
+  state_change_at: string | null;
+  error: string | null;
+  created_at: string;
+  creator: string | null;
+  last_success_at: string | null;
+  card_name: string | null;
+  card_type: string | null;
+  card_archived: boolean | null;
+  card_refresh_cron: string | null;
+  database_name: string;
+  database_persist_enabled: boolean;
+  staleness_seconds: string | null;
+  total?: string;
+}
+
+/** Timestamps leave PostgreSQL as ISO-8601 UTC text (what the API returns), sparing a Date round trip per field. */
+const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+const SELECT = `
+  select p.id, p.database_id, p.card_id, p.question_slug, p.schema_name, p.table_name, p.definition,
+         p.query_hash, p.active, p.state, ${iso('p.refresh_begin')} as refresh_begin,
+         ${iso('p.refresh_end')} as refresh_end, ${iso('p.state_change_at')} as state_change_at, p.error,
+         ${iso('p.created_at')} as created_at, p.creator, ${iso('p.last_success_at')} as last_success_at,
+         c.name as card_name, c.type as card_type, c.archived as card_archived, c.refresh_cron as card_refresh_cron,
+         d.name as database_name, d.persist_models_enabled as database_persist_enabled,
+         floor(extract(epoch from (now() - p.last_success_at)))::bigint as staleness_seconds`;
+const FROM = `
+  from persisted_info p
+  join "database" d on d.id = p.database_id
+  left join card c on c.id = p.card_id`;
+
+function toDetail(r: Raw): PersistedInfoDetail {
+  return {
+    id: r.id,
+    databaseId: r.database_id,
+    cardId: r.card_id,
+    questionSlug: r.question_slug,
+    schemaName: r.schema_name,
+    tableName: r.table_name,
+    definition: r.definition,
+    queryHash: r.query_hash,
+    active: r.active,
+    state: r.state,
+    refreshBegin: r.refresh_begin,
+    refreshEnd: r.refresh_end,
+    stateChangeAt: r.state_change_at,
+    error: r.error,
+    createdAt: r.created_at,
+    creator: r.creator,
+    lastSuccessAt: r.last_success_at,
+    cardName: r.card_name,
+    cardType: r.card_type,
+    cardArchived: r.card_archived,
+    cardRefreshCron: r.card_refresh_cron,
+    databaseName: r.database_name,
+    databasePersistEnabled: r.database_persist_enabled,
+    stalenessSeconds: r.staleness_seconds === null ? null : Math.max(0, Number(r.staleness_seconds)),
+  };
+}
+
+/** Read side of persisted_info for the admin API: one SQL statement per page (rows and total). */
+@Injectable()
+export class PersistedInfoQueryRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  async page(q: PersistedInfoListQuery): Promise<{ rows: PersistedInfoDetail[]; total: number }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.state !== undefined) {
+      params.push(q.state);
+      where.push(`p.state = $${params.length}`);
+    }
+    if (q.databaseId !== undefined) {
+      params.push(q.databaseId);
+      where.push(`p.database_id = $${params.length}`);
+    }
+    const filter = where.length ? `where ${where.join(' and ')}` : '';
+    params.push(q.limit, q.offset);
+    // the page's ids come from an index walk on the primary key (or the filter indexes); only those rows are
+    // then read and joined (lateral primary-key lookups), and the total is a count in the same statement
+    const raw = await this.ds.query<Raw[]>(
+      `${SELECT}, (select count(*) from persisted_info p ${filter}) as total
+       from (select p.id from persisted_info p ${filter}
+             order by p.id limit $${params.length - 1} offset $${params.length}) page
+       cross join lateral (select * from persisted_info x where x.id = page.id) p
+       join "database" d on d.id = p.database_id
+       left join card c on c.id = p.card_id
+       order by p.id`,
+      params,
+    );
+    if (raw.length > 0) return { rows: raw.map(toDetail), total: Number(raw[0].total) };
+    // past the end (or nothing matches): no row carried the total
+    const count = await this.ds.query<{ n: string }[]>(
+      `select count(*) as n from persisted_info p ${filter}`,
+      params.slice(0, -2),
+    );
+    return { rows: [], total: Number(count[0].n) };
+  }
+
+  async findById(id: number): Promise<PersistedInfoDetail | null> {
+    const raw = await this.ds.query<Raw[]>(`${SELECT} ${FROM} where p.id = $1`, [id]);
+    return raw[0] ? toDetail(raw[0]) : null;
+  }
+
+  async findByCardId(cardId: number): Promise<PersistedInfoDetail | null> {
+    const raw = await this.ds.query<Raw[]>(`${SELECT} ${FROM} where p.card_id = $1`, [cardId]);
+    return raw[0] ? toDetail(raw[0]) : null;
+  }
+}

@@ -1,0 +1,165 @@
+import {
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationShutdown,
+  OnModuleInit,
+  DynamicModule,
+} from '@nestjs/common';
+import { BaseConfig } from '@model-persistence/config';
+import { topicName, TopicName, Topics } from '@model-persistence/contracts';
+import { QuartzSchedule } from '@model-persistence/cron';
+import { ObservabilityRepository, SettingKey, SettingRepository } from '@model-persistence/database';
+import { KAFKA } from '@model-persistence/messaging';
+import {
+  ConsumerLag,
+  KafkaGaugeSource,
+  ModelGaugeSource,
+  ModelStaleness,
+  registerKafkaGauges,
+  registerModelGauges,
+} from '@model-persistence/telemetry';
+import { DataSource } from 'typeorm';
+import type { Admin, Kafka } from 'kafkajs';
+
+/** Which topics each consumer group reads (docs/ARCHITECTURE.md), for the consumer-lag gauge. */
+export const CONSUMED_TOPICS: Record<string, TopicName[]> = {
+  refresher: [Topics.RefreshRequested, Topics.PruneRequested],
+  notifier: [Topics.RefreshFailed, Topics.RefreshSucceeded, Topics.RefreshRuns],
+  'history-projector': [Topics.RefreshRuns, Topics.RefreshSucceeded, Topics.RefreshFailed, Topics.PruneRuns],
+  scheduler: [Topics.ConfigChanged],
+};
+
+/** Seconds between fires of a Quartz schedule: the widest gap among the next few fires (irregular crons). */
+export function scheduleIntervalSeconds(cron: string, timeZone: string, now = new Date()): number | null {
+  try {
+    const runs = new QuartzSchedule(cron, timeZone).nextRuns(4, now);
+    let widest = 0;
+    for (let i = 1; i < runs.length; i++)
+      widest = Math.max(widest, runs[i].getTime() - runs[i - 1].getTime());
+    return widest > 0 ? widest / 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Models by state and staleness, read from the app database. */
+export class DatabaseGaugeSource implements ModelGaugeSource {
+  constructor(
+    private readonly observability: ObservabilityRepository,
+    private readonly settings: SettingRepository,
+  ) {}
+
+  modelsByState() {
+    return this.observability.modelsByState();
+  }
+
+  async modelStaleness(): Promise<ModelStaleness[]> {
+    const [rows, globalCron, timeZone] = await Promise.all([
+      this.observability.modelFreshness(),
+      this.settings.get(SettingKey.RefreshCronSchedule),
+      this.settings.get(SettingKey.ScheduleTimeZone),
+    ]);
+    const intervals = new Map<string, number | null>();
+    const interval = (cron: string) => {
+      if (!intervals.has(cron)) intervals.set(cron, scheduleIntervalSeconds(cron, timeZone || 'UTC'));
+      return intervals.get(cron) ?? null;
+    };
+    return rows.map((r) => ({
+      persistedInfoId: r.persistedInfoId,
+      cardId: r.cardId,
+      databaseId: r.databaseId,
+      modelName: r.modelName,
+      stalenessSeconds: r.stalenessSeconds,
+      intervalSeconds: interval(r.refreshCron ?? globalCron),
+    }));
+  }
+}
+
+/** Consumer lag per group and dead-letter depth, read with the Kafka admin client. */
+export class KafkaAdminGaugeSource implements KafkaGaugeSource {
+  constructor(
+    private readonly admin: Admin,
+    private readonly prefix: string,
+    private readonly groups: Record<string, TopicName[]> = CONSUMED_TOPICS,
+  ) {}
+
+  async consumerLag(): Promise<ConsumerLag[]> {
+    const out: ConsumerLag[] = [];
+    const ends = new Map<string, Map<number, { high: number; low: number }>>();
+    const watermarks = async (topic: string) => {
+      if (!ends.has(topic)) {
+        const offsets = await this.admin.fetchTopicOffsets(topic);
+        ends.set(
+          topic,
+          new Map(offsets.map((o) => [o.partition, { high: Number(o.high), low: Number(o.low) }])),
+        );
+      }
+      return ends.get(topic)!;
+    };
+    for (const [group, logical] of Object.entries(this.groups)) {
+      const topics = logical.map((t) => topicName(this.prefix, t));
+      const committed = await this.admin.fetchOffsets({ groupId: group, topics });
+      for (const t of committed) {
+        const marks = await watermarks(t.topic);
+        let lag = 0;
+        for (const p of t.partitions) {
+          const m = marks.get(p.partition);
+          if (!m) continue;
+          // -1 = nothing committed yet: the group reads from the beginning, so everything retained is pending.
+          const at = Number(p.offset) < 0 ? m.low : Number(p.offset);
+          lag += Math.max(0, m.high - at);
+        }
+        out.push({ group, topic: t.topic.slice(this.prefix.length), lag });
+      }
+    }
+    return out;
+  }
+
+  async deadLetterMessages(): Promise<number> {
+    const offsets = await this.admin.fetchTopicOffsets(topicName(this.prefix, Topics.DeadLetter));
+    return offsets.reduce((n, o) => n + Math.max(0, Number(o.high) - Number(o.low)), 0);
+  }
+}
+
+export const OPS_GAUGES_CONFIG = Symbol('OPS_GAUGES_CONFIG');
+
+@Injectable()
+export class OpsGaugesService implements OnModuleInit, OnApplicationShutdown {
+  private admin?: Admin;
+
+  constructor(
+    @Inject(OPS_GAUGES_CONFIG) private readonly config: Pick<BaseConfig, 'kafka' | 'telemetry'>,
+    private readonly ds: DataSource,
+    private readonly settings: SettingRepository,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    // Nothing reads them without a scrape endpoint or an OTLP push (tests, local runs): skip the admin client.
+    if (this.config.telemetry.metricsPort <= 0 && !this.config.telemetry.otlpEndpoint) return;
+    registerModelGauges(new DatabaseGaugeSource(new ObservabilityRepository(this.ds), this.settings));
+    this.admin = this.kafka.admin();
+    await this.admin.connect();
+    registerKafkaGauges(new KafkaAdminGaugeSource(this.admin, this.config.kafka.topicPrefix));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.admin?.disconnect();
+  }
+}
+
+/**
+ * The gauges that need the app database and the Kafka admin client (models by state, staleness per model,
+ * consumer lag per group, dead-letter depth). Import it in ONE service (the api), next to DatabaseModule and
+ * MessagingModule (it uses their DataSource, SettingRepository and Kafka client).
+ */
+@Module({})
+export class OpsGaugesModule {
+  static forRoot(config: Pick<BaseConfig, 'kafka' | 'telemetry'>): DynamicModule {
+    return {
+      module: OpsGaugesModule,
+      providers: [{ provide: OPS_GAUGES_CONFIG, useValue: config }, OpsGaugesService],
+    };
+  }
+}

@@ -1,0 +1,70 @@
+import { errorMessage } from '@model-persistence/errors';
+import { classifySourceError, SourceError } from './source-error';
+import type { CanPersistResult, CanPersistStep, SourceDriverOptions, SourceEngine } from './types';
+
+export const DEFAULT_POOL_SIZE = 4;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** The swap waits at most this long per attempt for readers' locks, so readers queued behind it never wait long. */
+export const DEFAULT_SWAP_LOCK = { timeoutMs: 5_000, attempts: 3 };
+
+export interface SwapLock {
+  timeoutMs: number;
+  attempts: number;
+}
+
+export function swapLockOf(options: SourceDriverOptions): SwapLock {
+  return {
+    timeoutMs: Math.max(1, Math.floor(options.swapLockTimeoutMs ?? DEFAULT_SWAP_LOCK.timeoutMs)),
+    attempts: Math.max(1, Math.floor(options.swapLockAttempts ?? DEFAULT_SWAP_LOCK.attempts)),
+  };
+}
+
+/** The error a refresh ends with when its AbortSignal fired (class timeout: the run was cut short). */
+export function abortError(label: string, signal: AbortSignal, cause?: unknown): SourceError {
+  const reason: unknown = signal.reason;
+  const why = reason === undefined ? 'aborted' : errorMessage(reason);
+  return new SourceError('timeout', `Refresh of ${label} was aborted: ${why}`, { aborted: true }, { cause });
+}
+
+const STEP_WORDING: Record<
+  CanPersistStep,
+  { permission: (s: string) => string; other: (s: string) => string }
+> = {
+  'create-schema': {
+    permission: (s) => `Lack permissions to create ${s} schema`,
+    other: (s) => `Could not create ${s} schema`,
+  },
+  'create-table': {
+    permission: (s) => `Lack permission to create table in schema ${s}`,
+    other: (s) => `Could not create table in schema ${s}`,
+  },
+  'read-table': {
+    permission: (s) => `Lack permission to read table in schema ${s}`,
+    other: (s) => `Could not read table in schema ${s}`,
+  },
+  'drop-table': {
+    permission: (s) => `Lack permission to delete table in schema ${s}`,
+    other: (s) => `Could not delete table in schema ${s}`,
+  },
+  'create-cache-info': {
+    permission: (s) => `Lack permission to create cache_info table in schema ${s}`,
+    other: (s) => `Could not create cache_info table in schema ${s}`,
+  },
+};
+
+/** The failed-check result of one step: the reference's wording for permissions, the cause otherwise. */
+export function canPersistFailure(
+  step: CanPersistStep,
+  schema: string,
+  error: unknown,
+  engine: SourceEngine,
+): Extract<CanPersistResult, { ok: false }> {
+  const classified = classifySourceError(error, engine);
+  const wording = STEP_WORDING[step];
+  const message =
+    classified.errorClass === 'permission'
+      ? `${wording.permission(schema)}: ${classified.message}`
+      : `${wording.other(schema)}: ${classified.message}`;
+  return { ok: false, step, message, errorClass: classified.errorClass };
+}

@@ -1,0 +1,401 @@
+import { randomInt } from 'node:crypto';
+import {
+  createConnection,
+  createPool,
+  Pool,
+  PoolConnection,
+  ConnectionOptions,
+  ResultSetHeader,
+  RowDataPacket,
+} from 'mysql2/promise';
+import { assertSafeModelSql } from './model-sql';
+import {
+  BACKUP_TABLE_PREFIX,
+  backupTableName,
+  CACHE_INFO_TABLE,
+  CHECK_TABLE_PREFIX,
+  qualifiedName,
+  quoteIdentifier,
+  TEMP_TABLE_PREFIX,
+  tempTableName,
+} from './naming';
+import { classifySourceError, SourceError } from './source-error';
+import {
+  abortError,
+  canPersistFailure,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_POOL_SIZE,
+  swapLockOf,
+  SwapLock,
+} from './driver-support';
+import type {
+  CanPersistContext,
+  CanPersistResult,
+  CanPersistStep,
+  RefreshTableRequest,
+  RefreshTableResult,
+  SourceConnectionInfo,
+  SourceDriver,
+  SourceDriverOptions,
+} from './types';
+
+const ENGINE = 'mysql' as const;
+const q = (name: string) => quoteIdentifier(ENGINE, name);
+const likePrefix = (prefix: string) => `${prefix.replace(/[\\_%]/g, (c) => `\\${c}`)}%`;
+
+type Flavor = 'mariadb' | 'mysql';
+
+/**
+ * MySQL/MariaDB driver (a cache "schema" is a database). A refresh builds `<tmp>` with
+ * `CREATE TABLE … AS <model SQL>` on the server, then swaps with ONE `RENAME TABLE target TO backup, tmp TO
+ * target` (atomic for readers) and drops the backup; on a first refresh it just renames tmp → target. DDL is
+ * not transactional here, so every failure path drops the temporary table, and dropOrphanTempTables removes
+ * what a killed process left.
+ *
+ * Statement timeout: MariaDB runs the build under `SET STATEMENT max_statement_time=<s> FOR …`. MySQL's
+ * max_execution_time only applies to read-only SELECTs, not to CREATE … SELECT, so on MySQL (and as a backstop
+ * on MariaDB) a client-side deadline issues `KILL QUERY <connection id>` from a second connection.
+ */
+export class MysqlSourceDriver implements SourceDriver {
+  readonly engine = ENGINE;
+  private readonly pool: Pool;
+  private readonly connectionConfig: ConnectionOptions;
+  private flavor?: Promise<Flavor>;
+  private readonly swapLock: SwapLock;
+  private closed = false;
+
+  constructor(
+    private readonly conn: SourceConnectionInfo,
+    options: SourceDriverOptions = {},
+  ) {
+    this.swapLock = swapLockOf(options);
+    this.connectionConfig = {
+      host: conn.host,
+      port: conn.port,
+      user: conn.username,
+      password: conn.password ?? undefined,
+      database: conn.dbName,
+      connectTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      // the server itself then refuses a second statement, whatever the lexer thought
+      multipleStatements: false,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+    };
+    this.pool = createPool({
+      ...this.connectionConfig,
+      connectionLimit: options.poolSize ?? DEFAULT_POOL_SIZE,
+      waitForConnections: true,
+      enableKeepAlive: true,
+      idleTimeout: 30_000,
+      maxIdle: 1,
+    });
+  }
+
+  private where(): string {
+    return `${this.conn.host}:${this.conn.port}/${this.conn.dbName}`;
+  }
+
+  private async connect(): Promise<PoolConnection> {
+    try {
+      return await this.pool.getConnection();
+    } catch (error) {
+      const classified = classifySourceError(error, ENGINE);
+      if (classified.errorClass !== 'connection') throw classified;
+      throw new SourceError(
+        'connection',
+        `Could not connect to MySQL/MariaDB at ${this.where()}: ${classified.message}`,
+        classified.details,
+        { cause: error },
+      );
+    }
+  }
+
+  private async withConnection<T>(fn: (c: PoolConnection) => Promise<T>): Promise<T> {
+    const c = await this.connect();
+    let broken = false;
+    try {
+      return await fn(c);
+    } catch (error) {
+      const classified = classifySourceError(error, ENGINE);
+      broken = classified.errorClass === 'connection';
+      throw classified;
+    } finally {
+      if (broken) c.destroy();
+      else c.release();
+    }
+  }
+
+  private getFlavor(c: PoolConnection): Promise<Flavor> {
+    this.flavor ??= c
+      .query<RowDataPacket[]>('SELECT VERSION() AS v')
+      .then(([rows]) => (/mariadb/i.test(String(rows[0]?.v)) ? 'mariadb' : 'mysql'));
+    // a failed probe must not stick
+    this.flavor.catch(() => (this.flavor = undefined));
+    return this.flavor;
+  }
+
+  private async exists(c: PoolConnection, schemaName: string, tableName: string): Promise<boolean> {
+    const [rows] = await c.query<RowDataPacket[]>(
+      'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [schemaName, tableName],
+    );
+    return rows.length > 0;
+  }
+
+  private async ensureSchema(c: PoolConnection, schemaName: string): Promise<void> {
+    const [rows] = await c.query<RowDataPacket[]>(
+      'SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
+      [schemaName],
+    );
+    if (rows.length > 0) return;
+    await c.query(`CREATE DATABASE IF NOT EXISTS ${q(schemaName)}`);
+  }
+
+  async refreshTable(req: RefreshTableRequest): Promise<RefreshTableResult> {
+    const { schemaName, tableName, signal } = req;
+    const label = `${schemaName}.${tableName}`;
+    if (signal?.aborted) throw abortError(label, signal);
+    let sql: string;
+    try {
+      sql = assertSafeModelSql(req.sql, ENGINE);
+    } catch (error) {
+      throw classifySourceError(error, ENGINE);
+    }
+    const tmpName = tempTableName(ENGINE, tableName);
+    const target = qualifiedName(ENGINE, schemaName, tableName);
+    const tmp = qualifiedName(ENGINE, schemaName, tmpName);
+    const bak = qualifiedName(ENGINE, schemaName, backupTableName(ENGINE, tableName));
+    const timeoutMs = Math.max(1, Math.floor(req.statementTimeoutMs));
+
+    const c = await this.connect();
+    const threadId = c.threadId;
+    let timedOut = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    let killing = false;
+    let killDispatched = false;
+    const kill = () => {
+      if (killing) return;
+      killing = true;
+      killDispatched = true;
+      void this.killQuery(threadId).finally(() => (killing = false));
+    };
+    const onAbort = () => kill();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let broken = false;
+    let tmpMayExist = false;
+    const step = async <T>(fn: () => Promise<T>): Promise<T> => {
+      if (signal?.aborted) throw abortError(label, signal);
+      return fn();
+    };
+    try {
+      const flavor = await step(() => this.getFlavor(c));
+      await step(() => this.ensureSchema(c, schemaName));
+      await step(() => this.killOrphanBuilds(c, `${tmp} AS `));
+      await step(() => c.query(`DROP TABLE IF EXISTS ${tmp}`));
+      await step(() => c.query(`DROP TABLE IF EXISTS ${bak}`));
+      tmpMayExist = true;
+      const ctas = `CREATE TABLE ${tmp} AS ${sql}`;
+      // MariaDB enforces the timeout on the server; the client deadline (a little later there) is the backstop
+      killTimer = setTimeout(
+        () => {
+          timedOut = true;
+          kill();
+        },
+        flavor === 'mariadb' ? timeoutMs + 2_000 : timeoutMs,
+      );
+      const [created] = await step(() =>
+        c.query<ResultSetHeader>(
+          flavor === 'mariadb'
+            ? `SET STATEMENT max_statement_time=${(timeoutMs / 1000).toFixed(3)} FOR ${ctas}`
+            : ctas,
+        ),
+      );
+      clearTimeout(killTimer);
+      const [columns] = await step(() =>
+        c.query<RowDataPacket[]>(
+          `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS
+            WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+          [schemaName, tmpName],
+        ),
+      );
+      await step(() => this.swap(c, { schemaName, tableName, target, tmp, bak }));
+      tmpMayExist = false;
+      return {
+        rows: typeof created.affectedRows === 'number' ? created.affectedRows : null,
+        definition: {
+          tableName,
+          fieldDefinitions: columns.map((col) => ({
+            fieldName: String(col.name),
+            baseType: String(col.type),
+          })),
+        },
+      };
+    } catch (error) {
+      clearTimeout(killTimer);
+      let classified: SourceError;
+      if (signal?.aborted && !(error instanceof SourceError && error.details?.aborted)) {
+        classified = abortError(label, signal, error);
+      } else if (timedOut) {
+        classified = new SourceError(
+          'timeout',
+          `Statement timeout of ${timeoutMs} ms exceeded while refreshing ${label}`,
+          { engine: ENGINE, timeoutMs },
+          { cause: error },
+        );
+      } else {
+        classified = classifySourceError(error, ENGINE);
+      }
+      broken = classified.errorClass === 'connection';
+      if (tmpMayExist) await this.dropQuietly(broken ? undefined : c, tmp);
+      throw classified;
+    } finally {
+      clearTimeout(killTimer);
+      signal?.removeEventListener('abort', onAbort);
+      // a KILL QUERY still in flight could hit the next user of this pooled connection: discard it instead
+      if (broken || killDispatched) c.destroy();
+      else c.release();
+    }
+  }
+
+  /** One RENAME TABLE moves both names at once; readers wait on the metadata lock, never see a gap. */
+  private async swap(
+    c: PoolConnection,
+    n: { schemaName: string; tableName: string; target: string; tmp: string; bak: string },
+  ): Promise<void> {
+    // bound the metadata-lock wait so readers queued behind the rename are not held for long
+    await c.query(`SET SESSION lock_wait_timeout = ${Math.ceil(this.swapLock.timeoutMs / 1000)}`);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          if (await this.exists(c, n.schemaName, n.tableName)) {
+            await c.query(`RENAME TABLE ${n.target} TO ${n.bak}, ${n.tmp} TO ${n.target}`);
+            await c.query(`DROP TABLE IF EXISTS ${n.bak}`);
+          } else {
+            await c.query(`RENAME TABLE ${n.tmp} TO ${n.target}`);
+          }
+          return;
+        } catch (error) {
+          if ((error as { errno?: number }).errno !== 1205 || attempt >= this.swapLock.attempts) throw error;
+        }
+      }
+    } finally {
+      await c.query('SET SESSION lock_wait_timeout = DEFAULT').catch(() => undefined);
+    }
+  }
+
+  /**
+   * MySQL/MariaDB keep running a CREATE … SELECT whose client died (a killed refresher): stop any statement
+   * still building this target's temporary table, so the new build neither waits for it nor races it.
+   */
+  private async killOrphanBuilds(c: PoolConnection, createdName: string): Promise<void> {
+    const [rows] = await c.query<RowDataPacket[]>(
+      `SELECT ID AS id FROM information_schema.PROCESSLIST
+        WHERE ID <> CONNECTION_ID() AND COMMAND = 'Query' AND INFO LIKE ?`,
+      [`%CREATE TABLE ${createdName.replace(/[\\_%]/g, (ch) => `\\${ch}`)}%`],
+    );
+    for (const row of rows) {
+      await c.query(`KILL QUERY ${Number(row.id)}`).catch(() => undefined);
+    }
+  }
+
+  private async dropQuietly(c: PoolConnection | undefined, table: string): Promise<void> {
+    try {
+      if (c) await c.query(`DROP TABLE IF EXISTS ${table}`);
+      else await this.pool.query(`DROP TABLE IF EXISTS ${table}`);
+    } catch {
+      // dropOrphanTempTables removes it on a later run
+    }
+  }
+
+  private async killQuery(threadId: number): Promise<void> {
+    // a dedicated connection: the pool may be exhausted by the very statement being killed
+    try {
+      const k = await createConnection(this.connectionConfig);
+      try {
+        await k.query(`KILL QUERY ${Number(threadId)}`);
+      } finally {
+        await k.end().catch(() => undefined);
+      }
+    } catch {
+      // best effort
+    }
+  }
+
+  async tableExists(schemaName: string, tableName: string): Promise<boolean> {
+    return this.withConnection((c) => this.exists(c, schemaName, tableName));
+  }
+
+  async dropTable(schemaName: string, tableName: string): Promise<void> {
+    const name = qualifiedName(ENGINE, schemaName, tableName);
+    await this.withConnection((c) => c.query(`DROP TABLE IF EXISTS ${name}`));
+  }
+
+  /**
+   * Call only while no refresh of this schema runs (e.g. at the start of a database run): it stops builds
+   * still running for this schema's temporary tables (orphans of killed processes), then drops the leftovers.
+   */
+  async dropOrphanTempTables(schemaName: string): Promise<number> {
+    return this.withConnection(async (c) => {
+      // builds of killed processes still running on the server would otherwise hold the drop until they end
+      await this.killOrphanBuilds(c, `${q(schemaName)}.${q(TEMP_TABLE_PREFIX).slice(0, -1)}`);
+      const [rows] = await c.query<RowDataPacket[]>(
+        `SELECT TABLE_NAME AS name FROM information_schema.TABLES
+          WHERE TABLE_SCHEMA = ? AND (TABLE_NAME LIKE ? OR TABLE_NAME LIKE ?)`,
+        [schemaName, likePrefix(TEMP_TABLE_PREFIX), likePrefix(BACKUP_TABLE_PREFIX)],
+      );
+      for (const row of rows) {
+        await c.query(`DROP TABLE IF EXISTS ${qualifiedName(ENGINE, schemaName, String(row.name))}`);
+      }
+      return rows.length;
+    });
+  }
+
+  async checkCanPersist(ctx: CanPersistContext): Promise<CanPersistResult> {
+    const schema = ctx.schemaName;
+    const checkTable = qualifiedName(ENGINE, schema, `${CHECK_TABLE_PREFIX}${randomInt(1_000_000)}`);
+    const cacheInfo = qualifiedName(ENGINE, schema, CACHE_INFO_TABLE);
+    let c: PoolConnection;
+    try {
+      c = await this.connect();
+    } catch (error) {
+      return canPersistFailure('create-schema', schema, error, ENGINE);
+    }
+    let broken = false;
+    const run = async (step: CanPersistStep, fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+        return undefined;
+      } catch (error) {
+        const failure = canPersistFailure(step, schema, error, ENGINE);
+        if (failure.errorClass === 'connection') broken = true;
+        return failure;
+      }
+    };
+    try {
+      return (
+        (await run('create-schema', () => this.ensureSchema(c, schema))) ??
+        (await run('create-table', () => c.query(`CREATE TABLE ${checkTable} AS SELECT 1 AS field`))) ??
+        (await run('read-table', () => c.query(`SELECT * FROM ${checkTable}`))) ??
+        (await run('drop-table', () => c.query(`DROP TABLE ${checkTable}`))) ??
+        (await run('create-cache-info', async () => {
+          await c.query(`DROP TABLE IF EXISTS ${cacheInfo}`);
+          await c.query(`CREATE TABLE ${cacheInfo} (\`key\` VARCHAR(191) PRIMARY KEY, \`value\` TEXT)`);
+          await c.query(
+            `INSERT INTO ${cacheInfo} (\`key\`, \`value\`) VALUES ('settings-version', ?), ('created-at', ?), ('instance-uuid', ?)`,
+            [ctx.settingsVersion, new Date().toISOString(), ctx.instanceUuid],
+          );
+        })) ?? { ok: true }
+      );
+    } finally {
+      if (!broken) await c.query(`DROP TABLE IF EXISTS ${checkTable}`).catch(() => undefined);
+      if (broken) c.destroy();
+      else c.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}

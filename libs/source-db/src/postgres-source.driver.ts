@@ -1,0 +1,371 @@
+import { randomInt } from 'node:crypto';
+import { Client, ClientConfig, Pool, PoolClient } from 'pg';
+import { assertSafeModelSql } from './model-sql';
+import {
+  BACKUP_TABLE_PREFIX,
+  backupTableName,
+  CACHE_INFO_TABLE,
+  CHECK_TABLE_PREFIX,
+  qualifiedName,
+  quoteIdentifier,
+  TEMP_TABLE_PREFIX,
+  tempTableName,
+} from './naming';
+import { classifySourceError, SourceError } from './source-error';
+import {
+  canPersistFailure,
+  abortError,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_POOL_SIZE,
+  swapLockOf,
+  SwapLock,
+} from './driver-support';
+import type {
+  CanPersistContext,
+  CanPersistResult,
+  RefreshTableRequest,
+  RefreshTableResult,
+  SourceConnectionInfo,
+  SourceDriver,
+  SourceDriverOptions,
+} from './types';
+
+const ENGINE = 'postgres' as const;
+const q = (name: string) => quoteIdentifier(ENGINE, name);
+
+/** Escapes `_`, `%` and `\` for a LIKE pattern (standard_conforming_strings = on, default escape `\`). */
+const likePrefix = (prefix: string) => `${prefix.replace(/[\\_%]/g, (c) => `\\${c}`)}%`;
+
+/**
+ * PostgreSQL driver. A refresh runs in ONE transaction: `CREATE TABLE <tmp> AS <model SQL>` under
+ * `SET LOCAL statement_timeout`, then rename old → backup, tmp → target, drop backup, commit. Because DDL is
+ * transactional, a failure, a cancel or a killed process rolls everything back: readers keep the old table
+ * and no temporary table can be left behind.
+ */
+export class PostgresSourceDriver implements SourceDriver {
+  readonly engine = ENGINE;
+  private readonly pool: Pool;
+  private readonly clientConfig: ClientConfig;
+  private readonly swapLock: SwapLock;
+  private closed = false;
+
+  constructor(
+    private readonly conn: SourceConnectionInfo,
+    options: SourceDriverOptions = {},
+  ) {
+    this.swapLock = swapLockOf(options);
+    this.clientConfig = {
+      host: conn.host,
+      port: conn.port,
+      database: conn.dbName,
+      user: conn.username,
+      password: conn.password ?? undefined,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      application_name: 'model-persistence',
+      keepAlive: true,
+    };
+    this.pool = new Pool({
+      ...this.clientConfig,
+      max: options.poolSize ?? DEFAULT_POOL_SIZE,
+      idleTimeoutMillis: 30_000,
+    });
+    // an idle connection dropped by the server must not crash the process; the next checkout reconnects
+    this.pool.on('error', () => undefined);
+  }
+
+  private where(): string {
+    return `${this.conn.host}:${this.conn.port}/${this.conn.dbName}`;
+  }
+
+  private async connect(): Promise<PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      const classified = classifySourceError(error, ENGINE);
+      if (classified.errorClass !== 'connection') throw classified;
+      throw new SourceError(
+        'connection',
+        `Could not connect to PostgreSQL at ${this.where()}: ${classified.message}`,
+        classified.details,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Runs `fn` on a pooled client; any error comes out classified; a broken client is discarded. */
+  private async withClient<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    let failure: Error | undefined;
+    try {
+      return await fn(client);
+    } catch (error) {
+      const classified = classifySourceError(error, ENGINE);
+      if (classified.errorClass === 'connection') failure = classified;
+      throw classified;
+    } finally {
+      client.release(failure);
+    }
+  }
+
+  private async schemaExists(client: PoolClient, schemaName: string): Promise<boolean> {
+    const r = await client.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [schemaName]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  private async ensureSchema(client: PoolClient, schemaName: string): Promise<void> {
+    // checked first: a user may own the schema without the right to create schemas in the database
+    if (await this.schemaExists(client, schemaName)) return;
+    try {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${q(schemaName)}`);
+    } catch (error) {
+      // two concurrent IF NOT EXISTS can still collide on the catalog's unique index
+      const code = (error as { code?: string }).code;
+      if (code !== '23505' && code !== '42P06') throw error;
+    }
+  }
+
+  async refreshTable(req: RefreshTableRequest): Promise<RefreshTableResult> {
+    const { schemaName, tableName, signal } = req;
+    const label = `${schemaName}.${tableName}`;
+    if (signal?.aborted) throw abortError(label, signal);
+    let sql: string;
+    try {
+      sql = assertSafeModelSql(req.sql, ENGINE);
+    } catch (error) {
+      throw classifySourceError(error, ENGINE);
+    }
+    const tmpName = tempTableName(ENGINE, tableName);
+    const bakName = backupTableName(ENGINE, tableName);
+    const target = qualifiedName(ENGINE, schemaName, tableName);
+    const tmp = qualifiedName(ENGINE, schemaName, tmpName);
+    const bak = qualifiedName(ENGINE, schemaName, bakName);
+    const timeoutMs = Math.max(1, Math.floor(req.statementTimeoutMs));
+
+    const client = await this.connect();
+    const cancelling = this.cancelOnAbort(client, signal);
+    const stopCancelling = cancelling.stop;
+    let inTransaction = false;
+    let releaseWith: Error | undefined;
+    try {
+      const step = async <T>(fn: () => Promise<T>): Promise<T> => {
+        if (signal?.aborted) throw abortError(label, signal);
+        return fn();
+      };
+      await step(() => this.ensureSchema(client, schemaName));
+      await step(() => client.query('BEGIN'));
+      inTransaction = true;
+      await client.query(`SET LOCAL statement_timeout = ${timeoutMs}`);
+      // PostgreSQL 14+: if this process dies mid-build, the server notices the closed socket within a second
+      // and cancels the build instead of running it to the end
+      await client.query(
+        `SELECT pg_catalog.set_config('client_connection_check_interval', '1000', true)
+          WHERE pg_catalog.current_setting('server_version_num')::int >= 140000`,
+      );
+      // the model SQL was checked by a lexer that assumes standard strings
+      await client.query('SET LOCAL standard_conforming_strings = on');
+      await step(() => client.query(`DROP TABLE IF EXISTS ${tmp}`));
+      // extended protocol: the server itself refuses a second statement
+      const created = await step(() =>
+        client.query({ text: `CREATE TABLE ${tmp} AS ${sql}`, queryMode: 'extended' } as { text: string }),
+      );
+      const columns = await step(() =>
+        client.query<{ name: string; type: string }>(
+          `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type
+             FROM pg_catalog.pg_attribute a
+            WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY a.attnum`,
+          [tmp],
+        ),
+      );
+      await step(() => this.swap(client, { target, tmp, bak, tableName, bakName }));
+      if (signal?.aborted) throw abortError(label, signal);
+      await client.query('COMMIT');
+      inTransaction = false;
+      return {
+        rows: created.rowCount ?? null,
+        definition: {
+          tableName,
+          fieldDefinitions: columns.rows.map((c) => ({ fieldName: c.name, baseType: c.type })),
+        },
+      };
+    } catch (error) {
+      stopCancelling();
+      let broken = false;
+      if (inTransaction) {
+        // rolls back the temporary table too; if even that fails, dropping the connection does it server-side
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+      }
+      const classified =
+        signal?.aborted && !(error instanceof SourceError && error.details?.aborted)
+          ? abortError(label, signal, error)
+          : classifySourceError(error, ENGINE);
+      if (broken || classified.errorClass === 'connection') releaseWith = classified;
+      throw classified;
+    } finally {
+      stopCancelling();
+      // a cancel still in flight could hit the next user of this pooled connection: discard it instead
+      client.release(releaseWith ?? (cancelling.dispatched() ? new Error('cancel dispatched') : undefined));
+    }
+  }
+
+  /** Renames under a short lock_timeout, retried from a savepoint, so queued readers never wait long. */
+  private async swap(
+    client: PoolClient,
+    n: { target: string; tmp: string; bak: string; tableName: string; bakName: string },
+  ): Promise<void> {
+    await client.query(`SET LOCAL lock_timeout = ${this.swapLock.timeoutMs}`);
+    for (let attempt = 1; ; attempt++) {
+      await client.query('SAVEPOINT mp_swap');
+      try {
+        await client.query(`DROP TABLE IF EXISTS ${n.bak}`);
+        await client.query(`ALTER TABLE IF EXISTS ${n.target} RENAME TO ${q(n.bakName)}`);
+        await client.query(`ALTER TABLE ${n.tmp} RENAME TO ${q(n.tableName)}`);
+        await client.query(`DROP TABLE IF EXISTS ${n.bak}`);
+        await client.query('RELEASE SAVEPOINT mp_swap');
+        return;
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code !== '55P03' || attempt >= this.swapLock.attempts) throw error;
+        await client.query('ROLLBACK TO SAVEPOINT mp_swap');
+      }
+    }
+  }
+
+  /** On abort, cancels the client's running statement (again every second until the refresh unwinds). */
+  private cancelOnAbort(
+    client: PoolClient,
+    signal: AbortSignal | undefined,
+  ): { stop: () => void; dispatched: () => boolean } {
+    if (!signal) return { stop: () => undefined, dispatched: () => false };
+    const pid = (client as unknown as { processID?: number }).processID;
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const cancel = () => {
+      if (stopped || pid === undefined) return;
+      void this.cancelBackend(pid);
+      timer ??= setInterval(() => void this.cancelBackend(pid), 1000);
+    };
+    signal.addEventListener('abort', cancel, { once: true });
+    return {
+      stop: () => {
+        stopped = true;
+        signal.removeEventListener('abort', cancel);
+        if (timer) clearInterval(timer);
+      },
+      dispatched: () => timer !== undefined,
+    };
+  }
+
+  private async cancelBackend(pid: number): Promise<void> {
+    // a dedicated connection: the pool may be exhausted by the very statement being cancelled
+    const c = new Client(this.clientConfig);
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      await c.query('SELECT pg_catalog.pg_cancel_backend($1)', [pid]);
+    } catch {
+      // best effort: the statement timeout still bounds the statement
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  async tableExists(schemaName: string, tableName: string): Promise<boolean> {
+    return this.withClient(async (c) => {
+      const r = await c.query(
+        `SELECT 1 FROM pg_catalog.pg_class t JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+          WHERE n.nspname = $1 AND t.relname = $2`,
+        [schemaName, tableName],
+      );
+      return (r.rowCount ?? 0) > 0;
+    });
+  }
+
+  async dropTable(schemaName: string, tableName: string): Promise<void> {
+    const name = qualifiedName(ENGINE, schemaName, tableName);
+    await this.withClient(async (c) => {
+      await c.query('BEGIN');
+      try {
+        await c.query(`SET LOCAL statement_timeout = ${Math.max(1, this.conn.statementTimeoutMs)}`);
+        await c.query(`DROP TABLE IF EXISTS ${name}`);
+        await c.query('COMMIT');
+      } catch (error) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  async dropOrphanTempTables(schemaName: string): Promise<number> {
+    return this.withClient(async (c) => {
+      // tables of a refresh in progress are uncommitted, hence invisible here: only true leftovers are listed
+      const r = await c.query<{ relname: string }>(
+        `SELECT t.relname FROM pg_catalog.pg_class t JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+          WHERE n.nspname = $1 AND t.relkind IN ('r', 'p') AND (t.relname LIKE $2 OR t.relname LIKE $3)`,
+        [schemaName, likePrefix(TEMP_TABLE_PREFIX), likePrefix(BACKUP_TABLE_PREFIX)],
+      );
+      for (const row of r.rows) {
+        await c.query(`DROP TABLE IF EXISTS ${qualifiedName(ENGINE, schemaName, row.relname)}`);
+      }
+      return r.rows.length;
+    });
+  }
+
+  async checkCanPersist(ctx: CanPersistContext): Promise<CanPersistResult> {
+    const schema = ctx.schemaName;
+    const checkTable = qualifiedName(ENGINE, schema, `${CHECK_TABLE_PREFIX}${randomInt(1_000_000)}`);
+    const cacheInfo = qualifiedName(ENGINE, schema, CACHE_INFO_TABLE);
+    let client: PoolClient;
+    try {
+      client = await this.connect();
+    } catch (error) {
+      return canPersistFailure('create-schema', schema, error, ENGINE);
+    }
+    let broken: Error | undefined;
+    const run = async (step: Parameters<typeof canPersistFailure>[0], fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+        return undefined;
+      } catch (error) {
+        const failure = canPersistFailure(step, schema, error, ENGINE);
+        if (failure.errorClass === 'connection') broken = classifySourceError(error, ENGINE);
+        return failure;
+      }
+    };
+    try {
+      return (
+        (await run('create-schema', () => this.ensureSchema(client, schema))) ??
+        (await run('create-table', () => client.query(`CREATE TABLE ${checkTable} AS SELECT 1 AS field`))) ??
+        (await run('read-table', () => client.query(`SELECT * FROM ${checkTable}`))) ??
+        (await run('drop-table', () => client.query(`DROP TABLE ${checkTable}`))) ??
+        (await run('create-cache-info', async () => {
+          await client.query('BEGIN');
+          try {
+            await client.query(`DROP TABLE IF EXISTS ${cacheInfo}`);
+            await client.query(`CREATE TABLE ${cacheInfo} (key text PRIMARY KEY, value text)`);
+            await client.query(
+              `INSERT INTO ${cacheInfo} (key, value) VALUES ('settings-version', $1), ('created-at', $2), ('instance-uuid', $3)`,
+              [ctx.settingsVersion, new Date().toISOString(), ctx.instanceUuid],
+            );
+            await client.query('COMMIT');
+          } catch (error) {
+            await client.query('ROLLBACK').catch(() => undefined);
+            throw error;
+          }
+        })) ?? { ok: true }
+      );
+    } finally {
+      // a check table left by a failed read/drop step is not ours to keep
+      await client.query(`DROP TABLE IF EXISTS ${checkTable}`).catch(() => undefined);
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,83 @@
+import type { ErrorClass } from '@model-persistence/contracts';
+
+export type SourceEngine = 'postgres' | 'mysql';
+
+export interface SourceConnectionInfo {
+  engine: SourceEngine;
+  host: string;
+  port: number;
+  dbName: string;
+  username: string;
+  /** Plain text (already decrypted by the caller); null for trust/no-password auth. */
+  password: string | null;
+  statementTimeoutMs: number;
+}
+
+export type CanPersistStep =
+  'create-schema' | 'create-table' | 'read-table' | 'drop-table' | 'create-cache-info';
+
+export type CanPersistResult =
+  { ok: true } | { ok: false; step: CanPersistStep; message: string; errorClass?: ErrorClass };
+
+export interface CanPersistContext {
+  schemaName: string;
+  instanceUuid: string;
+  settingsVersion: string;
+}
+
+export interface FieldDefinition {
+  fieldName: string;
+  baseType: string;
+}
+
+export interface TableDefinition {
+  tableName: string;
+  fieldDefinitions: FieldDefinition[];
+}
+
+export interface RefreshTableRequest {
+  schemaName: string;
+  tableName: string;
+  /** Model SQL, already checked by assertSafeModelSql. */
+  sql: string;
+  statementTimeoutMs: number;
+  /** Aborting cancels the running statement on the server and cleans up the temporary table. */
+  signal?: AbortSignal;
+}
+
+export interface RefreshTableResult {
+  rows: number | null;
+  definition: TableDefinition;
+}
+
+/**
+ * One source database, pooled. Implementations: PostgreSQL (pg) and MySQL/MariaDB (mysql2).
+ * refreshTable builds `<table>` under a temporary name with CREATE TABLE … AS (server-side) and swaps it in
+ * atomically; readers of `<schema>.<table>` never see a missing or partial table.
+ */
+export interface SourceDriver {
+  readonly engine: SourceEngine;
+  refreshTable(req: RefreshTableRequest): Promise<RefreshTableResult>;
+  tableExists(schemaName: string, tableName: string): Promise<boolean>;
+  dropTable(schemaName: string, tableName: string): Promise<void>;
+  /** Drops leftovers of interrupted refreshes (temporary/backup tables) in a cache schema. */
+  dropOrphanTempTables(schemaName: string): Promise<number>;
+  checkCanPersist(ctx: CanPersistContext): Promise<CanPersistResult>;
+  close(): Promise<void>;
+}
+
+/** Tuning of a driver's pool; defaults suit one refresher working on one database at a time. */
+export interface SourceDriverOptions {
+  /** Connections per source database (default 4: a refresh, its cancel, a check, a prune). */
+  poolSize?: number;
+  /** How long to wait for a connection to open (default 10 s). */
+  connectTimeoutMs?: number;
+  /**
+   * How long the swap may wait for readers' locks per attempt (default 5 s; MySQL rounds up to whole seconds),
+   * so readers queued behind the rename never wait long. After the last attempt the refresh fails with the
+   * `lock` class (the previous table stays).
+   */
+  swapLockTimeoutMs?: number;
+  /** Attempts of the swap when it hits the lock timeout (default 3). */
+  swapLockAttempts?: number;
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/*
+ * Makes sure Debian's `prometheus` package (prometheus + promtool) is installed, for the test that runs every
+ * PromQL expression of deploy/ against a real Prometheus (test/deploy/prometheus.int-spec.ts).
+ *   node scripts/ensure-prometheus.js        installs it when missing (apt-get; root on these machines)
+ * Exports ensurePrometheus() → { prometheus, promtool } absolute paths.
+ */
+'use strict';
+const { spawnSync } = require('node:child_process');
+
+function which(cmd) {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function apt(args) {
+  const r = spawnSync('apt-get', args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  return r.status === 0;
+}
+
+function ensurePrometheus() {
+  let prometheus = which('prometheus');
+  let promtool = which('promtool');
+  if (!prometheus || !promtool) {
+    console.log('[ensure-prometheus] installing Debian package prometheus…');
+    const install = ['install', '-y', '--no-install-recommends', 'prometheus'];
+    // A fresh machine has no package lists yet: update once, then retry.
+    if (!apt(install) && !(apt(['update']) && apt(install))) {
+      throw new Error('apt-get install prometheus failed (needs root and the Debian mirror)');
+    }
+    prometheus = which('prometheus');
+    promtool = which('promtool');
+    if (!prometheus || !promtool) throw new Error('prometheus/promtool still not on PATH after install');
+  }
+  return { prometheus, promtool };
+}
+
+module.exports = { ensurePrometheus };
+
+if (require.main === module) {
+  try {
+    const p = ensurePrometheus();
+    console.log(`[ensure-prometheus] ${p.prometheus}, ${p.promtool}`);
+  } catch (e) {
+    console.error(`[ensure-prometheus] ${e.message}`);
+    process.exit(1);
+  }
+}

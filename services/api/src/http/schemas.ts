@@ -1,0 +1,101 @@
+import { PERSISTED_STATES } from '@model-persistence/database';
+import { z } from 'zod';
+import { MAX_ID } from '../common/ids';
+
+/* Request schemas: strict objects everywhere, so unknown fields are rejected. */
+
+const intString = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,9})$/, 'must be a non-negative integer')
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+
+const idValue = intString(1, MAX_ID);
+
+/** Requests without a body, or with `{}`. */
+export const emptyBody = z.union([z.undefined(), z.strictObject({})]);
+
+export const refreshScheduleBody = z.strictObject({ cron: z.string().max(200) });
+
+export const persistedInfoListQuery = z.strictObject({
+  limit: intString(1, 1000).default(50),
+  offset: intString(0, MAX_ID).default(0),
+  state: z.enum(PERSISTED_STATES).optional(),
+  database_id: idValue.optional(),
+});
+
+export const taskHistoryQuery = z.strictObject({
+  limit: intString(1, 1000).default(50),
+  offset: intString(0, MAX_ID).default(0),
+  task: z.string().min(1).max(100).optional(),
+  status: z.enum(['started', 'success', 'failed', 'unknown']).optional(),
+  db_id: idValue.optional(),
+});
+
+const name = z.string().trim().min(1).max(254);
+const host = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'must be a host name or IP address');
+
+export const databaseCreateBody = z.strictObject({
+  name,
+  engine: z.enum(['postgres', 'mysql']),
+  host,
+  port: z.int().min(1).max(65535),
+  db_name: z.string().min(1).max(128),
+  user: z.string().min(1).max(128),
+  password: z.string().max(1024).nullable().optional(),
+  statement_timeout_ms: z.int().min(1000).max(86_400_000).optional(),
+});
+
+export const databasePatchBody = databaseCreateBody
+  .partial()
+  .refine((b) => Object.keys(b).length > 0, 'must change at least one field');
+
+const sql = z.string().min(1).max(100_000);
+const cron = z.string().min(1).max(200);
+
+export const cardCreateBody = z.strictObject({
+  name,
+  database_id: z.int().min(1).max(MAX_ID),
+  sql,
+  type: z.enum(['model', 'question']).optional(),
+  archived: z.boolean().optional(),
+  refresh_cron: cron.nullable().optional(),
+});
+
+export const cardPatchBody = z
+  .strictObject({
+    name: name.optional(),
+    sql: sql.optional(),
+    type: z.enum(['model', 'question']).optional(),
+    archived: z.boolean().optional(),
+    refresh_cron: cron.nullable().optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'must change at least one field');
+
+export const settingParams = z.strictObject({
+  key: z.enum(['admin-email', 'persisted-model-schedule-timezone']),
+});
+
+/** admin-email: one address or empty (no address); the time zone is checked against the IANA database. */
+export const adminEmailValue = z.union([z.literal(''), z.email().max(254)]);
+export const settingBody = z.strictObject({ value: z.string().max(254) });
+
+export const adminCreateBody = z.strictObject({
+  email: z.email().max(254),
+  name: z.string().trim().min(1).max(254).nullable().optional(),
+  active: z.boolean().optional(),
+});
+
+/** JSON Schema of a body for the OpenAPI document (zod is the single source). */
+export function openApiSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _ignored, ...json } = z.toJSONSchema(schema, {
+    io: 'input',
+    unrepresentable: 'any',
+  }) as Record<string, unknown>;
+  return json;
+}

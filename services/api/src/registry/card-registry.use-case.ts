@@ -1,0 +1,150 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { validateQuartzCron } from '@model-persistence/cron';
+import {
+  CardEntity,
+  CardRepository,
+  CardType,
+  PersistedInfoRepository,
+  SettingKey,
+  SettingRepository,
+  SourceDatabaseRepository,
+} from '@model-persistence/database';
+import { DomainError, ErrorCode } from '@model-persistence/errors';
+import { OutgoingEvent } from '@model-persistence/messaging';
+import { Actor } from '../common/actor';
+import { ChangeNotifier } from '../common/change-notifier';
+import { SOURCE_DB, SourceDbPort } from '../common/source-db.port';
+import { UnitOfWork } from '../common/unit-of-work';
+
+export interface CardInput {
+  name: string;
+  databaseId: number;
+  sql: string;
+  type?: CardType;
+  archived?: boolean;
+  refreshCron?: string | null;
+}
+
+export type CardPatch = Partial<Omit<CardInput, 'databaseId'>>;
+
+const LIVE_STATES = new Set(['creating', 'refreshing', 'persisted', 'error']);
+
+/**
+ * Cards (saved queries). SQL must be a single read query; a changed SQL puts the model's row back to
+ * `creating` (cache no longer active) and requests a refresh; archiving, turning into a question or deleting
+ * marks the row deletable and requests a prune (the prune drops tables of archived/deleted models at once).
+ */
+@Injectable()
+export class CardRegistryUseCase {
+  constructor(
+    @Inject(SOURCE_DB) private readonly sourceDb: SourceDbPort,
+    private readonly uow: UnitOfWork,
+    private readonly cards: CardRepository,
+    private readonly databases: SourceDatabaseRepository,
+    private readonly persistedInfo: PersistedInfoRepository,
+    private readonly settings: SettingRepository,
+    private readonly notifier: ChangeNotifier,
+  ) {}
+
+  async get(id: number): Promise<CardEntity> {
+    const card = await this.cards.findById(id);
+    if (!card) throw new DomainError(ErrorCode.NotFound, `Card ${id} not found.`);
+    return card;
+  }
+
+  list(): Promise<CardEntity[]> {
+    return this.cards.repo().find({ order: { id: 'ASC' } });
+  }
+
+  async create(input: CardInput): Promise<CardEntity> {
+    const refreshCron = input.refreshCron ? validateQuartzCron(input.refreshCron) : null;
+    const db = await this.databases.findById(input.databaseId);
+    if (!db) throw new DomainError(ErrorCode.UnknownDatabase, `Database ${input.databaseId} not found.`);
+    const sql = this.sourceDb.assertSafeModelSql(input.sql, db.engine);
+    const card = await this.cards.create({
+      name: input.name,
+      databaseId: input.databaseId,
+      sql,
+      type: input.type ?? 'model',
+      archived: input.archived ?? false,
+      refreshCron,
+    });
+    await this.notifier.send(this.notifier.configChanged('card', card.id, 'created'));
+    return card;
+  }
+
+  async update(id: number, patch: CardPatch, actor: Actor): Promise<CardEntity> {
+    // validate everything before writing anything
+    const refreshCron =
+      patch.refreshCron === undefined
+        ? undefined
+        : patch.refreshCron && validateQuartzCron(patch.refreshCron);
+    const before = await this.get(id);
+    const sql =
+      patch.sql !== undefined
+        ? this.sourceDb.assertSafeModelSql(patch.sql, await this.engineOf(before))
+        : undefined;
+    const changes: Partial<CardEntity> = {};
+    if (patch.name !== undefined) changes.name = patch.name;
+    if (sql !== undefined) changes.sql = sql;
+    if (patch.type !== undefined) changes.type = patch.type;
+    if (patch.archived !== undefined) changes.archived = patch.archived;
+    if (refreshCron !== undefined) changes.refreshCron = refreshCron || null;
+    const after = { ...before, ...changes };
+    const retired = after.type !== 'model' || after.archived;
+    const sqlChanged = sql !== undefined && sql !== before.sql;
+
+    const effect = await this.uow.run(async (m) => {
+      if (Object.keys(changes).length > 0) await this.cards.update(id, changes, m);
+      const row = await this.persistedInfo.findByCardId(id, m);
+      if (!row || !LIVE_STATES.has(row.state)) return 'none' as const;
+      if (retired) {
+        await this.persistedInfo.transition(row.id, 'deletable', { active: false }, m);
+        return 'prune' as const;
+      }
+      if (sqlChanged) {
+        await this.persistedInfo.transition(
+          row.id,
+          'creating',
+          { active: false, refreshBegin: new Date() },
+          m,
+        );
+        return 'rebuild' as const;
+      }
+      return 'none' as const;
+    });
+
+    const events: OutgoingEvent[] = [this.notifier.configChanged('card', id, 'updated')];
+    if (effect === 'prune') events.push(this.notifier.pruneRequested('manual', actor.name));
+    if (effect === 'rebuild' && (await this.refreshable(after.databaseId))) {
+      events.push(this.notifier.refreshRequested(after.databaseId, id, actor.name));
+    }
+    await this.notifier.send(...events);
+    return this.get(id);
+  }
+
+  /** The row becomes deletable and loses its card (card_id → null); prune then drops the table and row. */
+  async delete(id: number, actor: Actor): Promise<void> {
+    await this.get(id);
+    const hadRow = await this.uow.run(async (m) => {
+      const row = await this.persistedInfo.findByCardId(id, m);
+      if (row && row.state !== 'deletable') {
+        await this.persistedInfo.transition(row.id, 'deletable', { active: false }, m);
+      }
+      await this.cards.delete(id, m);
+      return row !== null;
+    });
+    const events: OutgoingEvent[] = [this.notifier.configChanged('card', id, 'deleted')];
+    if (hadRow) events.push(this.notifier.pruneRequested('manual', actor.name));
+    await this.notifier.send(...events);
+  }
+
+  private async engineOf(card: CardEntity): Promise<'postgres' | 'mysql' | undefined> {
+    return (await this.databases.findById(card.databaseId))?.engine;
+  }
+
+  private async refreshable(databaseId: number): Promise<boolean> {
+    const db = await this.databases.findById(databaseId);
+    return !!db?.persistModelsEnabled && (await this.settings.getBoolean(SettingKey.PersistedModelsEnabled));
+  }
+}

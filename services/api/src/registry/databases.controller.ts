@@ -1,0 +1,74 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { idParams, parseInput } from '../common/ids';
+import { presentDatabase } from '../http/presenters';
+import { databaseCreateBody, databasePatchBody, openApiSchema } from '../http/schemas';
+import { DatabaseInput, DatabaseRegistryUseCase } from './database-registry.use-case';
+
+type DatabaseBody = Partial<{
+  name: string;
+  engine: 'postgres' | 'mysql';
+  host: string;
+  port: number;
+  db_name: string;
+  user: string;
+  password: string | null;
+  statement_timeout_ms: number;
+}>;
+
+function toInput(b: DatabaseBody): Partial<DatabaseInput> {
+  return {
+    name: b.name,
+    engine: b.engine,
+    host: b.host,
+    port: b.port,
+    dbName: b.db_name,
+    user: b.user,
+    password: b.password,
+    statementTimeoutMs: b.statement_timeout_ms,
+  };
+}
+
+@ApiTags('registry')
+@ApiBearerAuth()
+@Controller('api/databases')
+export class DatabasesController {
+  constructor(private readonly registry: DatabaseRegistryUseCase) {}
+
+  @Post()
+  @ApiOperation({
+    summary: 'Register a source database (the password is encrypted at rest, never returned).',
+  })
+  @ApiBody({ schema: openApiSchema(databaseCreateBody) })
+  async create(@Body() body: unknown) {
+    const b = parseInput(databaseCreateBody, body, 'body');
+    return presentDatabase(await this.registry.create(toInput(b) as DatabaseInput));
+  }
+
+  @Get()
+  async list() {
+    return { data: (await this.registry.list()).map(presentDatabase) };
+  }
+
+  @Get(':id')
+  async get(@Param() params: unknown) {
+    const { id } = parseInput(idParams, params, 'path');
+    return presentDatabase(await this.registry.get(id));
+  }
+
+  @Patch(':id')
+  @ApiBody({ schema: openApiSchema(databasePatchBody) })
+  async update(@Param() params: unknown, @Body() body: unknown) {
+    const { id } = parseInput(idParams, params, 'path');
+    const b = parseInput(databasePatchBody, body, 'body');
+    return presentDatabase(await this.registry.update(id, toInput(b)));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a database (409 while it still has persisted models with cache tables).' })
+  async delete(@Param() params: unknown): Promise<void> {
+    const { id } = parseInput(idParams, params, 'path');
+    await this.registry.delete(id);
+  }
+}

@@ -1,0 +1,10 @@
+export const HISTORY_OPTIONS = Symbol('HISTORY_OPTIONS');
+
+export interface HistoryOptions {
+  /** Inbox consumer name: the events this projector applied are recorded under it. */
+  consumer: string;
+  staleRunTimeoutMs: number;
+  sweepIntervalMs: number;
+  /** Clock, replaceable in tests. */
+  now?: () => Date;
+}

@@ -1,0 +1,105 @@
+import {
+  AlertRepository,
+  NotificationOutboxEntity,
+  NotificationOutboxRepository,
+} from '@model-persistence/database';
+import { loadNotifierConfig } from './config';
+import { MailerService, OutgoingEmail } from './mailer.service';
+import { messageIdFor, OutboxSender } from './outbox-sender.service';
+import { RecipientsService } from './recipients.service';
+import { RunAlertService } from './run-alert.service';
+
+function row(id: string, attempts = 0): NotificationOutboxEntity {
+  return {
+    id,
+    dedupeKey: `run-${id}:failure`,
+    kind: 'failure',
+    databaseId: 1,
+    runId: `run-${id}`,
+    subject: `subject ${id}`,
+    textBody: 'text',
+    htmlBody: '<p>html</p>',
+    status: 'pending',
+    attempts,
+    nextAttemptAt: new Date(),
+    lastError: null,
+    messageId: null,
+    createdAt: new Date(),
+    sentAt: null,
+  };
+}
+
+function setup(opts: { recipients: string[]; failWith?: Error; rows: NotificationOutboxEntity[] }) {
+  const calls = {
+    sent: [] as string[],
+    failed: [] as [string, string, number][],
+    dropped: [] as [string, string][],
+  };
+  const mails: OutgoingEmail[] = [];
+  const outbox = {
+    claimDue: async () => opts.rows,
+    markSent: async (id: string) => void calls.sent.push(id),
+    markFailed: async (id: string, error: string, delay: number) =>
+      void calls.failed.push([id, error, delay]),
+    markDropped: async (id: string, reason: string) => void calls.dropped.push([id, reason]),
+    release: async () => undefined,
+  } as unknown as NotificationOutboxRepository;
+  const mailer = {
+    send: async (m: OutgoingEmail) => {
+      if (opts.failWith) throw opts.failWith;
+      mails.push(m);
+      return m.messageId;
+    },
+  } as unknown as MailerService;
+  const recipients = { resolve: async () => opts.recipients } as unknown as RecipientsService;
+  const config = loadNotifierConfig({ EMAIL_RETRY_MIN_MS: '1000', EMAIL_RETRY_MAX_MS: '300000' });
+  const sender = new OutboxSender(
+    outbox,
+    {} as AlertRepository,
+    {} as RunAlertService,
+    mailer,
+    recipients,
+    config,
+  );
+  return { sender, calls, mails };
+}
+
+describe('OutboxSender.deliverDue', () => {
+  it('sends each claimed row to every recipient with a Message-ID derived from its dedupe key', async () => {
+    const t = setup({ recipients: ['a@x.org', 'b@x.org'], rows: [row('1'), row('2')] });
+    expect(await t.sender.deliverDue()).toBe(2);
+    expect(t.calls.sent).toEqual(['1', '2']);
+    expect(t.mails.map((m) => [m.to, m.subject, m.messageId])).toEqual([
+      [['a@x.org', 'b@x.org'], 'subject 1', messageIdFor('run-1:failure')],
+      [['a@x.org', 'b@x.org'], 'subject 2', messageIdFor('run-2:failure')],
+    ]);
+    expect(messageIdFor('run-1:failure')).toMatch(/^<[0-9a-f]{32}@model-persistence>$/);
+  });
+
+  it('reschedules a failed send with exponential backoff from 1 s, capped at 5 min plus jitter', async () => {
+    const t = setup({
+      recipients: ['a@x.org'],
+      failWith: new Error('connect ECONNREFUSED'),
+      rows: [row('1', 0), row('2', 3), row('3', 40)],
+    });
+    await t.sender.deliverDue();
+    const [first, fourth, late] = t.calls.failed;
+    expect(first[1]).toBe('connect ECONNREFUSED');
+    expect(first[2]).toBeGreaterThanOrEqual(1000);
+    expect(first[2]).toBeLessThanOrEqual(1200);
+    expect(fourth[2]).toBeGreaterThanOrEqual(8000);
+    expect(fourth[2]).toBeLessThanOrEqual(9600);
+    expect(late[2]).toBeGreaterThanOrEqual(300_000);
+    expect(late[2]).toBeLessThanOrEqual(360_000);
+    expect(t.calls.sent).toEqual([]);
+  });
+
+  it('marks rows dropped, with the reason, when nobody is configured to receive them', async () => {
+    const t = setup({ recipients: [], rows: [row('1')] });
+    await t.sender.deliverDue();
+    expect(t.calls.dropped).toEqual([
+      ['1', 'no recipients: set the admin-email setting or add an active admin user'],
+    ]);
+    expect(t.mails).toEqual([]);
+  });
+});

@@ -1,0 +1,45 @@
+import { INestApplication, LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { kafkaMicroservice } from '@model-persistence/messaging';
+import { attachOpsServer, createLogger } from '@model-persistence/runtime';
+import { AppModule } from './app.module';
+import { RefresherConfig } from './config';
+
+/**
+ * Starts a refresher with `config.concurrency` Kafka consumers in one consumer group, sharing one Nest app
+ * (one app-database pool, one set of source drivers).
+ *
+ * Why several consumers rather than kafkajs' partitionsConsumedConcurrently: kafkajs fetches per broker and
+ * waits for every batch of a fetch to be handled before fetching again, so a database run that takes minutes
+ * would hold back requests for other databases that arrived in a later fetch. Each consumer has its own fetch
+ * loop; one partition (= one database) is still handled by one consumer at a time.
+ */
+export async function startRefresher(
+  config: RefresherConfig,
+  logger: LoggerService | false = createLogger(config),
+): Promise<INestApplication> {
+  const app = await NestFactory.create(AppModule.forRoot(config), {
+    logger,
+    bufferLogs: logger !== false,
+    abortOnError: false,
+  });
+  app.enableShutdownHooks();
+  // topics are ensured by the bootstrap hook before any consumer subscribes
+  await app.init();
+  for (let i = 0; i < config.concurrency; i++) {
+    app.connectMicroservice(
+      kafkaMicroservice(config.kafka, {
+        groupId: config.consumerGroup,
+        concurrency: config.partitionsPerConsumer,
+      }),
+      { inheritAppConfig: true },
+    );
+  }
+  await app.startAllMicroservices();
+  await attachOpsServer(app, config);
+  if (logger)
+    logger.log(
+      `${config.service} started (instance ${config.instanceId}, group ${config.consumerGroup}, ${config.concurrency} consumers)`,
+    );
+  return app;
+}

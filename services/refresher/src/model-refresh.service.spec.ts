@@ -1,0 +1,219 @@
+import { CardEntity, PersistedInfoEntity, PersistedInfoRepository } from '@model-persistence/database';
+import { DomainError, ErrorCode } from '@model-persistence/errors';
+import { RefreshTableRequest, SourceDriver } from '@model-persistence/source-db';
+import { buildRetryPolicy, refresherEnvSchema } from './config';
+import { ModelRefreshService, RunContext } from './model-refresh.service';
+import { SourceDbApi } from './source-db.port';
+
+/** A classified engine error, shaped like source-db's SourceError. */
+class FakeSourceError extends DomainError {
+  constructor(
+    readonly errorClass: 'connection' | 'lock' | 'permission' | 'timeout' | 'query',
+    code: ErrorCode,
+  ) {
+    super(code, `fake ${errorClass} failure`);
+  }
+}
+
+const api: SourceDbApi = {
+  openSourceDriver: () => {
+    throw new Error('not used');
+  },
+  cacheSchemaName: (p, _u, id) => `${p}_cache_x_${id}`,
+  cacheTableName: (_e, id) => `model_${id}_x`,
+  modelSlug: (n) => n.slice(0, 10),
+  assertSafeModelSql: (sql) => {
+    if (/;\s*\S/.test(sql) || !/^\s*select/i.test(sql))
+      throw new DomainError(ErrorCode.UnsafeSql, 'only a single read query');
+    return sql.replace(/;\s*$/, '');
+  },
+  queryHash: (sql) => `h:${sql.length}`,
+  classifySourceError: () =>
+    Object.assign(new Error('unclassified'), { errorClass: 'query' as const, code: 'SOURCE_QUERY' }),
+};
+
+function fakeDriver(failures: Error[]) {
+  const calls: RefreshTableRequest[] = [];
+  const driver: SourceDriver = {
+    engine: 'postgres',
+    refreshTable: async (req) => {
+      calls.push(req);
+      const f = failures.shift();
+      if (f) throw f;
+      return {
+        rows: 3,
+        definition: { tableName: req.tableName, fieldDefinitions: [{ fieldName: 'a', baseType: 'int4' }] },
+      };
+    },
+    tableExists: async () => true,
+    dropTable: async () => undefined,
+    dropOrphanTempTables: async () => 0,
+    checkCanPersist: async () => ({ ok: true }),
+    close: async () => undefined,
+  };
+  return { driver, calls };
+}
+
+/** In-memory stand-in for the lease/transition methods the service calls. */
+function fakeRows(info: PersistedInfoEntity) {
+  const log: string[] = [];
+  let row = { ...info };
+  const rows = {
+    claimForRefresh: async () => {
+      const before = {
+        state: row.state,
+        active: row.active,
+        refreshBegin: row.refreshBegin,
+        refreshEnd: row.refreshEnd,
+        stateChangeAt: row.stateChangeAt,
+        lastRunId: row.lastRunId,
+      };
+      row = { ...row, state: 'refreshing' };
+      log.push('claim');
+      return { before, after: { ...row } };
+    },
+    renewLease: async () => true,
+    leaseOf: async () => null,
+    finishRefresh: async (
+      _id: number,
+      _o: string,
+      state: 'persisted' | 'error',
+      extra: Partial<PersistedInfoEntity>,
+    ) => {
+      row = { ...row, ...extra, state };
+      log.push(`finish:${state}`);
+      return true;
+    },
+    releaseClaim: async (_id: number, _o: string, before: Partial<PersistedInfoEntity>) => {
+      row = { ...row, ...before };
+      log.push('release');
+      return true;
+    },
+  };
+  return { rows: rows as unknown as PersistedInfoRepository, log, current: () => row };
+}
+
+const info = {
+  id: 11,
+  databaseId: 2,
+  cardId: 5,
+  schemaName: 'mp_cache_x_2',
+  tableName: 'model_5_x',
+  state: 'persisted',
+  active: true,
+  lastRunId: null,
+} as PersistedInfoEntity;
+const card = {
+  id: 5,
+  name: 'Orders',
+  sql: 'select 1 as a',
+  databaseId: 2,
+  type: 'model',
+  archived: false,
+} as CardEntity;
+
+function setup(failures: Error[], sql = card.sql) {
+  const retry = buildRetryPolicy(
+    refresherEnvSchema.parse({ REFRESH_RETRY_CONNECTION_BASE_MS: '1', REFRESH_RETRY_JITTER_PCT: '0' }),
+  );
+  const r = fakeRows(info);
+  const d = fakeDriver(failures);
+  const svc = new ModelRefreshService(r.rows, api, { instanceId: 'me', leaseMs: 30_000, retry });
+  const ctx: RunContext = {
+    runId: '8b5f0b8e-1c8f-4f5e-9c57-0d2f8a7c1e01',
+    trigger: 'manual',
+    databaseId: 2,
+    statementTimeoutMs: 1000,
+    driver: d.driver,
+  };
+  return { run: () => svc.refresh(info, { ...card, sql }, ctx), ...r, ...d };
+}
+
+describe('ModelRefreshService retries by error class', () => {
+  it('succeeds: row persisted with definition and query hash, event carries rows and attempts', async () => {
+    const t = setup([]);
+    const out = await t.run();
+    expect(out.kind).toBe('success');
+    expect(out.event).toMatchObject({ type: 'RefreshSucceeded', rows: 3, attempts: 1, persistedInfoId: 11 });
+    expect(t.current()).toMatchObject({ state: 'persisted', active: true, error: null, queryHash: 'h:13' });
+    expect(t.current().definition?.fieldDefinitions).toEqual([{ fieldName: 'a', baseType: 'int4' }]);
+  });
+
+  it('retries connection errors 3 times, then records an error', async () => {
+    const t = setup([1, 2, 3, 4].map(() => new FakeSourceError('connection', ErrorCode.SourceConnection)));
+    const out = await t.run();
+    expect(t.calls).toHaveLength(4);
+    expect(out).toMatchObject({
+      kind: 'error',
+      event: { errorClass: 'connection', attempts: 4, outcome: 'error' },
+    });
+    expect(t.current()).toMatchObject({ state: 'error', active: false });
+  });
+
+  it('recovers when a connection error clears within the retries', async () => {
+    const t = setup([new FakeSourceError('connection', ErrorCode.SourceConnection)]);
+    const out = await t.run();
+    expect(out.kind).toBe('success');
+    expect(out.event.attempts).toBe(2);
+  });
+
+  it('skips a model on a lock: state put back unchanged', async () => {
+    const t = setup([new FakeSourceError('lock', ErrorCode.SourceLock)]);
+    const out = await t.run();
+    expect(t.calls).toHaveLength(1);
+    expect(out).toMatchObject({ kind: 'skipped', event: { outcome: 'skipped', errorClass: 'lock' } });
+    expect(t.log).toEqual(['claim', 'release']);
+    expect(t.current()).toMatchObject({ state: 'persisted', active: true });
+  });
+
+  it('records a permission error at once', async () => {
+    const t = setup([new FakeSourceError('permission', ErrorCode.SourcePermission)]);
+    const out = await t.run();
+    expect(t.calls).toHaveLength(1);
+    expect(out).toMatchObject({
+      kind: 'error',
+      event: { errorClass: 'permission', errorCode: 'SOURCE_PERMISSION' },
+    });
+  });
+
+  it('retries a timeout once with twice the statement timeout', async () => {
+    const t = setup([new FakeSourceError('timeout', ErrorCode.SourceTimeout)]);
+    const out = await t.run();
+    expect(out.kind).toBe('success');
+    expect(t.calls.map((c) => c.statementTimeoutMs)).toEqual([1000, 2000]);
+  });
+
+  it('gives up on a second timeout', async () => {
+    const t = setup([1, 2].map(() => new FakeSourceError('timeout', ErrorCode.SourceTimeout)));
+    const out = await t.run();
+    expect(out).toMatchObject({ kind: 'error', event: { errorClass: 'timeout', attempts: 2 } });
+  });
+
+  it('rejects unsafe SQL before anything runs on the source', async () => {
+    const t = setup([], 'select 1; drop table t');
+    const out = await t.run();
+    expect(t.calls).toHaveLength(0);
+    expect(out).toMatchObject({
+      kind: 'error',
+      event: { errorClass: 'unsafe-sql', errorCode: 'UNSAFE_SQL', attempts: 0 },
+    });
+    expect(t.current()).toMatchObject({ state: 'error' });
+  });
+
+  it('classifies unknown driver errors through the engine layer', async () => {
+    const t = setup([new Error('relation "nope" does not exist')]);
+    const out = await t.run();
+    expect(out).toMatchObject({ kind: 'error', event: { errorClass: 'query' } });
+  });
+});
+
+describe('refresher config', () => {
+  it('has the documented defaults', () => {
+    const p = buildRetryPolicy(refresherEnvSchema.parse({}));
+    expect(p.classes.connection).toMatchObject({ retries: 3, baseMs: 1000, exhausted: 'error' });
+    expect(p.classes.lock.exhausted).toBe('skip');
+    expect(p.classes.permission.retries).toBe(0);
+    expect(p.classes.timeout).toMatchObject({ retries: 1, timeoutFactor: 2 });
+    expect(refresherEnvSchema.parse({}).PRUNE_GRACE_MS).toBe(3_600_000);
+  });
+});

@@ -1,0 +1,259 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG } from '@model-persistence/config';
+import {
+  ErrorClass,
+  RefreshFailed,
+  RefreshSucceeded,
+  Trigger,
+  createEvent,
+} from '@model-persistence/contracts';
+import {
+  CardEntity,
+  PersistedInfoEntity,
+  PersistedInfoRepository,
+  PersistedInfoSnapshot,
+} from '@model-persistence/database';
+import { DomainError, ErrorCode, errorMessage } from '@model-persistence/errors';
+import { backoffDelay, sleep } from '@model-persistence/messaging';
+import { SourceDriver } from '@model-persistence/source-db';
+import { Metrics } from '@model-persistence/telemetry';
+import { RefresherConfig } from './config';
+import { SOURCE_DB, SourceDbApi } from './source-db.port';
+
+export interface RunContext {
+  runId: string;
+  trigger: Trigger;
+  databaseId: number;
+  statementTimeoutMs: number;
+  driver: SourceDriver;
+}
+
+export type ModelOutcome =
+  { kind: 'success'; event: RefreshSucceeded } | { kind: 'error' | 'skipped'; event: RefreshFailed };
+
+type Classified = { errorClass: ErrorClass; code: string; message: string };
+
+const MAX_MESSAGE = 10_000;
+
+/**
+ * Refreshes one persisted model: re-checks and leases the row, builds and swaps the cache table through the
+ * engine layer with retries by error class, then records the outcome on the row. Never throws for a source
+ * database failure (those become outcomes); app-database failures propagate (the run is retried and the
+ * row's lease expires, so nothing stays stuck).
+ */
+@Injectable()
+export class ModelRefreshService {
+  private readonly logger = new Logger(ModelRefreshService.name);
+
+  constructor(
+    private readonly rows: PersistedInfoRepository,
+    @Inject(SOURCE_DB) private readonly api: SourceDbApi,
+    @Inject(APP_CONFIG)
+    private readonly config: Pick<RefresherConfig, 'instanceId' | 'leaseMs' | 'retry'>,
+  ) {}
+
+  async refresh(info: PersistedInfoEntity, card: CardEntity, ctx: RunContext): Promise<ModelOutcome> {
+    const started = new Date();
+    const owner = this.config.instanceId;
+    // active is only ever set after a successful swap (and cleared on unpersist/prune), so an active row has
+    // its previous table: readers keep it while the new one is built
+    const keepActive = info.active;
+
+    const claim = await this.claim(info, keepActive, ctx);
+    if (!claim) {
+      return this.failed(info, card, ctx, started, 0, 'skipped', {
+        errorClass: 'invalid',
+        code: ErrorCode.Conflict,
+        message: `model ${card.id} was not refreshed: its persisted-info row is no longer in a refreshable state or another refresher holds it`,
+      });
+    }
+    const renewEvery = Math.max(1000, Math.floor(this.config.leaseMs / 3));
+    const renewal = setInterval(() => {
+      this.rows.renewLease(info.id, owner, this.config.leaseMs).then(
+        (ok) => ok || this.logger.warn(`lease on persisted_info ${info.id} was lost during the refresh`),
+        (e: unknown) =>
+          this.logger.warn(`renewing the lease on persisted_info ${info.id} failed: ${errorMessage(e)}`),
+      );
+    }, renewEvery);
+    try {
+      return await this.build(claim.after, claim.before, card, ctx, started);
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+
+  private async build(
+    info: PersistedInfoEntity,
+    before: PersistedInfoSnapshot,
+    card: CardEntity,
+    ctx: RunContext,
+    started: Date,
+  ): Promise<ModelOutcome> {
+    const owner = this.config.instanceId;
+    let sql: string;
+    let hash: string;
+    try {
+      sql = this.api.assertSafeModelSql(card.sql, ctx.driver.engine);
+      hash = this.api.queryHash(sql);
+    } catch (e) {
+      const c = this.classify(e, ctx);
+      await this.rows.finishRefresh(info.id, owner, 'error', { active: false, error: c.message });
+      return this.failed(info, card, ctx, started, 0, 'error', c);
+    }
+
+    let timeoutMs = ctx.statementTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await ctx.driver.refreshTable({
+          schemaName: info.schemaName,
+          tableName: info.tableName,
+          sql,
+          statementTimeoutMs: timeoutMs,
+        });
+        const ended = new Date();
+        const mine = await this.rows.finishRefresh(info.id, owner, 'persisted', {
+          active: true,
+          error: null,
+          definition: result.definition,
+          queryHash: hash,
+          lastSuccessAt: ended,
+        });
+        if (!mine) this.logger.warn(`persisted_info ${info.id}: lease lost before the outcome was written`);
+        this.record(ctx, 'success', started, ended);
+        return {
+          kind: 'success',
+          event: createEvent('RefreshSucceeded', {
+            ...this.common(card, ctx, started, ended, attempt),
+            persistedInfoId: info.id,
+            schemaName: info.schemaName,
+            tableName: info.tableName,
+            rows: result.rows === null ? null : Math.max(0, Math.trunc(result.rows)),
+          }),
+        };
+      } catch (e) {
+        const c = this.classify(e, ctx);
+        const policy = this.config.retry.classes[c.errorClass];
+        if (attempt <= policy.retries) {
+          const delay =
+            policy.baseMs > 0
+              ? backoffDelay({ ...policy, maxMs: 600_000, jitter: this.config.retry.jitter }, attempt)
+              : 0;
+          timeoutMs = Math.min(timeoutMs * policy.timeoutFactor, 2_147_483_647);
+          this.logger.warn(
+            `model ${card.id} attempt ${attempt} failed (${c.errorClass}), retrying in ${delay} ms: ${c.message}`,
+          );
+          if (delay > 0) await sleep(delay);
+          continue;
+        }
+        if (policy.exhausted === 'skip') {
+          await this.rows.releaseClaim(info.id, owner, before);
+          return this.failed(info, card, ctx, started, attempt, 'skipped', c);
+        }
+        await this.rows.finishRefresh(info.id, owner, 'error', {
+          active: false,
+          error: c.message,
+          queryHash: hash,
+        });
+        return this.failed(info, card, ctx, started, attempt, 'error', c);
+      }
+    }
+  }
+
+  /**
+   * Takes the row. A live lease of another refresher (a run still going during a rebalance) is waited out,
+   * bounded by one lease period, so a redelivered request neither runs twice nor gives up too early.
+   */
+  private async claim(info: PersistedInfoEntity, keepActive: boolean, ctx: RunContext) {
+    const owner = this.config.instanceId;
+    const deadline = Date.now() + this.config.leaseMs + 5_000;
+    for (;;) {
+      const claim = await this.rows.claimForRefresh(
+        info.id,
+        owner,
+        this.config.leaseMs,
+        ctx.runId,
+        keepActive,
+      );
+      if (claim) return claim;
+      const lease = await this.rows.leaseOf(info.id);
+      const foreignLive = lease?.owner && lease.owner !== owner && (lease.expiresInMs ?? 0) > 0;
+      if (!foreignLive || Date.now() > deadline) return null;
+      this.logger.log(`persisted_info ${info.id} is leased by ${lease.owner}; waiting for it`);
+      await sleep(Math.min(1000, Math.max(50, lease.expiresInMs ?? 0)));
+    }
+  }
+
+  classify(error: unknown, ctx: Pick<RunContext, 'driver'>): Classified {
+    const message = errorMessage(error).slice(0, MAX_MESSAGE);
+    const tagged = error as { errorClass?: unknown; code?: unknown };
+    if (typeof tagged?.errorClass === 'string' && ErrorClass.safeParse(tagged.errorClass).success) {
+      return {
+        errorClass: tagged.errorClass as ErrorClass,
+        code: typeof tagged.code === 'string' ? tagged.code : ErrorCode.SourceQuery,
+        message,
+      };
+    }
+    if (DomainError.is(error, ErrorCode.UnsafeSql))
+      return { errorClass: 'unsafe-sql', code: error.code, message };
+    if (error instanceof DomainError) return { errorClass: 'invalid', code: error.code, message };
+    try {
+      const c = this.api.classifySourceError(error, ctx.driver.engine);
+      return { errorClass: c.errorClass, code: c.code, message: errorMessage(c).slice(0, MAX_MESSAGE) };
+    } catch {
+      return { errorClass: 'internal', code: ErrorCode.Internal, message };
+    }
+  }
+
+  private common(card: CardEntity, ctx: RunContext, started: Date, ended: Date, attempts: number) {
+    return {
+      runId: ctx.runId,
+      databaseId: ctx.databaseId,
+      cardId: card.id,
+      trigger: ctx.trigger,
+      startedAt: started.toISOString(),
+      endedAt: ended.toISOString(),
+      durationMs: Math.max(0, ended.getTime() - started.getTime()),
+      attempts,
+    };
+  }
+
+  private failed(
+    info: PersistedInfoEntity,
+    card: CardEntity,
+    ctx: RunContext,
+    started: Date,
+    attempts: number,
+    outcome: 'error' | 'skipped',
+    c: Classified,
+  ): ModelOutcome {
+    const ended = new Date();
+    this.record(ctx, outcome, started, ended, c.errorClass);
+    return {
+      kind: outcome,
+      event: createEvent('RefreshFailed', {
+        ...this.common(card, ctx, started, ended, attempts),
+        persistedInfoId: info.id,
+        outcome,
+        errorClass: c.errorClass,
+        errorCode: c.code.slice(0, 500),
+        message: c.message,
+      }),
+    };
+  }
+
+  private record(
+    ctx: RunContext,
+    outcome: string,
+    started: Date,
+    ended: Date,
+    errorClass?: ErrorClass,
+  ): void {
+    const attrs = { 'db.id': ctx.databaseId, outcome, engine: ctx.driver.engine };
+    Metrics.refreshDuration().record((ended.getTime() - started.getTime()) / 1000, attrs);
+    Metrics.refreshes().add(1, {
+      outcome,
+      'db.id': ctx.databaseId,
+      ...(errorClass ? { 'error.class': errorClass } : {}),
+    });
+  }
+}

@@ -1,0 +1,168 @@
+import { createEvent, DomainEvent, RefreshRequested } from '@model-persistence/contracts';
+import { CardEntity, PersistedInfoEntity, SourceDatabaseEntity } from '@model-persistence/database';
+import { ModelOutcome } from './model-refresh.service';
+import { RefreshRunUseCase } from './refresh-run.use-case';
+import { SourceDbApi } from './source-db.port';
+
+/* Orchestration of runs with in-memory stand-ins for the repositories, the engine and the broker. */
+
+const db = {
+  id: 3,
+  engine: 'postgres',
+  persistModelsEnabled: true,
+  statementTimeoutMs: 1000,
+} as SourceDatabaseEntity;
+const model = (id: number, extra: Partial<CardEntity> = {}) =>
+  ({
+    id,
+    name: `m${id}`,
+    sql: 'select 1',
+    databaseId: 3,
+    type: 'model',
+    archived: false,
+    ...extra,
+  }) as CardEntity;
+const row = (id: number, cardId: number, extra: Partial<PersistedInfoEntity> = {}) =>
+  ({
+    id,
+    cardId,
+    databaseId: 3,
+    schemaName: 'mp_cache_x_3',
+    tableName: `model_${cardId}_m`,
+    state: 'persisted',
+    active: true,
+    lastRunId: null,
+    error: null,
+    refreshBegin: new Date('2026-01-01T00:00:00Z'),
+    refreshEnd: new Date('2026-01-01T00:00:01Z'),
+    ...extra,
+  }) as PersistedInfoEntity;
+
+function setup(opts: { cards: CardEntity[]; rows: PersistedInfoEntity[]; processed?: string[] }) {
+  const published: DomainEvent[] = [];
+  const refreshed: number[] = [];
+  const inbox = new Set(opts.processed ?? []);
+  const api = { modelSlug: (n: string) => n, cacheTableName: (_e: string, id: number) => `model_${id}_m` };
+  const useCase = new RefreshRunUseCase(
+    { inboxConsumer: 'refresher', cache: { schemaPrefix: 'mp' }, instanceId: 'me' },
+    api as unknown as SourceDbApi,
+    {
+      has: async (_c: string, id: string) => inbox.has(id),
+      record: async (_c: string, id: string) => inbox.add(id),
+    } as never,
+    { findById: async (id: number) => (id === db.id ? db : null) } as never,
+    {
+      findById: async (id: number) => opts.cards.find((c) => c.id === id) ?? null,
+      findModelsOfDatabase: async () => opts.cards.filter((c) => c.type === 'model' && !c.archived),
+    } as never,
+    {
+      findModelsWithoutRow: async () => [],
+      findRefreshCandidates: async () => opts.rows,
+      findByCardId: async (id: number) => opts.rows.find((r) => r.cardId === id) ?? null,
+      findById: async (id: number) => opts.rows.find((r) => r.id === id) ?? null,
+      createIfMissing: async () => {
+        throw new Error('not expected');
+      },
+    } as never,
+    { getBoolean: async () => true } as never,
+    { forDatabase: () => ({ engine: 'postgres' }), schemaName: async () => 'mp_cache_x_3' } as never,
+    {
+      refresh: async (
+        info: PersistedInfoEntity,
+        card: CardEntity,
+        ctx: { runId: string },
+      ): Promise<ModelOutcome> => {
+        refreshed.push(card.id);
+        return {
+          kind: 'success',
+          event: createEvent('RefreshSucceeded', {
+            runId: ctx.runId,
+            databaseId: 3,
+            cardId: card.id,
+            persistedInfoId: info.id,
+            trigger: 'manual',
+            startedAt: new Date().toISOString(),
+            endedAt: new Date().toISOString(),
+            durationMs: 0,
+            attempts: 1,
+            schemaName: info.schemaName,
+            tableName: info.tableName,
+            rows: 1,
+          }),
+        };
+      },
+    } as never,
+    { recoverDatabase: async () => undefined } as never,
+    { publish: async (o: { event: DomainEvent }) => void published.push(o.event) } as never,
+  );
+  return { useCase, published, refreshed, inbox };
+}
+
+const request = (body: Partial<RefreshRequested> = {}) =>
+  createEvent('RefreshRequested', { databaseId: 3, trigger: 'manual', ...body });
+
+describe('RefreshRunUseCase', () => {
+  it('runs every candidate of a database and reports counts; records the request in the inbox', async () => {
+    const t = setup({ cards: [model(1), model(2)], rows: [row(10, 1), row(11, 2)] });
+    const req = request();
+    await t.useCase.execute(req);
+    expect(t.refreshed).toEqual([1, 2]);
+    expect(t.published.map((e) => e.type)).toEqual([
+      'RefreshRunStarted',
+      'RefreshSucceeded',
+      'RefreshSucceeded',
+      'RefreshRunCompleted',
+    ]);
+    expect(t.published.at(-1)).toMatchObject({ success: 2, error: 0, skipped: 0 });
+    expect(t.inbox.has(req.eventId)).toBe(true);
+  });
+
+  it('ignores a request already in the inbox', async () => {
+    const req = request();
+    const t = setup({ cards: [model(1)], rows: [row(10, 1)], processed: [req.eventId] });
+    await t.useCase.execute(req);
+    expect(t.refreshed).toEqual([]);
+    expect(t.published).toEqual([]);
+  });
+
+  it('does not refresh again the models an earlier delivery of the same run finished', async () => {
+    const req = request();
+    const t = setup({
+      cards: [model(1), model(2), model(3)],
+      rows: [
+        row(10, 1, { lastRunId: req.eventId }),
+        row(11, 2, { lastRunId: req.eventId, state: 'error', error: 'boom' }),
+        row(12, 3),
+      ],
+    });
+    await t.useCase.execute(req);
+    expect(t.refreshed).toEqual([3]);
+    const completed = t.published.at(-1);
+    expect(completed).toMatchObject({ success: 2, error: 1, errorDetails: [{ cardId: 2, error: 'boom' }] });
+    // the earlier success is announced again (at least once), from the row
+    expect(t.published.filter((e) => e.type === 'RefreshSucceeded').map((e) => e.cardId)).toEqual([1, 3]);
+  });
+
+  it('rejects an individual run of an unknown card, an archived model or a question with a clear reason', async () => {
+    const t = setup({ cards: [model(1, { archived: true }), model(2, { type: 'question' })], rows: [] });
+    for (const cardId of [99, 1, 2]) await t.useCase.execute(request({ cardId }));
+    const failed = t.published.filter((e) => e.type === 'RefreshFailed');
+    expect(failed.map((e) => [e.errorCode, e.outcome])).toEqual([
+      ['UNKNOWN_CARD', 'error'],
+      ['ARCHIVED_MODEL', 'error'],
+      ['NOT_A_MODEL', 'error'],
+    ]);
+    expect(t.published.filter((e) => e.type === 'RefreshRunCompleted').map((e) => e.error)).toEqual([
+      1, 1, 1,
+    ]);
+    expect(t.refreshed).toEqual([]);
+  });
+
+  it('a database run of an unknown database completes empty, then fails so the request is dead-lettered', async () => {
+    const t = setup({ cards: [], rows: [] });
+    await expect(t.useCase.execute(request({ databaseId: 77 }))).rejects.toMatchObject({
+      code: 'UNKNOWN_DATABASE',
+    });
+    expect(t.published.map((e) => e.type)).toEqual(['RefreshRunStarted', 'RefreshRunCompleted']);
+  });
+});

@@ -1,0 +1,387 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG } from '@model-persistence/config';
+import {
+  ErrorClass,
+  RefreshFailed,
+  RefreshRequested,
+  RefreshRunCompleted,
+  Topics,
+  createEvent,
+  databaseKey,
+} from '@model-persistence/contracts';
+import {
+  CardEntity,
+  CardRepository,
+  InboxRepository,
+  PersistedInfoEntity,
+  PersistedInfoRepository,
+  SettingKey,
+  SettingRepository,
+  SourceDatabaseEntity,
+  SourceDatabaseRepository,
+} from '@model-persistence/database';
+import { DomainError, ErrorCode } from '@model-persistence/errors';
+import { EventPublisher } from '@model-persistence/messaging';
+import { Metrics } from '@model-persistence/telemetry';
+import { RefresherConfig } from './config';
+import { CrashRecoveryService } from './crash-recovery.service';
+import { ModelOutcome, ModelRefreshService, RunContext } from './model-refresh.service';
+import { SOURCE_DB, SourceDbApi } from './source-db.port';
+import { SourceDrivers } from './source-drivers.service';
+
+type Counts = { success: number; error: number; skipped: number };
+type ErrorDetail = RefreshRunCompleted['errorDetails'][number];
+
+/** A request that cannot run, reported as a failed model with a clear reason. */
+class Rejection {
+  constructor(
+    readonly outcome: 'error' | 'skipped',
+    readonly errorClass: ErrorClass,
+    readonly code: ErrorCode,
+    readonly message: string,
+    readonly persistedInfoId: number | null = null,
+  ) {}
+}
+
+/**
+ * Handles one RefreshRequested: a database run (every refreshable model of the database) or an individual run
+ * (one card). Requests are de-duplicated by eventId through the inbox; models already finished by an earlier
+ * delivery of the same run are not refreshed again.
+ */
+@Injectable()
+export class RefreshRunUseCase {
+  private readonly logger = new Logger(RefreshRunUseCase.name);
+
+  constructor(
+    @Inject(APP_CONFIG)
+    private readonly config: Pick<RefresherConfig, 'inboxConsumer' | 'cache' | 'instanceId'>,
+    @Inject(SOURCE_DB) private readonly api: SourceDbApi,
+    private readonly inbox: InboxRepository,
+    private readonly databases: SourceDatabaseRepository,
+    private readonly cards: CardRepository,
+    private readonly rows: PersistedInfoRepository,
+    private readonly settings: SettingRepository,
+    private readonly drivers: SourceDrivers,
+    private readonly models: ModelRefreshService,
+    private readonly recovery: CrashRecoveryService,
+    private readonly publisher: EventPublisher,
+  ) {}
+
+  async execute(request: RefreshRequested): Promise<void> {
+    if (await this.inbox.has(this.config.inboxConsumer, request.eventId)) {
+      this.logger.log(`request ${request.eventId} was already processed; ignoring the redelivery`);
+      return;
+    }
+    if (request.cardId === undefined) await this.databaseRun(request);
+    else await this.individualRun(request, request.cardId);
+    await this.inbox.record(this.config.inboxConsumer, request.eventId);
+  }
+
+  private async databaseRun(request: RefreshRequested): Promise<void> {
+    const started = new Date();
+    const db = await this.databases.findById(request.databaseId);
+    const enabled = db && (await this.persistenceEnabled(db));
+    if (!db || !enabled) {
+      this.logger.warn(
+        db
+          ? `database ${db.id}: model persistence is disabled; nothing to refresh`
+          : `database ${request.databaseId} does not exist; nothing to refresh`,
+      );
+      await this.publishRunStarted(request, started, 0);
+      await this.publishRunCompleted(request, started, { success: 0, error: 0, skipped: 0 }, []);
+      if (!db) {
+        // the request itself is wrong: keep it, with the reason, on the dead-letter topic
+        await this.inbox.record(this.config.inboxConsumer, request.eventId);
+        throw new DomainError(ErrorCode.UnknownDatabase, `database ${request.databaseId} does not exist`);
+      }
+      return;
+    }
+    const driver = this.drivers.forDatabase(db);
+    const schemaName = await this.drivers.schemaName(db.id);
+    await this.recovery.recoverDatabase(db.id, driver, schemaName);
+    await this.createMissingRows(db, schemaName);
+
+    // rows this instance left `refreshing` in an earlier, failed attempt of a run are candidates again
+    const candidates = await this.rows.findRefreshCandidates(db.id, undefined, this.config.instanceId);
+    const cards = new Map((await this.cards.findModelsOfDatabase(db.id)).map((c) => [c.id, c]));
+    await this.publishRunStarted(request, started, candidates.length);
+    const ctx = this.context(request, db);
+    const counts: Counts = { success: 0, error: 0, skipped: 0 };
+    const details: ErrorDetail[] = [];
+    const publishing: Promise<void>[] = [];
+    const publishFailures: unknown[] = [];
+    for (const info of candidates) {
+      const card = info.cardId === null ? undefined : cards.get(info.cardId);
+      if (!card) continue; // archived or deleted since the query: prune's business
+      if (this.doneInThisRun(info, request)) {
+        await this.reportDone(info, card, request, counts, details);
+        continue;
+      }
+      const outcome = await this.models.refresh(info, card, ctx);
+      // not awaited one by one: the broker round trip stays off the next model's path
+      publishing.push(this.publishOutcome(outcome).catch((e: unknown) => void publishFailures.push(e)));
+      this.count(outcome, counts, details);
+    }
+    await Promise.all(publishing);
+    // the message is retried: models already done are not refreshed again, their successes are re-announced
+    if (publishFailures.length > 0) throw publishFailures[0];
+    await this.publishRunCompleted(request, started, counts, details);
+  }
+
+  private async individualRun(request: RefreshRequested, cardId: number): Promise<void> {
+    const started = new Date();
+    await this.publishRunStarted(request, started, 1);
+    const counts: Counts = { success: 0, error: 0, skipped: 0 };
+    const details: ErrorDetail[] = [];
+    const prepared = await this.prepareIndividual(request, cardId);
+    if (prepared instanceof Rejection) {
+      const outcome: ModelOutcome = {
+        kind: prepared.outcome,
+        event: this.rejectedEvent(request, cardId, started, prepared),
+      };
+      await this.publishOutcome(outcome);
+      this.count(outcome, counts, details);
+    } else {
+      const { db, card, info } = prepared;
+      const driver = this.drivers.forDatabase(db);
+      await this.recovery.recoverDatabase(db.id, driver, info.schemaName);
+      const fresh = (await this.rows.findById(info.id)) ?? info;
+      if (this.doneInThisRun(fresh, request)) {
+        await this.reportDone(fresh, card, request, counts, details);
+      } else {
+        const outcome = await this.models.refresh(fresh, card, this.context(request, db));
+        await this.publishOutcome(outcome);
+        this.count(outcome, counts, details);
+      }
+    }
+    await this.publishRunCompleted(request, started, counts, details);
+  }
+
+  private doneInThisRun(info: PersistedInfoEntity, request: RefreshRequested): boolean {
+    return info.lastRunId === request.eventId && (info.state === 'persisted' || info.state === 'error');
+  }
+
+  /**
+   * A model finished by an earlier delivery of this very request (the refresher died or the broker failed
+   * before the run completed): effects once, so it is not refreshed again, but it is counted, and a success is
+   * announced again from the row (its first announcement may be lost; consumers get it at least once).
+   */
+  private async reportDone(
+    info: PersistedInfoEntity,
+    card: CardEntity,
+    request: RefreshRequested,
+    counts: Counts,
+    details: ErrorDetail[],
+  ): Promise<void> {
+    if (info.state === 'error') {
+      counts.error++;
+      details.push({
+        persistedInfoId: info.id,
+        cardId: card.id,
+        error: (info.error ?? 'refresh failed').slice(0, 10_000),
+      });
+      return;
+    }
+    counts.success++;
+    const started = info.refreshBegin ?? new Date();
+    const ended = info.refreshEnd ?? new Date();
+    await this.publishOutcome({
+      kind: 'success',
+      event: createEvent('RefreshSucceeded', {
+        runId: request.eventId,
+        databaseId: info.databaseId,
+        cardId: card.id,
+        persistedInfoId: info.id,
+        trigger: request.trigger,
+        startedAt: started.toISOString(),
+        endedAt: ended.toISOString(),
+        durationMs: Math.max(0, ended.getTime() - started.getTime()),
+        attempts: 1,
+        schemaName: info.schemaName,
+        tableName: info.tableName,
+        rows: null,
+      }),
+    });
+  }
+
+  private async prepareIndividual(
+    request: RefreshRequested,
+    cardId: number,
+  ): Promise<Rejection | { db: SourceDatabaseEntity; card: CardEntity; info: PersistedInfoEntity }> {
+    const db = await this.databases.findById(request.databaseId);
+    if (!db)
+      return new Rejection(
+        'error',
+        'invalid',
+        ErrorCode.UnknownDatabase,
+        `database ${request.databaseId} does not exist`,
+      );
+    const card = await this.cards.findById(cardId);
+    if (!card)
+      return new Rejection('error', 'invalid', ErrorCode.UnknownCard, `card ${cardId} does not exist`);
+    if (card.databaseId !== db.id)
+      return new Rejection(
+        'error',
+        'invalid',
+        ErrorCode.ValidationFailed,
+        `card ${cardId} belongs to database ${card.databaseId}, not ${db.id}`,
+      );
+    let info = await this.rows.findByCardId(card.id);
+    if (card.type !== 'model')
+      return new Rejection(
+        'error',
+        'invalid',
+        ErrorCode.NotAModel,
+        `card ${cardId} is a ${card.type}, not a model; only models are persisted`,
+        info?.id ?? null,
+      );
+    if (card.archived)
+      return new Rejection(
+        'error',
+        'invalid',
+        ErrorCode.ArchivedModel,
+        `model ${cardId} is archived`,
+        info?.id ?? null,
+      );
+    if (!(await this.persistenceEnabled(db)))
+      return new Rejection(
+        'skipped',
+        'invalid',
+        ErrorCode.PersistenceDisabled,
+        `model persistence is disabled for database ${db.id}`,
+        info?.id ?? null,
+      );
+    if (info && (info.state === 'off' || info.state === 'deletable'))
+      return new Rejection(
+        'skipped',
+        'invalid',
+        ErrorCode.Conflict,
+        `model ${cardId} is not persisted (state ${info.state}); persist it first`,
+        info.id,
+      );
+    info ??= await this.rows.createIfMissing(this.newRow(db, card, await this.drivers.schemaName(db.id)));
+    return { db, card, info };
+  }
+
+  private async persistenceEnabled(db: SourceDatabaseEntity): Promise<boolean> {
+    return db.persistModelsEnabled && (await this.settings.getBoolean(SettingKey.PersistedModelsEnabled));
+  }
+
+  private async createMissingRows(db: SourceDatabaseEntity, schemaName: string): Promise<void> {
+    for (const card of await this.rows.findModelsWithoutRow(db.id)) {
+      await this.rows.createIfMissing(this.newRow(db, card, schemaName));
+    }
+  }
+
+  private newRow(db: SourceDatabaseEntity, card: CardEntity, schemaName: string) {
+    return {
+      databaseId: db.id,
+      cardId: card.id,
+      questionSlug: this.api.modelSlug(card.name),
+      schemaName,
+      tableName: this.api.cacheTableName(db.engine, card.id, card.name),
+      state: 'creating' as const,
+      active: false,
+      refreshBegin: new Date(),
+      creator: 'refresher',
+    };
+  }
+
+  private context(request: RefreshRequested, db: SourceDatabaseEntity): RunContext {
+    return {
+      runId: request.eventId,
+      trigger: request.trigger,
+      databaseId: db.id,
+      statementTimeoutMs: db.statementTimeoutMs,
+      driver: this.drivers.forDatabase(db),
+    };
+  }
+
+  private rejectedEvent(
+    request: RefreshRequested,
+    cardId: number,
+    started: Date,
+    r: Rejection,
+  ): RefreshFailed {
+    const ended = new Date();
+    return createEvent('RefreshFailed', {
+      runId: request.eventId,
+      databaseId: request.databaseId,
+      cardId,
+      persistedInfoId: r.persistedInfoId,
+      trigger: request.trigger,
+      startedAt: started.toISOString(),
+      endedAt: ended.toISOString(),
+      durationMs: ended.getTime() - started.getTime(),
+      attempts: 0,
+      outcome: r.outcome,
+      errorClass: r.errorClass,
+      errorCode: r.code,
+      message: r.message,
+    });
+  }
+
+  private count(outcome: ModelOutcome, counts: Counts, details: ErrorDetail[]): void {
+    counts[outcome.kind]++;
+    if (outcome.kind === 'error')
+      details.push({
+        persistedInfoId: outcome.event.persistedInfoId,
+        cardId: outcome.event.cardId,
+        error: outcome.event.message,
+      });
+  }
+
+  private async publishOutcome(outcome: ModelOutcome): Promise<void> {
+    await this.publisher.publish({
+      topic: outcome.kind === 'success' ? Topics.RefreshSucceeded : Topics.RefreshFailed,
+      key: databaseKey(outcome.event.databaseId),
+      event: outcome.event,
+    });
+  }
+
+  private async publishRunStarted(
+    request: RefreshRequested,
+    started: Date,
+    modelCount: number,
+  ): Promise<void> {
+    await this.publisher.publish({
+      topic: Topics.RefreshRuns,
+      key: databaseKey(request.databaseId),
+      event: createEvent('RefreshRunStarted', {
+        runId: request.eventId,
+        databaseId: request.databaseId,
+        ...(request.cardId !== undefined ? { cardId: request.cardId } : {}),
+        trigger: request.trigger,
+        ...(request.requestedBy !== undefined ? { requestedBy: request.requestedBy } : {}),
+        startedAt: started.toISOString(),
+        modelCount,
+      }),
+    });
+  }
+
+  private async publishRunCompleted(
+    request: RefreshRequested,
+    started: Date,
+    counts: Counts,
+    details: ErrorDetail[],
+  ): Promise<void> {
+    const ended = new Date();
+    Metrics.runs().add(1, { trigger: request.trigger, outcome: counts.error > 0 ? 'failed' : 'success' });
+    Metrics.runFailedModels().record(counts.error, { 'db.id': request.databaseId });
+    await this.publisher.publish({
+      topic: Topics.RefreshRuns,
+      key: databaseKey(request.databaseId),
+      event: createEvent('RefreshRunCompleted', {
+        runId: request.eventId,
+        databaseId: request.databaseId,
+        ...(request.cardId !== undefined ? { cardId: request.cardId } : {}),
+        trigger: request.trigger,
+        startedAt: started.toISOString(),
+        endedAt: ended.toISOString(),
+        durationMs: ended.getTime() - started.getTime(),
+        ...counts,
+        errorDetails: details.slice(0, 10_000),
+      }),
+    });
+  }
+}

@@ -1,0 +1,385 @@
+import { INestApplication } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { createEvent } from '@model-persistence/contracts';
+import { Partitioners } from 'kafkajs';
+import { Client } from 'pg';
+import {
+  AppDb,
+  Bus,
+  createBus,
+  createSourcePg,
+  PG_HOST,
+  PG_PORT,
+  refresherEnv,
+  SourcePg,
+  startRefresher,
+} from './refresher.test-kit';
+
+/*
+ * The refresher against the real broker, a real app database and a real PostgreSQL source database:
+ * runs driven through Kafka, states, names, events, retries by class, de-duplication, prune, recovery.
+ */
+jest.setTimeout(120_000);
+
+const partitionOf = (key: string) =>
+  Partitioners.DefaultPartitioner()({
+    topic: 't',
+    partitionMetadata: [0, 1, 2].map((partitionId) => ({
+      partitionId,
+      leader: 0,
+      partitionErrorCode: 0,
+      replicas: [0],
+      isr: [0],
+    })),
+    message: { key, value: null },
+  });
+
+describe('refresher on PostgreSQL (real Kafka, app database and source database)', () => {
+  let app: AppDb;
+  let src: SourcePg;
+  let bus: Bus;
+  let refresher: INestApplication;
+  let dbId: number;
+  const cards: Record<string, number> = {};
+  const noRightsRole = `mp_norights_${randomUUID().slice(0, 6)}`;
+
+  const tables = async (schema: string) =>
+    (
+      await src.client.query<{ table_name: string }>(
+        'select table_name from information_schema.tables where table_schema = $1 order by 1',
+        [schema],
+      )
+    ).rows.map((r) => r.table_name);
+
+  beforeAll(async () => {
+    [app, src, bus] = await Promise.all([
+      AppDb.create('refresherpg'),
+      createSourcePg('refpg'),
+      createBus('refpg'),
+    ]);
+    await src.client.query(
+      `create table orders as select g as id, (g % 1000)::numeric as amount from generate_series(1, 1000) g`,
+    );
+    dbId = await app.addDatabase({ name: 'pg-main', engine: 'postgres', dbName: src.name });
+    cards.orders = await app.addCard({
+      databaseId: dbId,
+      name: 'Orders by id',
+      sql: 'select id, amount from orders',
+    });
+    cards.big = await app.addCard({
+      databaseId: dbId,
+      name: 'Big spenders!',
+      sql: 'select id from orders where amount > 500;',
+    });
+    cards.question = await app.addCard({ databaseId: dbId, name: 'Q', sql: 'select 1', type: 'question' });
+    cards.archived = await app.addCard({ databaseId: dbId, name: 'Old', sql: 'select 1', archived: true });
+    cards.broken = await app.addCard({
+      databaseId: dbId,
+      name: 'Broken',
+      sql: 'select * from missing_table',
+    });
+    cards.unsafe = await app.addCard({
+      databaseId: dbId,
+      name: 'Unsafe',
+      sql: 'select 1; drop table orders',
+    });
+    refresher = await startRefresher(
+      refresherEnv(app.db.url, bus.prefix, { REFRESH_LEASE_MS: '6000', REFRESHER_CONCURRENCY: '3' }),
+    );
+  }, 90_000);
+
+  afterAll(async () => {
+    await refresher?.close();
+    await bus?.stop();
+    await src?.drop();
+    await app?.close();
+    const admin = new Client({ host: PG_HOST, port: PG_PORT, user: 'postgres', database: 'postgres' });
+    await admin.connect();
+    await admin.query(`drop role if exists ${noRightsRole}`).catch(() => undefined);
+    await admin.end();
+  });
+
+  it('database run: creates rows, refreshes every model, records states, names, definition and events', async () => {
+    const req = await bus.request({ databaseId: dbId, trigger: 'scheduled' });
+    const done = await bus.waitRun(req.eventId);
+    expect(done).toMatchObject({ success: 2, error: 2, skipped: 0 });
+    expect(done.errorDetails.map((d) => d.cardId).sort()).toEqual([cards.broken, cards.unsafe].sort());
+    expect(bus.events('RefreshRunStarted', req.eventId)).toEqual([
+      expect.objectContaining({ modelCount: 4, trigger: 'scheduled', databaseId: dbId }),
+    ]);
+
+    const orders = await app.row(cards.orders);
+    expect(orders).toMatchObject({ state: 'persisted', active: true, error: null, lease_owner: null });
+    expect(orders.schema_name).toMatch(new RegExp(`^mp_cache_[0-9a-f]{5}_${dbId}$`));
+    expect(orders.table_name).toBe(`model_${cards.orders}_orders_by_`);
+    expect(orders.definition?.fieldDefinitions.map((f) => f.fieldName)).toEqual(['id', 'amount']);
+    expect(orders.query_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(orders.refresh_begin!.getTime()).toBeLessThanOrEqual(orders.refresh_end!.getTime());
+    expect(orders.last_success_at).not.toBeNull();
+    expect(orders.last_run_id).toBe(req.eventId);
+    const { rows } = await src.client.query(
+      `select count(*)::int as n from "${orders.schema_name}"."${orders.table_name}"`,
+    );
+    expect(rows[0].n).toBe(1000);
+
+    const big = await app.row(cards.big);
+    expect(big.table_name).toBe(`model_${cards.big}_big_spende`);
+    expect(await app.row(cards.question)).toBeUndefined();
+    expect(await app.row(cards.archived)).toBeUndefined();
+
+    const broken = await app.row(cards.broken);
+    expect(broken).toMatchObject({ state: 'error', active: false });
+    expect(broken.error).toMatch(/missing_table/);
+    const unsafe = await app.row(cards.unsafe);
+    expect(unsafe.state).toBe('error');
+
+    const succeeded = bus.events('RefreshSucceeded', req.eventId);
+    expect(succeeded.map((e) => e.cardId).sort()).toEqual([cards.orders, cards.big].sort());
+    expect(succeeded.find((e) => e.cardId === cards.orders)).toMatchObject({ rows: 1000, attempts: 1 });
+    const failed = bus.events('RefreshFailed', req.eventId);
+    expect(failed.find((e) => e.cardId === cards.unsafe)).toMatchObject({
+      errorClass: 'unsafe-sql',
+      outcome: 'error',
+      attempts: 0,
+    });
+    expect(failed.find((e) => e.cardId === cards.broken)).toMatchObject({
+      errorClass: 'query',
+      outcome: 'error',
+    });
+    // the unsafe statement never ran
+    expect((await src.client.query('select count(*)::int as n from orders')).rows[0].n).toBe(1000);
+    expect((await tables(orders.schema_name)).filter((t) => t.startsWith('mp_'))).toEqual([]);
+  });
+
+  it('a redelivered request (same eventId) does not refresh twice', async () => {
+    const req = createEvent('RefreshRequested', {
+      databaseId: dbId,
+      cardId: cards.orders,
+      trigger: 'manual',
+    });
+    await bus.send(req, String(dbId));
+    await bus.waitRun(req.eventId);
+    const first = await app.row(cards.orders);
+    await bus.send(req, String(dbId)); // redelivery
+    const marker = await bus.request({ databaseId: dbId, cardId: cards.big, trigger: 'manual' });
+    await bus.waitRun(marker.eventId); // same partition: the redelivery was handled before the marker
+    expect(bus.events('RefreshRunCompleted', req.eventId)).toHaveLength(1);
+    expect(bus.events('RefreshSucceeded', req.eventId)).toHaveLength(1);
+    expect((await app.row(cards.orders)).refresh_begin).toEqual(first.refresh_begin);
+  });
+
+  it('individual runs with an unknown card, a question or an unknown database fail with a clear reason', async () => {
+    const unknownCard = await bus.request({ databaseId: dbId, cardId: 987_654, trigger: 'manual' });
+    const question = await bus.request({ databaseId: dbId, cardId: cards.question, trigger: 'manual' });
+    const unknownDb = await bus.request({ databaseId: 424_242, cardId: cards.orders, trigger: 'manual' });
+    const unknownDbRun = await bus.request({ databaseId: 424_243, trigger: 'scheduled' });
+    for (const r of [unknownCard, question, unknownDb])
+      expect(await bus.waitRun(r.eventId)).toMatchObject({ error: 1 });
+    expect(bus.events('RefreshFailed', unknownCard.eventId)[0]).toMatchObject({
+      errorCode: 'UNKNOWN_CARD',
+      persistedInfoId: null,
+      message: `card 987654 does not exist`,
+    });
+    expect(bus.events('RefreshFailed', question.eventId)[0]).toMatchObject({ errorCode: 'NOT_A_MODEL' });
+    expect(bus.events('RefreshFailed', question.eventId)[0].message).toMatch(/question, not a model/);
+    expect(bus.events('RefreshFailed', unknownDb.eventId)[0]).toMatchObject({
+      errorCode: 'UNKNOWN_DATABASE',
+    });
+    // a database run of an unknown database: empty run, and the request is kept with its reason
+    expect(await bus.waitRun(unknownDbRun.eventId)).toMatchObject({ success: 0, error: 0, skipped: 0 });
+    const [letter] = await bus.recorder.waitFor(
+      (m) => m.event?.type === 'DeadLetter' && m.event.reason.includes('database 424243 does not exist'),
+    );
+    expect(letter.event).toMatchObject({ errorCode: 'UNKNOWN_DATABASE' });
+  });
+
+  it('readers of the cache table never see an error or a partial table while refreshes run through Kafka', async () => {
+    const info = await app.row(cards.orders);
+    const reader = new Client({ host: PG_HOST, port: PG_PORT, user: 'postgres', database: src.name });
+    await reader.connect();
+    let stop = false;
+    const seen: number[] = [];
+    const errors: string[] = [];
+    const loop = (async () => {
+      while (!stop) {
+        try {
+          const r = await reader.query(
+            `select count(*)::int as n from "${info.schema_name}"."${info.table_name}"`,
+          );
+          seen.push(r.rows[0].n as number);
+        } catch (e) {
+          errors.push((e as Error).message);
+        }
+      }
+    })();
+    const runs = [];
+    for (let i = 0; i < 5; i++)
+      runs.push(await bus.request({ databaseId: dbId, cardId: cards.orders, trigger: 'manual' }));
+    for (const r of runs) expect(await bus.waitRun(r.eventId)).toMatchObject({ success: 1 });
+    stop = true;
+    await loop;
+    await reader.end();
+    expect(errors).toEqual([]);
+    expect(seen.length).toBeGreaterThan(20);
+    expect(new Set(seen)).toEqual(new Set([1000]));
+  });
+
+  it('runs different databases in parallel and one database at a time', async () => {
+    // two databases whose keys land on different partitions
+    const ids: number[] = [];
+    while (ids.length < 2) {
+      const id = await app.addDatabase({
+        name: `pg-par-${randomUUID().slice(0, 6)}`,
+        engine: 'postgres',
+        dbName: src.name,
+      });
+      if (ids.length === 0 || partitionOf(String(id)) !== partitionOf(String(ids[0]))) ids.push(id);
+      else await app.client.query('update "database" set persist_models_enabled = false where id = $1', [id]);
+    }
+    for (const id of ids)
+      await app.addCard({ databaseId: id, name: `slow ${id}`, sql: 'select 1 as s from pg_sleep(2)' });
+    const a1 = await bus.request({ databaseId: ids[0], trigger: 'manual' });
+    const b1 = await bus.request({ databaseId: ids[1], trigger: 'manual' });
+    const a2 = await bus.request({ databaseId: ids[0], trigger: 'manual' });
+    const [ra1, rb1, ra2] = [
+      await bus.waitRun(a1.eventId),
+      await bus.waitRun(b1.eventId),
+      await bus.waitRun(a2.eventId),
+    ];
+    for (const r of [ra1, rb1, ra2]) expect(r.success).toBe(1);
+    // different databases overlapped …
+    expect(Date.parse(rb1.startedAt)).toBeLessThan(Date.parse(ra1.endedAt));
+    // … the same database did not
+    expect(Date.parse(ra2.startedAt)).toBeGreaterThanOrEqual(Date.parse(ra1.endedAt));
+  });
+
+  it('retries by error class: timeout once with twice the timeout, connection 3 times, permission at once', async () => {
+    const admin = new Client({ host: PG_HOST, port: PG_PORT, user: 'postgres', database: 'postgres' });
+    await admin.connect();
+    await admin.query(`create role ${noRightsRole} login`);
+    await admin.end();
+    const slowDb = await app.addDatabase({
+      name: 'pg-slow',
+      engine: 'postgres',
+      dbName: src.name,
+      statementTimeoutMs: 1200,
+    });
+    const slow = await app.addCard({
+      databaseId: slowDb,
+      name: 'Slow',
+      sql: 'select 1 as s from pg_sleep(1.5)',
+    });
+    const downDb = await app.addDatabase({ name: 'pg-down', engine: 'postgres', dbName: src.name, port: 1 });
+    const down = await app.addCard({ databaseId: downDb, name: 'Down', sql: 'select 1 as x' });
+    const deniedDb = await app.addDatabase({
+      name: 'pg-denied',
+      engine: 'postgres',
+      dbName: src.name,
+      username: noRightsRole,
+      password: 'whatever',
+    });
+    const denied = await app.addCard({ databaseId: deniedDb, name: 'Denied', sql: 'select 1 as x' });
+
+    const rSlow = await bus.request({ databaseId: slowDb, cardId: slow, trigger: 'manual' });
+    const rDown = await bus.request({ databaseId: downDb, cardId: down, trigger: 'manual' });
+    const rDenied = await bus.request({ databaseId: deniedDb, cardId: denied, trigger: 'manual' });
+    expect(await bus.waitRun(rSlow.eventId)).toMatchObject({ success: 1 });
+    expect(bus.events('RefreshSucceeded', rSlow.eventId)[0].attempts).toBe(2);
+    expect(await bus.waitRun(rDown.eventId)).toMatchObject({ error: 1 });
+    expect(bus.events('RefreshFailed', rDown.eventId)[0]).toMatchObject({
+      errorClass: 'connection',
+      errorCode: 'SOURCE_CONNECTION',
+      attempts: 4,
+    });
+    expect(await bus.waitRun(rDenied.eventId)).toMatchObject({ error: 1 });
+    expect(bus.events('RefreshFailed', rDenied.eventId)[0]).toMatchObject({
+      errorClass: 'permission',
+      attempts: 1,
+    });
+    expect(await app.row(denied)).toMatchObject({ state: 'error', active: false });
+  });
+
+  it('a lock on the cache table skips the model this run and leaves its state unchanged', async () => {
+    const before = await app.row(cards.big);
+    const locker = new Client({ host: PG_HOST, port: PG_PORT, user: 'postgres', database: src.name });
+    await locker.connect();
+    await locker.query('begin');
+    await locker.query(`lock table "${before.schema_name}"."${before.table_name}" in access share mode`);
+    try {
+      const r = await bus.request({ databaseId: dbId, cardId: cards.big, trigger: 'manual' });
+      expect(await bus.waitRun(r.eventId, 90_000)).toMatchObject({ skipped: 1, error: 0, success: 0 });
+      expect(bus.events('RefreshFailed', r.eventId)[0]).toMatchObject({
+        outcome: 'skipped',
+        errorClass: 'lock',
+      });
+    } finally {
+      await locker.query('rollback');
+      await locker.end();
+    }
+    const after = await app.row(cards.big);
+    expect(after).toMatchObject({ state: before.state, active: before.active, lease_owner: null });
+    expect(after.state_change_at).toEqual(before.state_change_at);
+    expect(after.refresh_begin).toEqual(before.refresh_begin);
+  });
+
+  it('takes over a row left refreshing by a dead run and drops leftover temporary tables', async () => {
+    const info = await app.row(cards.big);
+    await app.client.query(
+      `update persisted_info set state = 'refreshing', lease_owner = 'dead-refresher',
+              lease_expires_at = now() - interval '1 minute' where id = $1`,
+      [info.id],
+    );
+    await src.client.query(
+      `create table "${info.schema_name}"."mp_tmp_0123456789_leftover" as select 1 as x`,
+    );
+    const r = await bus.request({ databaseId: dbId, trigger: 'scheduled' });
+    await bus.waitRun(r.eventId);
+    expect(bus.events('RefreshSucceeded', r.eventId).map((e) => e.cardId)).toContain(cards.big);
+    expect(await app.row(cards.big)).toMatchObject({ state: 'persisted', lease_owner: null });
+    expect((await tables(info.schema_name)).filter((t) => t.startsWith('mp_'))).toEqual([]);
+    expect(await app.rows(`state = 'refreshing'`)).toEqual([]);
+  });
+
+  it('prune drops tables of long-deletable rows and of archived, question or deleted cards; keeps off rows', async () => {
+    const mk = async (name: string) => {
+      const id = await app.addCard({ databaseId: dbId, name, sql: 'select 1 as x' });
+      const r = await bus.request({ databaseId: dbId, cardId: id, trigger: 'manual' });
+      expect(await bus.waitRun(r.eventId)).toMatchObject({ success: 1 });
+      return { id, info: await app.row(id) };
+    };
+    const [oldDel, newDel, archived, question, gone, off] = [
+      await mk('old deletable'),
+      await mk('new deletable'),
+      await mk('archived'),
+      await mk('question'),
+      await mk('gone'),
+      await mk('off'),
+    ];
+    await app.client.query(
+      `update persisted_info set state = 'deletable', state_change_at = now() - interval '10 minutes' where id = $1`,
+      [oldDel.info.id],
+    );
+    await app.client.query(
+      `update persisted_info set state = 'deletable', state_change_at = now() where id = $1`,
+      [newDel.info.id],
+    );
+    await app.client.query('update card set archived = true where id = any($1)', [[archived.id, off.id]]);
+    await app.client.query(`update card set type = 'question' where id = $1`, [question.id]);
+    await app.client.query('delete from card where id = $1', [gone.id]);
+    await app.client.query(`update persisted_info set state = 'off' where id = $1`, [off.info.id]);
+
+    const req = await bus.prune({ graceMs: 5 * 60_000 });
+    const [done] = await bus.recorder.waitFor(
+      (m) => m.event?.type === 'PruneRunCompleted' && m.event.runId === req.eventId,
+    );
+    expect(done.event).toMatchObject({ success: 5, error: 0, skipped: 0 });
+    expect(bus.events('PruneRunStarted', req.eventId)[0]).toMatchObject({ candidateCount: 5 });
+    const left = await tables(oldDel.info.schema_name);
+    for (const x of [oldDel, archived, question, gone, off]) expect(left).not.toContain(x.info.table_name);
+    expect(left).toContain(newDel.info.table_name);
+    const remaining = (await app.rows()).map((r) => r.id);
+    for (const x of [oldDel, archived, question, gone]) expect(remaining).not.toContain(x.info.id);
+    expect(remaining).toContain(off.info.id);
+    expect(remaining).toContain(newDel.info.id);
+  });
+});

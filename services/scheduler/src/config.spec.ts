@@ -1,0 +1,31 @@
+import { ConfigError } from '@model-persistence/config';
+import { loadSchedulerConfig, schedulerConsumerGroup } from './config';
+
+describe('scheduler config', () => {
+  it('has the documented defaults and a consumer group per instance', () => {
+    const c = loadSchedulerConfig({ INSTANCE_ID: 'a1' });
+    expect(c.scheduler).toEqual({
+      fireMissedOnStart: false,
+      claimStaleMs: 15_000,
+      pruneGraceMs: 3_600_000,
+      pruneCron: '0 0 0/1 * * ? *',
+      historyCleanupCron: '0 0 3 * * ? *',
+      historyKeep: 100_000,
+      claimRetentionDays: 7,
+      resyncIntervalMs: 300_000,
+    });
+    expect(schedulerConsumerGroup(c)).toBe('scheduler-a1');
+  });
+
+  it('rejects a non-Quartz cron and bad numbers, naming the variables', () => {
+    expect(() => loadSchedulerConfig({ SCHEDULER_PRUNE_CRON: '0 * * * *', TASK_HISTORY_KEEP: '-1' })).toThrow(
+      ConfigError,
+    );
+    try {
+      loadSchedulerConfig({ SCHEDULER_PRUNE_CRON: '0 * * * *', TASK_HISTORY_KEEP: '-1' });
+    } catch (e) {
+      expect((e as Error).message).toMatch(/SCHEDULER_PRUNE_CRON/);
+      expect((e as Error).message).toMatch(/TASK_HISTORY_KEEP/);
+    }
+  });
+});

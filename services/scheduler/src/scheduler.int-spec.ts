@@ -1,0 +1,305 @@
+import { INestMicroservice } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { createEvent, topicName, Topics } from '@model-persistence/contracts';
+import {
+  CardRepository,
+  createAppDataSource,
+  ScheduleClaimRepository,
+  SettingKey,
+  SettingRepository,
+  SourceDatabaseRepository,
+} from '@model-persistence/database';
+import { kafkaMicroservice } from '@model-persistence/messaging';
+import {
+  createTestAppDatabase,
+  createTestTopics,
+  eventually,
+  produceRaw,
+  ReceivedMessage,
+  testKafkaConfig,
+  TestAppDatabase,
+  TopicRecorder,
+  uniqueTopicPrefix,
+} from '@model-persistence/testing';
+import { Kafka } from 'kafkajs';
+import { DataSource } from 'typeorm';
+import { AppModule } from './app.module';
+import { loadSchedulerConfig, schedulerConsumerGroup } from './config';
+import { SchedulerService } from './scheduler.service';
+
+/*
+ * One scheduler in-process against the real broker and app database, schedules firing every few seconds:
+ * settings and triggers (points 1, 3), changes taking effect at once (4), missed fires (5), prune (6),
+ * task-history clean-up (7). The three-replica test runs real processes: scheduler-replicas.int-spec.ts.
+ */
+const prefix = uniqueTopicPrefix('sched');
+const kafkaConfig = testKafkaConfig(prefix);
+let db: TestAppDatabase;
+let ds: DataSource;
+let kafka: Kafka;
+let recorder: TopicRecorder;
+let settings: SettingRepository;
+let databases: SourceDatabaseRepository;
+let cards: CardRepository;
+let claims: ScheduleClaimRepository;
+let app: INestMicroservice | null = null;
+let instance = 0;
+let db1: number, db2: number, db3: number, card10: number, card11: number;
+
+const header = (m: ReceivedMessage, name: string) => m.headers[name]?.toString() ?? '';
+const fireTime = (m: ReceivedMessage) => Date.parse(header(m, 'fire-time'));
+const refreshes = (
+  pred: (e: { databaseId: number; cardId?: number }, m: ReceivedMessage) => boolean = () => true,
+) =>
+  recorder.messages.filter((m) => {
+    const e = m.event;
+    return e?.type === 'RefreshRequested' && pred(e, m);
+  });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startScheduler(env: Record<string, string> = {}): Promise<SchedulerService> {
+  const config = loadSchedulerConfig({
+    KAFKA_BROKERS: kafkaConfig.brokers.join(','),
+    KAFKA_TOPIC_PREFIX: prefix,
+    KAFKA_TOPIC_PARTITIONS: String(kafkaConfig.partitions),
+    KAFKA_SESSION_TIMEOUT_MS: '10000',
+    DATABASE_URL: db.url,
+    DATABASE_POOL_SIZE: '4',
+    INSTANCE_ID: `sched-int-${++instance}`,
+    PRUNE_GRACE_MS: '2000',
+    SCHEDULER_PRUNE_CRON: '0/5 * * * * ? *',
+    SCHEDULER_HISTORY_CLEANUP_CRON: '0/5 * * * * ? *',
+    TASK_HISTORY_KEEP: '3',
+    ...env,
+  });
+  app = await NestFactory.createMicroservice(AppModule.forRoot(config), {
+    ...kafkaMicroservice(config.kafka, { groupId: schedulerConsumerGroup(config) }),
+    logger: ['error', 'warn'],
+  });
+  await app.listen();
+  return app.get(SchedulerService);
+}
+
+async function stopScheduler() {
+  await app?.close();
+  app = null;
+}
+
+async function changed(entity: 'setting' | 'database' | 'card', entityId: number | string) {
+  const event = createEvent('ConfigurationChanged', { entity, entityId, change: 'updated' });
+  await produceRaw(kafka, topicName(prefix, Topics.ConfigChanged), [
+    { key: entity, value: JSON.stringify(event) },
+  ]);
+}
+
+/** Every (schedule, fire time) was published at most once. */
+function expectNoDuplicates() {
+  const seen = new Map<string, number>();
+  for (const m of recorder.messages.filter((x) => x.event?.type !== 'DeadLetter')) {
+    const k = `${header(m, 'schedule-key')}@${header(m, 'fire-time')}`;
+    seen.set(k, (seen.get(k) ?? 0) + 1);
+  }
+  expect([...seen.entries()].filter(([, n]) => n > 1)).toEqual([]);
+}
+
+beforeAll(async () => {
+  db = await createTestAppDatabase('scheduler');
+  ds = await createAppDataSource({ url: db.url, poolSize: 2 }).initialize();
+  settings = new SettingRepository(ds);
+  databases = new SourceDatabaseRepository(ds);
+  cards = new CardRepository(ds);
+  claims = new ScheduleClaimRepository(ds);
+  kafka = await createTestTopics(kafkaConfig);
+  recorder = await new TopicRecorder(kafka, prefix, [
+    Topics.RefreshRequested,
+    Topics.PruneRequested,
+    Topics.DeadLetter,
+  ]).start();
+  const source = { engine: 'postgres' as const, host: '127.0.0.1', port: 5432, dbName: 'x', username: 'u' };
+  db1 = (await databases.create({ ...source, name: 'one', persistModelsEnabled: true })).id;
+  db2 = (await databases.create({ ...source, name: 'two', persistModelsEnabled: true })).id;
+  db3 = (await databases.create({ ...source, name: 'three', persistModelsEnabled: false })).id;
+  card10 = (
+    await cards.create({ name: 'own cron', databaseId: db1, sql: 'select 1', refreshCron: '0/2 * * * * ? *' })
+  ).id;
+  card11 = (
+    await cards.create({ name: 'on db 3', databaseId: db3, sql: 'select 1', refreshCron: '0/2 * * * * ? *' })
+  ).id;
+  await cards.create({ name: 'plain', databaseId: db1, sql: 'select 1' });
+  await settings.set(SettingKey.PersistedModelsEnabled, 'true');
+  await settings.set(SettingKey.RefreshCronSchedule, '0/3 * * * * ? *');
+  for (let i = 0; i < 10; i++)
+    await ds.query(
+      `insert into task_history (task, started_at, status, run_id) values ('persist-refresh', $1, 'success', gen_random_uuid())`,
+      [new Date(Date.parse('2026-01-01T00:00:00Z') + i * 60_000)],
+    );
+}, 60_000);
+
+afterAll(async () => {
+  await stopScheduler();
+  await recorder?.stop();
+  await ds?.destroy();
+  await db?.drop();
+}, 60_000);
+
+describe('scheduler (real Kafka and PostgreSQL)', () => {
+  let scheduler: SchedulerService;
+
+  it('fires one RefreshRequested per enabled database per cron fire, per-model overrides, prune and clean-up', async () => {
+    scheduler = await startScheduler();
+    await recorder.waitFor(
+      (m) => m.event?.type === 'RefreshRequested' && m.event.databaseId === db2,
+      2,
+      20_000,
+    );
+    await recorder.waitFor(
+      (m) => m.event?.type === 'RefreshRequested' && m.event.cardId === card10,
+      2,
+      20_000,
+    );
+    const prunes = await recorder.waitFor((m) => m.event?.type === 'PruneRequested', 1, 20_000);
+    expect(prunes[0].event).toMatchObject({ trigger: 'scheduled', requestedBy: 'scheduler' });
+    expect(prunes[0].key).toBe('prune');
+
+    const dbRuns = refreshes((e) => e.cardId === undefined);
+    for (const m of dbRuns) {
+      expect(m.event).toMatchObject({ trigger: 'scheduled' });
+      expect(m.key).toBe(String((m.event as { databaseId: number }).databaseId));
+      expect(new Date(fireTime(m)).getUTCSeconds() % 3).toBe(0);
+    }
+    for (const m of refreshes((e) => e.cardId === card10)) {
+      expect(m.event).toMatchObject({ databaseId: db1, cardId: card10, trigger: 'scheduled' });
+      expect(new Date(fireTime(m)).getUTCSeconds() % 2).toBe(0);
+    }
+    // database 3 is not persist-enabled: neither it nor its model with an own cron is scheduled
+    expect(refreshes((e) => e.databaseId === db3)).toEqual([]);
+    // consecutive fires of one database are one cron period apart: nothing skipped, nothing doubled
+    const times = refreshes((e) => e.databaseId === db2).map(fireTime);
+    for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBe(3000);
+
+    // task-history clean-up keeps the newest TASK_HISTORY_KEEP rows
+    const left = await eventually(async () => {
+      const rows = await ds.query<{ started_at: Date }[]>(
+        `select started_at from task_history order by started_at`,
+      );
+      return rows.length === 3 ? rows : null;
+    }, 20_000);
+    expect(left.map((r) => new Date(r.started_at).toISOString())).toEqual([
+      '2026-01-01T00:07:00.000Z',
+      '2026-01-01T00:08:00.000Z',
+      '2026-01-01T00:09:00.000Z',
+    ]);
+    const published = await claims.findByKey(`database:${db2}`);
+    expect(published.length).toBeGreaterThanOrEqual(2);
+    expect(published.every((c) => c.claimedBy === 'sched-int-1')).toBe(true);
+    expectNoDuplicates();
+  }, 60_000);
+
+  it('reschedules at once on config.changed: database off/on, global cron, model cron removed; bad events dead-lettered', async () => {
+    // a malformed change notification is dead-lettered and the scheduler keeps going
+    await produceRaw(kafka, topicName(prefix, Topics.ConfigChanged), [
+      { key: 'x', value: '{"type":"Config' },
+    ]);
+    await recorder.waitFor((m) => m.event?.type === 'DeadLetter', 1, 20_000);
+
+    await databases.setPersistEnabled(db2, false);
+    await databases.setPersistEnabled(db3, true);
+    await cards.update(card10, { refreshCron: null });
+    await settings.set(SettingKey.RefreshCronSchedule, '0/5 * * * * ? *');
+    const changedAt = Date.now();
+    await changed('database', db2);
+    await changed('database', db3);
+    await changed('card', card10);
+    await changed('setting', SettingKey.RefreshCronSchedule);
+    await eventually(async () => scheduler.engine.definition(`database:${db3}`) !== undefined, 10_000, 20);
+    const reloadMs = Date.now() - changedAt;
+    expect(scheduler.engine.definition(`database:${db2}`)).toBeUndefined();
+    expect(scheduler.engine.definition(`model:${card10}`)).toBeUndefined();
+    expect(scheduler.engine.definition(`model:${card11}`)).toMatchObject({ databaseId: db3, cardId: card11 });
+    expect(scheduler.engine.definition(`database:${db1}`)?.cron).toBe('0/5 * * * * ? *');
+    console.log(`config change → rescheduled in ${reloadMs} ms`);
+
+    await recorder.waitFor(
+      (m) => m.event?.type === 'RefreshRequested' && m.event.databaseId === db3 && !m.event.cardId,
+      2,
+      20_000,
+    );
+    await recorder.waitFor(
+      (m) => m.event?.type === 'RefreshRequested' && m.event.cardId === card11,
+      1,
+      20_000,
+    );
+    const after = (m: ReceivedMessage) => fireTime(m) > changedAt + reloadMs;
+    expect(refreshes((e, m) => e.databaseId === db2 && after(m))).toEqual([]);
+    expect(refreshes((e, m) => e.cardId === card10 && after(m))).toEqual([]);
+    const newCron = refreshes((e, m) => e.databaseId !== db2 && e.cardId === undefined && after(m));
+    expect(newCron.length).toBeGreaterThan(0);
+    for (const m of newCron) expect(new Date(fireTime(m)).getUTCSeconds() % 5).toBe(0);
+    expectNoDuplicates();
+  }, 60_000);
+
+  it('global disable: prune at once, again after the grace period; refreshes stop, hourly prune continues', async () => {
+    await settings.set(SettingKey.PersistedModelsEnabled, 'false');
+    const disabledAt = Date.now();
+    await changed('setting', SettingKey.PersistedModelsEnabled);
+    const disables = await recorder.waitFor(
+      (m) => m.event?.type === 'PruneRequested' && m.event.trigger === 'disable',
+      2,
+      20_000,
+    );
+    const [first, second] = disables.map(fireTime);
+    expect(Math.abs(first - disabledAt)).toBeLessThan(2000); // the setting row's write time
+    expect(second - first).toBe(2000 + 200); // PRUNE_GRACE_MS + margin
+    await recorder.waitFor(
+      (m) => m.event?.type === 'PruneRequested' && m.event.trigger === 'scheduled' && fireTime(m) > second,
+      1,
+      20_000,
+    );
+    expect(refreshes((_e, m) => fireTime(m) > disabledAt + 1000)).toEqual([]);
+    // a reload (the periodic resync) does not publish the disable prunes again
+    await scheduler.requestReload('test');
+    await sleep(500);
+    expect(recorder.events('PruneRequested').filter((e) => e.trigger === 'disable')).toHaveLength(2);
+    expectNoDuplicates();
+  }, 60_000);
+
+  it('missed fires: nothing by default; with SCHEDULER_FIRE_MISSED_ON_START the latest one, once', async () => {
+    await stopScheduler();
+    await settings.set(SettingKey.PersistedModelsEnabled, 'true');
+    await settings.set(SettingKey.RefreshCronSchedule, '0 0 0/1 * * ? *');
+    const lastHour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    const missed = () => refreshes((e, m) => e.cardId === undefined && fireTime(m) === lastHour);
+
+    let since = Date.now();
+    await startScheduler();
+    await recorder.waitFor(
+      (m) => m.event?.type === 'PruneRequested' && Number(m.raw.timestamp) > since,
+      1,
+      20_000,
+    );
+    expect(missed()).toEqual([]);
+    await stopScheduler();
+
+    await startScheduler({ SCHEDULER_FIRE_MISSED_ON_START: 'true' });
+    const fired = await recorder.waitFor(
+      (m) => m.event?.type === 'RefreshRequested' && fireTime(m) === lastHour,
+      2,
+      20_000,
+    );
+    expect(fired.map((m) => (m.event as { databaseId: number }).databaseId).sort()).toEqual(
+      [db1, db3].sort(),
+    );
+    await stopScheduler();
+
+    // a second start-up finds the claims: the missed fire is not published again
+    since = Date.now();
+    await startScheduler({ SCHEDULER_FIRE_MISSED_ON_START: 'true' });
+    await recorder.waitFor(
+      (m) => m.event?.type === 'PruneRequested' && Number(m.raw.timestamp) > since,
+      1,
+      20_000,
+    );
+    expect(missed()).toHaveLength(2);
+    expectNoDuplicates();
+  }, 90_000);
+});

@@ -1,0 +1,201 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG } from '@model-persistence/config';
+import { ScheduleClaimRepository } from '@model-persistence/database';
+import { errorMessage } from '@model-persistence/errors';
+import { Metrics } from '@model-persistence/telemetry';
+import { SchedulerConfig } from './config';
+import { PublishFiresUseCase } from './publish-fires.use-case';
+import { DueFire, ScheduleEngine } from './schedule-engine';
+import { planSchedules } from './schedule-plan';
+import { ScheduleSnapshotService } from './schedule-snapshot.service';
+
+/**
+ * Fires per claim statement and publish batch (1,000 RefreshRequested ≈ 250 KB, well under Kafka's 1 MB batch
+ * limit, which one 10,000-fire batch could exceed), and how many such batches run at once.
+ */
+const FIRE_CHUNK = 1000;
+const FIRE_CONCURRENCY = 2;
+
+/** Longest single sleep: re-checking the heap at least this often bounds the effect of wall-clock jumps. */
+const MAX_SLEEP_MS = 60_000;
+
+/**
+ * Drives the schedule engine: one timer armed for the earliest fire (never one timer per schedule),
+ * reloads on config changes (coalesced, so a burst of changes costs one reload), a stale-claim sweep,
+ * and a slow safety-net resync in case a change event was ever missed.
+ */
+@Injectable()
+export class SchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Scheduler');
+  readonly engine = new ScheduleEngine();
+  private timer: NodeJS.Timeout | null = null;
+  private intervals: NodeJS.Timeout[] = [];
+  private readonly inflight = new Set<Promise<unknown>>();
+  private reloading: Promise<void> | null = null;
+  private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private stopped = false;
+  private lastEnabled: boolean | null = null;
+  readonly startedAt = Date.now();
+
+  constructor(
+    private readonly snapshots: ScheduleSnapshotService,
+    private readonly fires: PublishFiresUseCase,
+    private readonly claims: ScheduleClaimRepository,
+    @Inject(APP_CONFIG) private readonly config: SchedulerConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.reload();
+    if (this.config.scheduler.fireMissedOnStart) await this.fireMissed();
+    const { claimStaleMs, resyncIntervalMs } = this.config.scheduler;
+    this.intervals.push(
+      setInterval(() => this.track(this.sweep()), Math.max(500, Math.floor(claimStaleMs / 2))),
+    );
+    if (resyncIntervalMs > 0)
+      this.intervals.push(setInterval(() => this.track(this.requestReload('resync')), resyncIntervalMs));
+    this.logger.log(`scheduler ${this.config.instanceId} holds ${this.engine.size} schedule(s)`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.intervals.forEach((i) => clearInterval(i));
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  /**
+   * Resolves once a reload that started after this call has applied (concurrent callers share it).
+   * Rejects if that reload failed, so the caller (the config.changed handler) can retry.
+   */
+  requestReload(reason = 'change'): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.logger.debug(`reload requested (${reason})`);
+      if (!this.reloading) this.startReload();
+    });
+  }
+
+  private startReload(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    this.reloading = this.reload()
+      .then(
+        () => waiters.forEach((w) => w.resolve()),
+        (e: unknown) => {
+          this.logger.error(`reload failed: ${errorMessage(e)}`);
+          waiters.forEach((w) => w.reject(e));
+        },
+      )
+      .finally(() => {
+        this.reloading = null;
+        if (this.waiters.length) this.startReload();
+      });
+  }
+
+  private async reload(): Promise<void> {
+    const snapshot = await this.snapshots.load();
+    const now = Date.now();
+    const plan = planSchedules(snapshot, this.config.scheduler, now);
+    const before = this.engine.size;
+    const r = this.engine.apply(plan, now);
+    Metrics.schedules().add(this.engine.size - before);
+    for (const bad of r.invalid)
+      Metrics.schedulerFires().add(1, { kind: bad.key.split(':')[0], result: 'skipped' });
+    // one line per distinct problem (an invalid global cron would otherwise log once per database)
+    const byError = new Map<string, string[]>();
+    for (const bad of r.invalid) {
+      const keys = byError.get(bad.error) ?? [];
+      keys.push(bad.key);
+      byError.set(bad.error, keys);
+    }
+    for (const [error, keys] of byError)
+      this.logger.warn(
+        `${keys.length} schedule(s) skipped (${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''}): ${error}`,
+      );
+    if (this.lastEnabled !== null && this.lastEnabled !== snapshot.enabled)
+      this.logger.log(`persisted models globally ${snapshot.enabled ? 'enabled' : 'disabled'}`);
+    this.lastEnabled = snapshot.enabled;
+    if (r.added || r.changed || r.removed)
+      this.logger.log(
+        `rescheduled: ${r.added} added, ${r.changed} changed, ${r.removed} removed; ${this.engine.size} schedule(s), cron "${snapshot.cron}" ${snapshot.timeZone}`,
+      );
+    this.arm();
+  }
+
+  /** SCHEDULER_FIRE_MISSED_ON_START: each schedule's latest planned fire, unless some replica published it. */
+  private async fireMissed(): Promise<void> {
+    const now = Date.now();
+    const candidates = this.engine.previousFires(now);
+    const known = new Set(
+      (
+        await this.claims.existing(
+          candidates.map((c) => ({ scheduleKey: c.def.key, fireTime: new Date(c.fireTime) })),
+        )
+      ).map((c) => `${c.scheduleKey}\u0000${c.fireTime.getTime()}`),
+    );
+    const missed = candidates.filter((c) => !known.has(`${c.def.key}\u0000${c.fireTime}`));
+    this.logger.log(`firing ${missed.length} missed fire(s) once at start-up`);
+    if (missed.length) await this.dispatch(missed);
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const due = this.engine.nextDue();
+    if (due === undefined) return;
+    const delay = Math.min(Math.max(0, due - Date.now()), MAX_SLEEP_MS);
+    this.timer = setTimeout(() => this.tick(), delay);
+  }
+
+  private tick(): void {
+    this.timer = null;
+    const now = Date.now();
+    const { due, missed } = this.engine.take(now);
+    for (const m of missed) {
+      Metrics.schedulerFires().add(1, { kind: m.def.kind, result: 'skipped' });
+      this.logger.warn(
+        `fire ${m.def.key} @ ${new Date(m.fireTime).toISOString()} missed (scheduler was late)`,
+      );
+    }
+    if (due.length) this.track(this.dispatch(due));
+    this.arm();
+  }
+
+  /**
+   * Fires due at the same instant (10,000 databases on the global cron) go out in chunks, a few at a time:
+   * the first requests are published while later chunks are still being claimed.
+   */
+  private async dispatch(due: DueFire[]): Promise<void> {
+    const chunks: DueFire[][] = [];
+    for (let i = 0; i < due.length; i += FIRE_CHUNK) chunks.push(due.slice(i, i + FIRE_CHUNK));
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length) await this.fireChunk(chunks[next++]);
+    };
+    await Promise.all(Array.from({ length: Math.min(FIRE_CONCURRENCY, chunks.length) }, worker));
+  }
+
+  private async fireChunk(due: DueFire[]): Promise<void> {
+    try {
+      await this.fires.execute(due);
+    } catch (e) {
+      // claims not taken are lost fires for this replica only; the others claim them
+      this.logger.error(`firing ${due.length} schedule(s) failed: ${errorMessage(e)}`);
+      for (const f of due) Metrics.schedulerFires().add(1, { kind: f.def.kind, result: 'failed' });
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      await this.fires.recoverStale((k) => this.engine.definition(k));
+    } catch (e) {
+      this.logger.warn(`stale-claim sweep failed: ${errorMessage(e)}`);
+    }
+  }
+
+  private track(p: Promise<unknown>): void {
+    const q = p.catch(() => undefined).finally(() => this.inflight.delete(q));
+    this.inflight.add(q);
+  }
+}

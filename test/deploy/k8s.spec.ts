@@ -1,0 +1,154 @@
+/*
+ * deploy/k8s: the refresher is a scalable Deployment (HPA), every service has liveness/readiness probes on
+ * its health endpoints and ports that exist, config (ConfigMap) and secrets (Secret) are separate, and the
+ * environment each container gets passes that service's config schema.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { baseEnvSchema } from '@model-persistence/config';
+/* eslint-disable no-restricted-imports -- tests may read each service's config schema */
+import { apiEnvSchema, loadApiConfig } from '../../services/api/src/config';
+import { historyEnvSchema, loadHistoryConfig } from '../../services/history/src/config';
+import { loadNotifierConfig, notifierEnvSchema } from '../../services/notifier/src/config';
+import { loadRefresherConfig, refresherEnvSchema } from '../../services/refresher/src/config';
+import { loadSchedulerConfig, schedulerEnvSchema } from '../../services/scheduler/src/config';
+/* eslint-enable no-restricted-imports */
+import { ROOT } from './promql';
+
+interface Probe {
+  httpGet: { path: string; port: string | number };
+}
+interface Container {
+  name: string;
+  image: string;
+  command: string[];
+  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  env?: {
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } };
+  }[];
+  ports?: { name: string; containerPort: number }[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  resources?: { limits?: { memory?: string } };
+}
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+  spec?: {
+    replicas?: number;
+    template?: { spec: { containers: Container[] } };
+    scaleTargetRef?: { kind: string; name: string };
+    minReplicas?: number;
+    maxReplicas?: number;
+  };
+}
+
+const DIR = join(ROOT, 'deploy/k8s');
+const objects: K8sObject[] = readdirSync(DIR)
+  .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+  .flatMap((f) => parseAllDocuments(readFileSync(join(DIR, f), 'utf8')).map((d) => d.toJSON() as K8sObject));
+const find = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name);
+
+const SERVICES = {
+  api: { schema: apiEnvSchema, load: loadApiConfig },
+  scheduler: { schema: schedulerEnvSchema, load: loadSchedulerConfig },
+  refresher: { schema: refresherEnvSchema, load: loadRefresherConfig },
+  notifier: { schema: notifierEnvSchema, load: loadNotifierConfig },
+  history: { schema: historyEnvSchema, load: loadHistoryConfig },
+} as const;
+const NON_CONFIG_VARIABLES = new Set(['OTEL_SERVICE_NAME', 'OTEL_SDK_DISABLED']);
+const keys = (schema: unknown) => Object.keys((schema as { shape: Record<string, unknown> }).shape);
+
+/** Secret-looking variables must come from the Secret, never from the ConfigMap or a literal. */
+const SECRET_VARIABLES = ['DATABASE_URL', 'SECRETS_KEY', 'API_BOOTSTRAP_TOKEN', 'SMTP_USER', 'SMTP_PASSWORD'];
+
+describe('deploy/k8s manifests', () => {
+  const configMap = find('ConfigMap', 'model-persistence-config')!;
+  const secret = find('Secret', 'model-persistence-secrets')!;
+
+  it('every resource lists in the kustomization and lives in one namespace', () => {
+    const kustomization = parseAllDocuments(
+      readFileSync(join(DIR, 'kustomization.yaml'), 'utf8'),
+    )[0].toJSON() as {
+      resources: string[];
+    };
+    const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+    expect([...kustomization.resources].sort()).toEqual(files.sort());
+    for (const o of objects.filter((x) => x.kind !== 'Namespace'))
+      expect(o.metadata.namespace).toBe('model-persistence');
+  });
+
+  it('keeps secrets out of the ConfigMap', () => {
+    expect(configMap).toBeDefined();
+    expect(secret).toBeDefined();
+    for (const v of SECRET_VARIABLES) {
+      expect(Object.keys(configMap.data ?? {})).not.toContain(v);
+      expect(Object.keys(secret.stringData ?? {})).toContain(v);
+    }
+  });
+
+  it('runs the refresher as a scalable Deployment with an autoscaler', () => {
+    const refresher = find('Deployment', 'refresher')!;
+    expect(refresher.spec?.replicas).toBeGreaterThanOrEqual(2);
+    const hpa = find('HorizontalPodAutoscaler', 'refresher')!;
+    expect(hpa.spec?.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'refresher' });
+    expect(hpa.spec?.minReplicas).toBeGreaterThanOrEqual(2);
+    expect(hpa.spec?.maxReplicas).toBeGreaterThan(hpa.spec!.minReplicas!);
+  });
+
+  it.each(Object.entries(SERVICES))(
+    '%s: probes on its health endpoints, valid env, secrets from the Secret',
+    (name, svc) => {
+      const deployment = find('Deployment', name)!;
+      expect(deployment).toBeDefined();
+      const [c] = deployment.spec!.template!.spec.containers;
+      expect(c.command).toEqual(['node', `services/${name}/dist/main.js`]);
+      const ports = new Map((c.ports ?? []).map((p) => [p.name, p.containerPort]));
+      expect(ports.get('metrics')).toBe(9464);
+      expect(c.livenessProbe?.httpGet.path).toBe('/health');
+      expect(c.readinessProbe?.httpGet.path).toBe('/ready');
+      for (const probe of [c.livenessProbe!, c.readinessProbe!])
+        expect(ports.has(String(probe.httpGet.port))).toBe(true);
+      // The api answers its probes on its HTTP port (its own /health and /ready); the others on the ops port.
+      expect(c.livenessProbe?.httpGet.port).toBe(name === 'api' ? 'http' : 'metrics');
+      expect(c.resources?.limits?.memory).toBeDefined();
+
+      // The environment the pod gets: ConfigMap + literals + Secret refs (placeholder values), field refs.
+      expect(c.envFrom?.map((e) => e.configMapRef?.name)).toContain('model-persistence-config');
+      const env: Record<string, string> = { ...configMap.data };
+      for (const e of c.env ?? []) {
+        if (e.value !== undefined) env[e.name] = e.value;
+        else if (e.valueFrom?.secretKeyRef) {
+          expect(e.valueFrom.secretKeyRef.name).toBe('model-persistence-secrets');
+          env[e.name] = secret.stringData![e.valueFrom.secretKeyRef.key];
+        } else if (e.valueFrom?.fieldRef) env[e.name] = `${name}-7d9f8-abcde`;
+      }
+      for (const v of SECRET_VARIABLES) {
+        const literal = (c.env ?? []).find((e) => e.name === v && e.value !== undefined);
+        expect(literal).toBeUndefined();
+      }
+      const known = new Set([...keys(baseEnvSchema), ...keys(svc.schema), ...NON_CONFIG_VARIABLES]);
+      const ownKeys = [...(c.env ?? []).map((e) => e.name), ...Object.keys(configMap.data ?? {})];
+      // ConfigMap entries for other services (SMTP_*) are fine; the container's own env must be known.
+      expect((c.env ?? []).map((e) => e.name).filter((k) => !known.has(k))).toEqual([]);
+      expect(ownKeys.length).toBeGreaterThan(0);
+      const config = svc.load(env);
+      expect(config.env).toBe('production');
+      expect(config.telemetry.metricsPort).toBe(9464);
+    },
+  );
+
+  it('the ConfigMap only holds variables some service reads', () => {
+    const known = new Set([
+      ...keys(baseEnvSchema),
+      ...Object.values(SERVICES).flatMap((s) => keys(s.schema)),
+    ]);
+    expect(Object.keys(configMap.data ?? {}).filter((k) => !known.has(k))).toEqual([]);
+  });
+});

@@ -1,0 +1,156 @@
+import { eventually, ServiceProcess } from '@model-persistence/testing';
+import { Client } from 'pg';
+import { assertBuilt, createSourcePg, FaultStack, MODE, PG, recordFigures, size } from './support/stack';
+
+/*
+ * Scenario 1 — a refresher replica is killed (SIGKILL) in the middle of a long refresh, 3 replicas in one
+ * consumer group: another replica takes the partition, the refresh completes once, no row stays `refreshing`,
+ * and a concurrent reader of the old cache table never sees an error.
+ */
+const REFRESH_SECONDS = size(15, 120);
+const KILL_AFTER_MS = size(4_000, 30_000);
+jest.setTimeout((REFRESH_SECONDS * 2 + 150) * 1000);
+
+const slowSql = (seconds: number) =>
+  `select o.id, o.amount from orders o, (select 1 as z from pg_sleep(${seconds})) s`;
+
+describe(`fault 1: refresher killed mid-refresh, 3 replicas (${MODE})`, () => {
+  let stack: FaultStack;
+  let src: Awaited<ReturnType<typeof createSourcePg>>;
+
+  beforeAll(async () => {
+    await assertBuilt();
+    [stack, src] = await Promise.all([FaultStack.create('refkill'), createSourcePg('refkill')]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.close();
+    await src?.drop();
+  }, 60_000);
+
+  function startReader(schema: string, table: string) {
+    const reader = new Client({ ...PG, user: 'postgres', database: src.name });
+    let stop = false;
+    const seen: number[] = [];
+    const errors: string[] = [];
+    const done = (async () => {
+      await reader.connect();
+      while (!stop) {
+        try {
+          const r = await reader.query<{ n: number }>(
+            `select count(*)::int as n from "${schema}"."${table}"`,
+          );
+          seen.push(r.rows[0].n);
+        } catch (e) {
+          errors.push((e as Error).message);
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await reader.end();
+      return { seen, errors };
+    })();
+    return { stop: () => ((stop = true), done) };
+  }
+
+  it('another replica completes the refresh once; no row stuck; reads never fail', async () => {
+    const dbId = await stack.addDatabase({ name: 'kill source', dbName: src.name });
+    const cardId = await stack.addCard(dbId, 'Slow orders', 'select id, amount from orders');
+    const env = {
+      REFRESHER_CONCURRENCY: '1',
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      REFRESH_LEASE_MS: '6000',
+    };
+    const replicas: ServiceProcess[] = await Promise.all(
+      ['a', 'b', 'c'].map((x) => stack.start('refresher', { ...env, INSTANCE_ID: `refresher-${x}` })),
+    );
+    await stack.start('history');
+
+    const warm = await stack.request({ databaseId: dbId, trigger: 'manual' });
+    expect(await stack.waitRun(warm.eventId, 90_000)).toMatchObject({ success: 1 });
+    const [info] = await stack.rows('card_id = $1', [cardId]);
+    const reader = startReader(info.schema_name, info.table_name);
+    try {
+      await stack.pg.query('update card set query_sql = $1 where id = $2', [
+        slowSql(REFRESH_SECONDS),
+        cardId,
+      ]);
+      const req = await stack.request({ databaseId: dbId, trigger: 'scheduled' });
+      const holder = await eventually(async () => {
+        const [r] = await stack.rows('card_id = $1', [cardId]);
+        return r.state === 'refreshing' && r.lease_owner ? r.lease_owner : null;
+      }, 60_000);
+      await new Promise((r) => setTimeout(r, KILL_AFTER_MS));
+      const victim = replicas.find((p) => instanceOf(p) === holder);
+      expect(victim).toBeDefined();
+      const killedAt = Date.now();
+      await victim!.kill();
+
+      const done = await stack.waitRun(req.eventId, (REFRESH_SECONDS + 90) * 1000);
+      const recoveredInMs = Date.now() - killedAt;
+      if (done.success !== 1)
+        console.log(
+          JSON.stringify(stack.events('RefreshFailed', req.eventId)),
+          replicas
+            .map((p) =>
+              p.logs
+                .filter((l) => !/kafkajs/.test(l))
+                .slice(-15)
+                .join('\n'),
+            )
+            .join('\n----\n'),
+        );
+      expect(done).toMatchObject({ success: 1, error: 0 });
+      // once: one success and one completion for the run, one task-history row
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(stack.events('RefreshSucceeded', req.eventId)).toHaveLength(1);
+      expect(stack.events('RefreshRunCompleted', req.eventId)).toHaveLength(1);
+      const history = await eventually(async () => {
+        const h = await stack.taskHistory('run_id = $1', [req.eventId]);
+        return h.length === 1 && h[0].status === 'success' ? h : null;
+      }, 30_000);
+      expect(history).toHaveLength(1);
+
+      expect(await stack.rows(`state = 'refreshing'`)).toEqual([]);
+      const [row] = await stack.rows('card_id = $1', [cardId]);
+      expect(row).toMatchObject({
+        state: 'persisted',
+        active: true,
+        lease_owner: null,
+        last_run_id: req.eventId,
+      });
+      const leftovers = await src.client.query(
+        `select table_name from information_schema.tables where table_schema = $1 and table_name <> $2`,
+        [info.schema_name, info.table_name],
+      );
+      expect(leftovers.rows.filter((r: { table_name: string }) => r.table_name !== 'cache_info')).toEqual([]);
+      const survivors = replicas.filter((p) => p !== victim);
+      expect(survivors.every((p) => p.running)).toBe(true);
+
+      const { seen, errors } = await reader.stop();
+      expect(errors).toEqual([]);
+      expect(seen.length).toBeGreaterThan(20);
+      expect(new Set(seen)).toEqual(new Set([1000]));
+      recordFigures('1-refresher-killed', {
+        load: `3 refresher replicas (1 consumer each) in one group; one ${REFRESH_SECONDS} s database run; a reader querying the cache table every 25 ms`,
+        faultsInjected: `SIGKILL of the replica holding the lease (${holder}) ${KILL_AFTER_MS / 1000} s into the refresh`,
+        completedAfterKillMs: recoveredInMs,
+        runDurationMsReported: done.durationMs,
+        successEvents: 1,
+        runCompletedEvents: 1,
+        taskHistoryRows: history.length,
+        readerQueries: seen.length,
+        readerErrors: errors.length,
+        rowsLeftRefreshing: 0,
+        leftoverTables: 0,
+        lost: 'nothing',
+      });
+    } finally {
+      await reader.stop().catch(() => undefined);
+    }
+  });
+});
+
+function instanceOf(p: ServiceProcess): string {
+  const line = p.logs.find((l) => /started \(instance /.test(l)) ?? '';
+  return /started \(instance ([^,)]+)/.exec(line)?.[1] ?? '?';
+}
