@@ -90,6 +90,11 @@ describe(`fault 1: refresher killed mid-refresh, 3 replicas (${MODE})`, () => {
       if (done.success !== 1)
         console.log(
           JSON.stringify(stack.events('RefreshFailed', req.eventId)),
+          JSON.stringify(stack.events('RefreshRunStarted', req.eventId)),
+          JSON.stringify(stack.events('RefreshRunCompleted', req.eventId)),
+          holder,
+          killedAt,
+          JSON.stringify(await stack.rows()),
           replicas
             .map((p) =>
               p.logs
@@ -138,6 +143,9 @@ describe(`fault 1: refresher killed mid-refresh, 3 replicas (${MODE})`, () => {
         successEvents: 1,
         runCompletedEvents: 1,
         taskHistoryRows: history.length,
+        successorWaitedOutTheLease: survivors.some((p) =>
+          p.logs.some((l) => /is leased by .* waiting for it/.test(l)),
+        ),
         readerQueries: seen.length,
         readerErrors: errors.length,
         rowsLeftRefreshing: 0,

@@ -215,6 +215,23 @@ describe('PostgresSourceDriver (real PostgreSQL)', () => {
     }
   });
 
+  it('a remembered cache schema dropped behind its back is created again on the next refresh', async () => {
+    const other = cacheSchemaName('mp', uuid, 8);
+    const table = cacheTableName('postgres', 12, 'gone');
+    const refresh = () =>
+      driver.refreshTable({
+        schemaName: other,
+        tableName: table,
+        sql: 'values (1)',
+        statementTimeoutMs: 5000,
+      });
+    expect((await refresh()).rows).toBe(1);
+    await db.query(`drop schema "${other}" cascade`);
+    expect((await refresh()).rows).toBe(1);
+    expect(await driver.tableExists(other, table)).toBe(true);
+    await db.query(`drop schema "${other}" cascade`);
+  });
+
   it('quotes identifiers: names with quotes and spaces work', async () => {
     const table = 'model_6_we"ird name';
     const res = await driver.refreshTable({

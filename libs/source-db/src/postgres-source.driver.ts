@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { Client, ClientConfig, Pool, PoolClient } from 'pg';
+import { Client, ClientConfig, Pool, PoolClient, QueryResult } from 'pg';
 import { assertSafeModelSql } from './model-sql';
 import {
   BACKUP_TABLE_PREFIX,
@@ -36,6 +36,15 @@ const q = (name: string) => quoteIdentifier(ENGINE, name);
 /** Escapes `_`, `%` and `\` for a LIKE pattern (standard_conforming_strings = on, default escape `\`). */
 const likePrefix = (prefix: string) => `${prefix.replace(/[\\_%]/g, (c) => `\\${c}`)}%`;
 
+/** A string literal that reads the same whatever standard_conforming_strings is (E'…', `\` and `'` doubled). */
+const pgLiteral = (text: string) => `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+
+/** The SQLSTATE of a raw pg error or of a classified one. */
+const sqlState = (error: unknown): string | undefined => {
+  const code = error instanceof SourceError ? error.details?.sqlState : (error as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+
 /**
  * PostgreSQL driver. A refresh runs in ONE transaction: `CREATE TABLE <tmp> AS <model SQL>` under
  * `SET LOCAL statement_timeout`, then rename old → backup, tmp → target, drop backup, commit. Because DDL is
@@ -47,6 +56,8 @@ export class PostgresSourceDriver implements SourceDriver {
   private readonly pool: Pool;
   private readonly clientConfig: ClientConfig;
   private readonly swapLock: SwapLock;
+  /** Cache schemas known to exist (see ensureSchema). */
+  private readonly knownSchemas = new Set<string>();
   private closed = false;
 
   constructor(
@@ -112,19 +123,43 @@ export class PostgresSourceDriver implements SourceDriver {
     return (r.rowCount ?? 0) > 0;
   }
 
-  private async ensureSchema(client: PoolClient, schemaName: string): Promise<void> {
+  /**
+   * Makes sure the cache schema exists. A schema seen once is remembered (a refresh does not pay a catalog
+   * round trip for it); a refresh that then finds it gone forgets it and tries once more.
+   */
+  private async ensureSchema(client: PoolClient, schemaName: string, remembered = true): Promise<void> {
+    if (remembered && this.knownSchemas.has(schemaName)) return;
     // checked first: a user may own the schema without the right to create schemas in the database
-    if (await this.schemaExists(client, schemaName)) return;
-    try {
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${q(schemaName)}`);
-    } catch (error) {
-      // two concurrent IF NOT EXISTS can still collide on the catalog's unique index
-      const code = (error as { code?: string }).code;
-      if (code !== '23505' && code !== '42P06') throw error;
+    if (!(await this.schemaExists(client, schemaName))) {
+      try {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${q(schemaName)}`);
+      } catch (error) {
+        // two concurrent IF NOT EXISTS can still collide on the catalog's unique index
+        const code = (error as { code?: string }).code;
+        if (code !== '23505' && code !== '42P06') throw error;
+      }
     }
+    this.knownSchemas.add(schemaName);
   }
 
   async refreshTable(req: RefreshTableRequest): Promise<RefreshTableResult> {
+    const remembered = this.knownSchemas.has(req.schemaName);
+    try {
+      return await this.refreshOnce(req);
+    } catch (error) {
+      // the remembered schema was dropped behind our back (3F000 invalid_schema_name): check it again, once
+      if (!remembered || sqlState(error) !== '3F000' || req.signal?.aborted) throw error;
+      this.knownSchemas.delete(req.schemaName);
+      return this.refreshOnce(req);
+    }
+  }
+
+  /**
+   * Three round trips: (1) BEGIN and the transaction's settings, (2) the model SQL alone under the extended
+   * protocol, (3) the swap, the definition and COMMIT as one multi-statement message. Only (2) carries
+   * user-written SQL; (1) and (3) are built from quoted identifiers and numbers only.
+   */
+  private async refreshOnce(req: RefreshTableRequest): Promise<RefreshTableResult> {
     const { schemaName, tableName, signal } = req;
     const label = `${schemaName}.${tableName}`;
     if (signal?.aborted) throw abortError(label, signal);
@@ -152,40 +187,29 @@ export class PostgresSourceDriver implements SourceDriver {
         return fn();
       };
       await step(() => this.ensureSchema(client, schemaName));
-      await step(() => client.query('BEGIN'));
       inTransaction = true;
-      await client.query(`SET LOCAL statement_timeout = ${timeoutMs}`);
       // PostgreSQL 14+: if this process dies mid-build, the server notices the closed socket within a second
-      // and cancels the build instead of running it to the end
-      await client.query(
-        `SELECT pg_catalog.set_config('client_connection_check_interval', '1000', true)
-          WHERE pg_catalog.current_setting('server_version_num')::int >= 140000`,
+      // and cancels the build instead of running it to the end. The model SQL was checked by a lexer that
+      // assumes standard strings.
+      await step(() =>
+        client.query(
+          `BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on;
+           SELECT pg_catalog.set_config('client_connection_check_interval', '1000', true)
+            WHERE pg_catalog.current_setting('server_version_num')::int >= 140000;
+           DROP TABLE IF EXISTS ${tmp}`,
+        ),
       );
-      // the model SQL was checked by a lexer that assumes standard strings
-      await client.query('SET LOCAL standard_conforming_strings = on');
-      await step(() => client.query(`DROP TABLE IF EXISTS ${tmp}`));
       // extended protocol: the server itself refuses a second statement
       const created = await step(() =>
         client.query({ text: `CREATE TABLE ${tmp} AS ${sql}`, queryMode: 'extended' } as { text: string }),
       );
-      const columns = await step(() =>
-        client.query<{ name: string; type: string }>(
-          `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type
-             FROM pg_catalog.pg_attribute a
-            WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
-            ORDER BY a.attnum`,
-          [tmp],
-        ),
-      );
-      await step(() => this.swap(client, { target, tmp, bak, tableName, bakName }));
-      if (signal?.aborted) throw abortError(label, signal);
-      await client.query('COMMIT');
+      const columns = await step(() => this.swapAndCommit(client, { target, tmp, bak, tableName, bakName }));
       inTransaction = false;
       return {
         rows: created.rowCount ?? null,
         definition: {
           tableName,
-          fieldDefinitions: columns.rows.map((c) => ({ fieldName: c.name, baseType: c.type })),
+          fieldDefinitions: columns.map((c) => ({ fieldName: c.name, baseType: c.type })),
         },
       };
     } catch (error) {
@@ -210,24 +234,35 @@ export class PostgresSourceDriver implements SourceDriver {
     }
   }
 
-  /** Renames under a short lock_timeout, retried from a savepoint, so queued readers never wait long. */
-  private async swap(
+  /**
+   * Renames under a short lock_timeout, retried from a savepoint, so queued readers never wait long; then
+   * reads the new table's columns and commits, all in one message per attempt (the exclusive locks are held
+   * for one round trip only). An error stops the message before COMMIT, leaving the transaction to roll back.
+   */
+  private async swapAndCommit(
     client: PoolClient,
     n: { target: string; tmp: string; bak: string; tableName: string; bakName: string },
-  ): Promise<void> {
-    await client.query(`SET LOCAL lock_timeout = ${this.swapLock.timeoutMs}`);
+  ): Promise<{ name: string; type: string }[]> {
+    const attemptSql = `SET LOCAL lock_timeout = ${this.swapLock.timeoutMs}; SAVEPOINT mp_swap;
+      DROP TABLE IF EXISTS ${n.bak};
+      ALTER TABLE IF EXISTS ${n.target} RENAME TO ${q(n.bakName)};
+      ALTER TABLE ${n.tmp} RENAME TO ${q(n.tableName)};
+      DROP TABLE IF EXISTS ${n.bak};
+      RELEASE SAVEPOINT mp_swap;
+      SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type
+        FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = ${pgLiteral(n.target)}::regclass AND a.attnum > 0 AND NOT a.attisdropped
+       ORDER BY a.attnum;
+      COMMIT`;
     for (let attempt = 1; ; attempt++) {
-      await client.query('SAVEPOINT mp_swap');
       try {
-        await client.query(`DROP TABLE IF EXISTS ${n.bak}`);
-        await client.query(`ALTER TABLE IF EXISTS ${n.target} RENAME TO ${q(n.bakName)}`);
-        await client.query(`ALTER TABLE ${n.tmp} RENAME TO ${q(n.tableName)}`);
-        await client.query(`DROP TABLE IF EXISTS ${n.bak}`);
-        await client.query('RELEASE SAVEPOINT mp_swap');
-        return;
+        const results = (await client.query(attemptSql)) as unknown as QueryResult | QueryResult[];
+        const all = Array.isArray(results) ? results : [results];
+        const columns = all.find((r) => r.command === 'SELECT');
+        if (!columns) throw new Error('the swap returned no column list');
+        return columns.rows as { name: string; type: string }[];
       } catch (error) {
-        const code = (error as { code?: string }).code;
-        if (code !== '55P03' || attempt >= this.swapLock.attempts) throw error;
+        if (sqlState(error) !== '55P03' || attempt >= this.swapLock.attempts) throw error;
         await client.query('ROLLBACK TO SAVEPOINT mp_swap');
       }
     }
@@ -336,7 +371,7 @@ export class PostgresSourceDriver implements SourceDriver {
     };
     try {
       return (
-        (await run('create-schema', () => this.ensureSchema(client, schema))) ??
+        (await run('create-schema', () => this.ensureSchema(client, schema, false))) ??
         (await run('create-table', () => client.query(`CREATE TABLE ${checkTable} AS SELECT 1 AS field`))) ??
         (await run('read-table', () => client.query(`SELECT * FROM ${checkTable}`))) ??
         (await run('drop-table', () => client.query(`DROP TABLE ${checkTable}`))) ??

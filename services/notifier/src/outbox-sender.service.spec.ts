@@ -3,13 +3,20 @@ import {
   NotificationOutboxEntity,
   NotificationOutboxRepository,
 } from '@model-persistence/database';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { loadNotifierConfig } from './config';
 import { MailerService, OutgoingEmail } from './mailer.service';
 import { messageIdFor, OutboxSender } from './outbox-sender.service';
 import { RecipientsService } from './recipients.service';
 import { RunAlertService } from './run-alert.service';
 
-function row(id: string, attempts = 0): NotificationOutboxEntity {
+function row(
+  id: string,
+  attempts = 0,
+  traceContext: Record<string, string> | null = null,
+): NotificationOutboxEntity {
   return {
     id,
     dedupeKey: `run-${id}:failure`,
@@ -26,6 +33,7 @@ function row(id: string, attempts = 0): NotificationOutboxEntity {
     messageId: null,
     createdAt: new Date(),
     sentAt: null,
+    traceContext,
   };
 }
 
@@ -101,5 +109,62 @@ describe('OutboxSender.deliverDue', () => {
       ['1', 'no recipients: set the admin-email setting or add an active admin user'],
     ]);
     expect(t.mails).toEqual([]);
+  });
+});
+
+describe('OutboxSender.deliverDue tracing', () => {
+  const exporter = new InMemorySpanExporter();
+  let provider: NodeTracerProvider;
+  // a consumer span of the notifier, as stored with the row when the email was queued
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const parentId = '00f067aa0ba902b7';
+  const stored = { traceparent: `00-${traceId}-${parentId}-01` };
+
+  beforeAll(() => {
+    provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    provider.register();
+  });
+  afterEach(() => exporter.reset());
+  afterAll(async () => {
+    await provider.shutdown();
+    trace.disable();
+    context.disable();
+    propagation.disable();
+  });
+
+  const sends = () => exporter.getFinishedSpans().filter((s) => s.name === 'smtp send');
+
+  it('sends each row in a CLIENT span continuing the trace stored with it', async () => {
+    const t = setup({ recipients: ['a@x.org', 'b@x.org'], rows: [row('1', 2, stored), row('2')] });
+    await t.sender.deliverDue();
+    const [first, second] = sends();
+    expect(first.kind).toBe(2); // CLIENT
+    expect(first.spanContext().traceId).toBe(traceId);
+    expect(first.parentSpanContext?.spanId).toBe(parentId);
+    expect(first.attributes).toMatchObject({
+      'notification.dedupe_key': 'run-1:failure',
+      'notification.kind': 'failure',
+      'notification.attempt': 3,
+      'email.recipients.count': 2,
+      'email.message_id': messageIdFor('run-1:failure'),
+    });
+    expect(first.status.code).toBe(0); // unset: sent
+    // a row queued outside any trace (a sweep) gets a trace of its own
+    expect(second.parentSpanContext).toBeUndefined();
+    expect(second.spanContext().traceId).not.toBe(traceId);
+  });
+
+  it('records a failed send as an error on its span (the row is rescheduled, not lost)', async () => {
+    const t = setup({
+      recipients: ['a@x.org'],
+      failWith: new Error('connect ECONNREFUSED'),
+      rows: [row('1', 0, stored)],
+    });
+    await t.sender.deliverDue();
+    const [span] = sends();
+    expect(span.spanContext().traceId).toBe(traceId);
+    expect(span.status).toEqual({ code: 2, message: 'connect ECONNREFUSED' });
+    expect(span.events.map((e) => e.name)).toEqual(['exception']);
+    expect(t.calls.failed.map((f) => f[0])).toEqual(['1']);
   });
 });

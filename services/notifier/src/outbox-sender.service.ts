@@ -6,10 +6,14 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { AlertRepository, NotificationOutboxRepository } from '@model-persistence/database';
+import {
+  AlertRepository,
+  NotificationOutboxEntity,
+  NotificationOutboxRepository,
+} from '@model-persistence/database';
 import { errorMessage } from '@model-persistence/errors';
 import { backoffDelay, BackoffPolicy, sleep } from '@model-persistence/messaging';
-import { Metrics } from '@model-persistence/telemetry';
+import { Metrics, recordSpanError, SpanKind, withSpanFromContext } from '@model-persistence/telemetry';
 import { NOTIFIER_SETTINGS, NotifierSettings } from './config';
 import { MailerService } from './mailer.service';
 import { RecipientsService } from './recipients.service';
@@ -124,27 +128,54 @@ export class OutboxSender implements OnApplicationBootstrap, BeforeApplicationSh
         this.logger.warn(`dropped ${row.kind} email ${row.dedupeKey}: no recipients configured`);
         continue;
       }
-      try {
-        const messageId = await this.mailer.send({
-          to,
-          subject: row.subject,
-          text: row.textBody,
-          html: row.htmlBody,
-          messageId: messageIdFor(row.dedupeKey),
-        });
-        await this.outbox.markSent(row.id, messageId);
-        Metrics.emails().add(1, { kind: row.kind, outcome: 'sent' });
-        this.logger.log(`sent ${row.kind} email ${row.dedupeKey} to ${to.length} recipient(s)`);
-      } catch (error) {
-        const delay = backoffDelay(this.backoff, row.attempts + 1);
-        await this.outbox.markFailed(row.id, errorMessage(error), delay);
-        Metrics.emails().add(1, { kind: row.kind, outcome: 'failed' });
-        this.logger.warn(
-          `${row.kind} email ${row.dedupeKey} attempt ${row.attempts + 1} failed, next in ${delay} ms: ${errorMessage(error)}`,
-        );
-      }
+      await this.sendOne(row, to);
     }
     return rows.length;
+  }
+
+  /**
+   * One delivery attempt, in a CLIENT span continuing the trace stored with the row (the refresh request
+   * that caused the email), so the send and its bookkeeping SQL show up under that request.
+   */
+  private async sendOne(row: NotificationOutboxEntity, to: string[]): Promise<void> {
+    const messageId = messageIdFor(row.dedupeKey);
+    const attributes = {
+      'notification.dedupe_key': row.dedupeKey,
+      'notification.kind': row.kind,
+      'notification.attempt': row.attempts + 1,
+      'email.recipients.count': to.length,
+      'email.message_id': messageId,
+      'server.address': this.settings.smtp.host,
+      'server.port': this.settings.smtp.port,
+    };
+    await withSpanFromContext(
+      'smtp send',
+      row.traceContext,
+      { kind: SpanKind.CLIENT, attributes },
+      async (span) => {
+        try {
+          const accepted = await this.mailer.send({
+            to,
+            subject: row.subject,
+            text: row.textBody,
+            html: row.htmlBody,
+            messageId,
+          });
+          await this.outbox.markSent(row.id, accepted);
+          Metrics.emails().add(1, { kind: row.kind, outcome: 'sent' });
+          this.logger.log(`sent ${row.kind} email ${row.dedupeKey} to ${to.length} recipient(s)`);
+        } catch (error) {
+          // recorded on the span here: the failure is handled (rescheduled), so it is not rethrown
+          recordSpanError(span, error);
+          const delay = backoffDelay(this.backoff, row.attempts + 1);
+          await this.outbox.markFailed(row.id, errorMessage(error), delay);
+          Metrics.emails().add(1, { kind: row.kind, outcome: 'failed' });
+          this.logger.warn(
+            `${row.kind} email ${row.dedupeKey} attempt ${row.attempts + 1} failed, next in ${delay} ms: ${errorMessage(error)}`,
+          );
+        }
+      },
+    );
   }
 
   private async decideStaleRuns(): Promise<void> {

@@ -9,6 +9,8 @@ import {
   SourceDatabaseRepository,
 } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { EntityManager } from 'typeorm';
 import { loadNotifierConfig } from './config';
 import { RunAlertService } from './run-alert.service';
@@ -179,5 +181,38 @@ describe('RunAlertService', () => {
     const error = await t.service.requireDatabase(5, m).catch((e: unknown) => e);
     expect(DomainError.is(error, ErrorCode.UnknownDatabase)).toBe(true);
     expect((error as Error).message).toBe('unknown database 5');
+  });
+});
+
+describe('RunAlertService trace context', () => {
+  let provider: NodeTracerProvider;
+  beforeAll(() => {
+    provider = new NodeTracerProvider();
+    provider.register();
+  });
+  afterAll(async () => {
+    await provider.shutdown();
+    trace.disable();
+    context.disable();
+    propagation.disable();
+  });
+
+  it("stores the deciding event's trace context with the email, and none outside a trace", async () => {
+    const t = setup();
+    t.addResult(11, 'error');
+    t.addRun([{ cardId: 11, error: 'error of 11' }]);
+    // the consumer span of the event that completed the decision
+    const ids = await trace.getTracer('test').startActiveSpan('process refresh.runs', async (span) => {
+      await t.service.tryDecide(RUN, m);
+      span.end();
+      return span.spanContext();
+    });
+    expect(t.queued[0].traceContext).toEqual({ traceparent: `00-${ids.traceId}-${ids.spanId}-01` });
+
+    const u = setup();
+    u.addResult(11, 'error');
+    u.addRun([{ cardId: 11, error: 'error of 11' }]);
+    await u.service.tryDecide(RUN, m, true); // the sender's sweep: no span
+    expect(u.queued[0].traceContext).toBeNull();
   });
 });

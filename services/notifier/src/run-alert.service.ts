@@ -9,6 +9,7 @@ import {
   SourceDatabaseRepository,
 } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
+import { captureTraceContext } from '@model-persistence/telemetry';
 import { EntityManager } from 'typeorm';
 import { afterAnnouncement, AlertStateView, decideFailure } from './alert-policy';
 import { NOTIFIER_SETTINGS, NotifierSettings } from './config';
@@ -210,6 +211,9 @@ export class RunAlertService {
         subject: email.subject,
         textBody: email.text,
         htmlBody: email.html,
+        // The consumer span of the event that completed the decision (null in the sender's sweeps): the
+        // SMTP send continues that trace, which is the refresh request's.
+        traceContext: captureTraceContext(),
       },
       m,
     );

@@ -93,7 +93,10 @@ function setup(opts: { cards: CardEntity[]; rows: PersistedInfoEntity[]; process
       },
     } as never,
     { recoverDatabase: async () => undefined } as never,
-    { publish: async (o: { event: DomainEvent }) => void published.push(o.event) } as never,
+    {
+      publish: async (o: { event: DomainEvent }) => void published.push(o.event),
+      publishAll: async (os: { event: DomainEvent }[]) => void published.push(...os.map((o) => o.event)),
+    } as never,
   );
   return { useCase, published, refreshed, inbox };
 }

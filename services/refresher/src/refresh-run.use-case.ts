@@ -44,6 +44,38 @@ class Rejection {
 }
 
 /**
+ * Publishes outcomes without holding up the next model: the first goes out at once, the ones finished while a
+ * request is in flight go out together in the next (one broker round trip for many events, in order).
+ * `drain` waits for all of them and throws the first publish failure.
+ */
+class OutcomeOutbox {
+  private queue: ModelOutcome[] = [];
+  private flushing: Promise<void> | null = null;
+  private readonly failures: unknown[] = [];
+
+  constructor(private readonly send: (batch: ModelOutcome[]) => Promise<void>) {}
+
+  add(outcome: ModelOutcome): void {
+    this.queue.push(outcome);
+    this.flushing ??= this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      await this.send(batch).catch((e: unknown) => void this.failures.push(e));
+    }
+    this.flushing = null;
+  }
+
+  async drain(): Promise<void> {
+    while (this.flushing || this.queue.length > 0) await (this.flushing ??= this.flush());
+    if (this.failures.length > 0) throw this.failures[0];
+  }
+}
+
+/**
  * Handles one RefreshRequested: a database run (every refreshable model of the database) or an individual run
  * (one card). Requests are de-duplicated by eventId through the inbox; models already finished by an earlier
  * delivery of the same run are not refreshed again.
@@ -101,15 +133,20 @@ export class RefreshRunUseCase {
     await this.recovery.recoverDatabase(db.id, driver, schemaName);
     await this.createMissingRows(db, schemaName);
 
-    // rows this instance left `refreshing` in an earlier, failed attempt of a run are candidates again
-    const candidates = await this.rows.findRefreshCandidates(db.id, undefined, this.config.instanceId);
     const cards = new Map((await this.cards.findModelsOfDatabase(db.id)).map((c) => [c.id, c]));
+    // A model with its own cron gets its own scheduled requests (the scheduler publishes them with a cardId), so
+    // the database's schedule leaves it alone; explicit (manual / external) database runs still include it.
+    const ownSchedule = (cardId: number | null) =>
+      request.trigger === 'scheduled' && cardId !== null && !!cards.get(cardId)?.refreshCron;
+    const candidates = (await this.rows.findRefreshCandidates(db.id)).filter(
+      (info) => !ownSchedule(info.cardId),
+    );
     await this.publishRunStarted(request, started, candidates.length);
     const ctx = this.context(request, db);
     const counts: Counts = { success: 0, error: 0, skipped: 0 };
     const details: ErrorDetail[] = [];
-    const publishing: Promise<void>[] = [];
-    const publishFailures: unknown[] = [];
+    // outcomes go out in batches (one broker request while the previous one is in flight), off the models' path
+    const outbox = new OutcomeOutbox((batch) => this.publishOutcomes(batch));
     for (const info of candidates) {
       const card = info.cardId === null ? undefined : cards.get(info.cardId);
       if (!card) continue; // archived or deleted since the query: prune's business
@@ -118,13 +155,12 @@ export class RefreshRunUseCase {
         continue;
       }
       const outcome = await this.models.refresh(info, card, ctx);
-      // not awaited one by one: the broker round trip stays off the next model's path
-      publishing.push(this.publishOutcome(outcome).catch((e: unknown) => void publishFailures.push(e)));
+      outbox.add(outcome);
       this.count(outcome, counts, details);
     }
-    await Promise.all(publishing);
-    // the message is retried: models already done are not refreshed again, their successes are re-announced
-    if (publishFailures.length > 0) throw publishFailures[0];
+    // on a failure the message is retried: models already done are not refreshed again, their successes are
+    // re-announced
+    await outbox.drain();
     await this.publishRunCompleted(request, started, counts, details);
   }
 
@@ -329,6 +365,16 @@ export class RefreshRunUseCase {
         cardId: outcome.event.cardId,
         error: outcome.event.message,
       });
+  }
+
+  private async publishOutcomes(outcomes: ModelOutcome[]): Promise<void> {
+    await this.publisher.publishAll(
+      outcomes.map((o) => ({
+        topic: o.kind === 'success' ? Topics.RefreshSucceeded : Topics.RefreshFailed,
+        key: databaseKey(o.event.databaseId),
+        event: o.event,
+      })),
+    );
   }
 
   private async publishOutcome(outcome: ModelOutcome): Promise<void> {

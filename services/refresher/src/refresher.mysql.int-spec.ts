@@ -1,4 +1,7 @@
 import { INestApplication } from '@nestjs/common';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { eventually, ServiceProcess } from '@model-persistence/testing';
 import { createConnection } from 'mysql2/promise';
 import {
   AppDb,
@@ -25,6 +28,7 @@ describe('refresher on MariaDB (real Kafka, app database and source database)', 
   let refresher: INestApplication;
   let dbId: number;
   let schema: string;
+  const extraSchemas: string[] = [];
   const cards: Record<string, number> = {};
 
   const tables = async () => {
@@ -79,7 +83,8 @@ describe('refresher on MariaDB (real Kafka, app database and source database)', 
   afterAll(async () => {
     await refresher?.close();
     await bus?.stop();
-    if (schema) await src?.conn.query(`drop database if exists \`${schema}\``).catch(() => undefined);
+    for (const x of [schema, ...extraSchemas].filter(Boolean))
+      await src?.conn.query(`drop database if exists \`${x}\``).catch(() => undefined);
     await src?.drop();
     await app?.close();
   });
@@ -152,4 +157,84 @@ describe('refresher on MariaDB (real Kafka, app database and source database)', 
     expect(await tables()).not.toContain(info.table_name);
     expect(await app.row(cards.orders)).toBeUndefined();
   });
+
+  it('kill -9 during a long MariaDB refresh: another refresher completes it, no temp table left, reads never fail', async () => {
+    const main = join(__dirname, '..', 'dist', 'main.js');
+    if (!existsSync(main))
+      throw new Error(`${main} is missing: build first with npx tsc -b tsconfig.build.json`);
+    await refresher.close(); // the spawned refreshers take over this group
+    const crashDb = await app.addDatabase({ name: 'maria-crash', engine: 'mysql', dbName: src.name });
+    const card = await app.addCard({
+      databaseId: crashDb,
+      name: 'Crash',
+      sql: 'select id, amount from orders',
+    });
+    const env = (instance: string) =>
+      refresherEnv(app.db.url, bus.prefix, {
+        KAFKA_SESSION_TIMEOUT_MS: '6000',
+        REFRESHER_CONCURRENCY: '1',
+        REFRESH_LEASE_MS: '6000',
+        INSTANCE_ID: instance,
+        LOG_LEVEL: 'info',
+        OTEL_SDK_DISABLED: 'true',
+        METRICS_PORT: '0',
+      });
+    const first = await new ServiceProcess('refresher', env('maria-a')).start(/refresher started \(instance/);
+    let second: ServiceProcess | undefined;
+    const reader = await createConnection({ host: PG_HOST, port: MYSQL_PORT, user: 'root' });
+    let stop = false;
+    const seen: number[] = [];
+    const errors: string[] = [];
+    let loop: Promise<void> | undefined;
+    try {
+      const warm = await bus.request({ databaseId: crashDb, cardId: card, trigger: 'manual' });
+      expect(await bus.waitRun(warm.eventId, 60_000)).toMatchObject({ success: 1 });
+      const info = await app.row(card);
+      extraSchemas.push(info.schema_name);
+      loop = (async () => {
+        while (!stop) {
+          try {
+            const [r] = await reader.query(
+              `select count(*) as n from \`${info.schema_name}\`.\`${info.table_name}\``,
+            );
+            seen.push(Number((r as { n: number }[])[0].n));
+          } catch (e) {
+            errors.push((e as Error).message);
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      await app.client.query('update card set query_sql = $1 where id = $2', [
+        'select o.id, o.amount from orders o, (select sleep(12) as z) s',
+        card,
+      ]);
+      const req = await bus.request({ databaseId: crashDb, trigger: 'scheduled' });
+      await eventually(async () => {
+        const r = await app.row(card);
+        return r.state === 'refreshing' && r.lease_owner === 'maria-a';
+      }, 60_000);
+      await first.kill();
+      second = await new ServiceProcess('refresher', env('maria-b')).start(/refresher started \(instance/);
+      const done = await bus.waitRun(req.eventId, 120_000);
+      expect(done).toMatchObject({ success: 1, error: 0 });
+      expect(await app.row(card)).toMatchObject({ state: 'persisted', active: true, lease_owner: null });
+      expect(await app.rows(`state = 'refreshing'`)).toEqual([]);
+      const [left] = await src.conn.query(
+        `select TABLE_NAME as t from information_schema.TABLES where TABLE_SCHEMA = ? and TABLE_NAME like 'mp\\_%'`,
+        [info.schema_name],
+      );
+      expect(left).toEqual([]);
+      stop = true;
+      await loop;
+      expect(errors).toEqual([]);
+      expect(seen.length).toBeGreaterThan(50);
+      expect(new Set(seen)).toEqual(new Set([1000]));
+    } finally {
+      stop = true;
+      await loop;
+      await reader.end();
+      await first.kill();
+      await second?.stop();
+    }
+  }, 180_000);
 });

@@ -151,6 +151,26 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
     expect((await tables(orders.schema_name)).filter((t) => t.startsWith('mp_'))).toEqual([]);
   });
 
+  it('a scheduled database run skips models with their own cron; a manual database run includes them', async () => {
+    const otherDb = await app.addDatabase({ name: 'pg-own-cron', engine: 'postgres', dbName: src.name });
+    const plain = await app.addCard({ databaseId: otherDb, name: 'Plain', sql: 'select id from orders' });
+    const own = await app.addCard({
+      databaseId: otherDb,
+      name: 'Own schedule',
+      sql: 'select id from orders',
+      refreshCron: '0 0 1 * * ? *',
+    });
+    const scheduled = await bus.request({ databaseId: otherDb, trigger: 'scheduled' });
+    expect(await bus.waitRun(scheduled.eventId)).toMatchObject({ success: 1, error: 0, skipped: 0 });
+    expect(bus.events('RefreshRunStarted', scheduled.eventId)).toEqual([expect.objectContaining({ modelCount: 1 })]);
+    expect(bus.events('RefreshSucceeded', scheduled.eventId).map((e) => e.cardId)).toEqual([plain]);
+    expect((await app.row(own)).state).toBe('creating'); // tracked, waiting for its own schedule
+
+    const manual = await bus.request({ databaseId: otherDb, trigger: 'manual' });
+    expect(await bus.waitRun(manual.eventId)).toMatchObject({ success: 2, error: 0 });
+    expect((await app.row(own)).state).toBe('persisted');
+  });
+
   it('a redelivered request (same eventId) does not refresh twice', async () => {
     const req = createEvent('RefreshRequested', {
       databaseId: dbId,

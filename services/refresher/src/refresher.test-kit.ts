@@ -138,10 +138,12 @@ export class AppDb {
     sql: string;
     type?: 'model' | 'question';
     archived?: boolean;
+    refreshCron?: string;
   }): Promise<number> {
     const r = await this.client.query<{ id: number }>(
-      `insert into card (name, database_id, query_sql, type, archived) values ($1, $2, $3, $4, $5) returning id`,
-      [v.name, v.databaseId, v.sql, v.type ?? 'model', v.archived ?? false],
+      `insert into card (name, database_id, query_sql, type, archived, refresh_cron)
+       values ($1, $2, $3, $4, $5, $6) returning id`,
+      [v.name, v.databaseId, v.sql, v.type ?? 'model', v.archived ?? false, v.refreshCron ?? null],
     );
     return r.rows[0].id;
   }

@@ -16,7 +16,7 @@ const quartz = (fallback: string) =>
 export const schedulerEnvSchema = z.object({
   SCHEDULER_FIRE_MISSED_ON_START: envBool(false),
   SCHEDULER_CLAIM_STALE_MS: envInt(15_000, 1_000, 3_600_000),
-  PRUNE_GRACE_MS: envInt(3_600_000, 0, 30 * 86_400_000),
+  PRUNE_GRACE_MS: envInt(3_600_000, 0, 365 * 24 * 3_600_000), // same variable and range as the refresher
   SCHEDULER_PRUNE_CRON: quartz(PRUNE_CRON),
   SCHEDULER_HISTORY_CLEANUP_CRON: quartz('0 0 3 * * ? *'),
   TASK_HISTORY_KEEP: envInt(100_000, 1, 100_000_000),

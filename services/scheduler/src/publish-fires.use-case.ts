@@ -87,15 +87,42 @@ export class PublishFiresUseCase {
       this.logger.warn(
         `${fires.length - marked} fire(s) were taken over by another replica while publishing`,
       );
-    return fires.map((f) => {
+    const outcomes = fires.map((f) => {
       const latenessMs = publishedAt - f.fireTime;
       Metrics.schedulerFires().add(1, { kind: f.def.kind, result: 'published' });
       Metrics.schedulerLateness().record(latenessMs / 1000, { kind: f.def.kind });
-      this.logger.log(
-        `fired ${f.def.key} @ ${iso(f.fireTime)}: published ${describe(f)} (${latenessMs} ms late)`,
-      );
       return { key: f.def.key, fireTime: f.fireTime, result: 'published' as const, latenessMs };
     });
+    this.logPublished(fires, publishedAt);
+    return outcomes;
+  }
+
+  /**
+   * One line per fire; when many schedules fire at the same instant (10,000 databases on the global cron) one
+   * line per (instant, kind) listing every key, since 10,000 separate lines cost more than the publish.
+   */
+  private logPublished(fires: DueFire[], publishedAt: number): void {
+    const groups = new Map<string, DueFire[]>();
+    for (const f of fires) {
+      const k = `${f.fireTime}|${f.def.kind}`;
+      const list = groups.get(k) ?? [];
+      list.push(f);
+      groups.set(k, list);
+    }
+    for (const list of groups.values()) {
+      const { fireTime, def } = list[0];
+      const late = publishedAt - fireTime;
+      if (list.length <= GROUP_LOG_OVER) {
+        for (const f of list)
+          this.logger.log(
+            `fired ${f.def.key} @ ${iso(f.fireTime)}: published ${describe(f)} (${late} ms late)`,
+          );
+      } else {
+        this.logger.log(
+          `fired ${list.length} ${def.kind} schedules @ ${iso(fireTime)}: published ${list.length} ${describe(list[0]).replace(/\{.*\}$/, '')} (${late} ms late): ${list.map((f) => f.def.key).join(' ')}`,
+        );
+      }
+    }
   }
 
   private async cleanUp(f: DueFire): Promise<FireOutcome> {
@@ -140,6 +167,9 @@ export class PublishFiresUseCase {
 }
 
 const iso = (t: number) => new Date(t).toISOString();
+
+/** Fires of one instant and kind above which they are logged on one line. */
+const GROUP_LOG_OVER = 10;
 
 function describe(f: DueFire): string {
   switch (f.def.kind) {

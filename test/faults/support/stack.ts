@@ -283,6 +283,12 @@ export class FaultStack {
   async close(): Promise<void> {
     // SIGTERM: the consumers leave their groups instead of lingering until the session times out
     await Promise.all(this.processes.map((p) => p.stop(15_000).catch(() => undefined)));
+    // every process's output, for diagnosing a failed scenario after the fact
+    const logs = join(ROOT, '.cache', 'faults', MODE, 'logs');
+    mkdirSync(logs, { recursive: true });
+    this.processes.forEach((p, i) =>
+      writeFileSync(join(logs, `${this.label}-${i + 1}-${p.name}.log`), p.logs.join('\n') + '\n'),
+    );
     await this.recorder.stop().catch(() => undefined);
     await this.pg.end().catch(() => undefined);
     await this.app.drop().catch(() => undefined);

@@ -51,4 +51,8 @@ export class NotificationOutboxEntity {
 
   @Column({ name: 'sent_at', type: 'timestamptz', nullable: true })
   sentAt!: Date | null;
+
+  /** W3C trace context (traceparent/tracestate) active when the row was queued; the SMTP send continues it. */
+  @Column({ name: 'trace_context', type: 'jsonb', nullable: true })
+  traceContext!: Record<string, string> | null;
 }

@@ -10,6 +10,8 @@ export interface NewNotification {
   subject: string;
   textBody: string;
   htmlBody: string;
+  /** Trace context to continue when the email is sent (null or absent: the send starts its own trace). */
+  traceContext?: Record<string, string> | null;
 }
 
 /** The notifier's email outbox: rows are queued in the event's transaction and delivered by a loop. */

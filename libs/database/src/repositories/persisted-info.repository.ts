@@ -99,25 +99,19 @@ export class PersistedInfoRepository {
   }
 
   /**
-   * Rows a database run should refresh: refreshable state, or `refreshing` with an expired lease (a dead run),
-   * and whose card is still a non-archived model. With `owner`, also `refreshing` rows leased by that owner: its
-   * own earlier attempt that failed mid-refresh (e.g. the app database connection dropped), so the retried run
-   * takes them again instead of silently leaving them out until the lease expires.
+   * Rows a database run should refresh: refreshable state or `refreshing`, and whose card is still a non-archived
+   * model. `refreshing` rows are included whoever holds them: a dead run's (lease expired), this refresher's own
+   * earlier attempt that failed mid-way (e.g. the app database connection dropped), or a live lease that
+   * `claimForRefresh` callers wait out (a killed replica's lease runs on for up to one lease period). Leaving them
+   * out would complete the run without them, silently, and leave them `refreshing`.
    */
-  findRefreshCandidates(
-    databaseId: number,
-    manager?: EntityManager,
-    owner?: string,
-  ): Promise<PersistedInfoEntity[]> {
+  findRefreshCandidates(databaseId: number, manager?: EntityManager): Promise<PersistedInfoEntity[]> {
     return this.repo(manager)
       .createQueryBuilder('p')
       .innerJoin(CardEntity, 'c', 'c.id = p.card_id')
       .where('p.database_id = :databaseId', { databaseId })
       .andWhere(`c.type = 'model' AND NOT c.archived`)
-      .andWhere(
-        `(p.state IN (:...states) OR (p.state = 'refreshing' AND (p.lease_expires_at IS NULL OR p.lease_expires_at < now() OR p.lease_owner = :owner)))`,
-        { states: REFRESHABLE_STATES, owner: owner ?? null },
-      )
+      .andWhere(`(p.state IN (:...states) OR p.state = 'refreshing')`, { states: REFRESHABLE_STATES })
       .orderBy('p.id', 'ASC')
       .getMany();
   }

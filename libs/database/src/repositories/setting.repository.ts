@@ -17,9 +17,14 @@ export class SettingRepository {
   }
 
   /** The value with the time it was last written (null when never written: the default applies). */
-  async getEntry(key: SettingKey, manager?: EntityManager): Promise<{ value: string; updatedAt: Date | null }> {
+  async getEntry(
+    key: SettingKey,
+    manager?: EntityManager,
+  ): Promise<{ value: string; updatedAt: Date | null }> {
     const row = await this.repo(manager).findOneBy({ key });
-    return row ? { value: row.value, updatedAt: row.updatedAt } : { value: SETTING_DEFAULTS[key], updatedAt: null };
+    return row
+      ? { value: row.value, updatedAt: row.updatedAt }
+      : { value: SETTING_DEFAULTS[key], updatedAt: null };
   }
 
   async getBoolean(key: SettingKey, manager?: EntityManager): Promise<boolean> {
