@@ -3,7 +3,7 @@ import { Attributes, Counter, Histogram, metrics, ObservableGauge, UpDownCounter
 /*
  * The metric catalog, named by OpenTelemetry conventions (dots, units in `unit`). Prometheus shows dots as
  * underscores and counters with `_total` (`model_persistence_refresh_duration_bucket`,
- * `model_persistence_refreshes_total`); docs/OPERATING.md lists them all. Instruments are created lazily, on
+ * `model_persistence_refreshes_total`); the README section "Operating it" lists them all. Instruments are created lazily, on
  * first use, so that they bind to the SDK's meter provider once telemetry has started, never to the no-op one.
  */
 const METER = 'model-persistence';

@@ -118,3 +118,79 @@ export async function createTestSourceDatabase(
     },
   };
 }
+
+/** One open connection to a test source database, for tests that hold locks or transactions, or read in a loop. */
+export interface TestSourceSession {
+  /** pg: $1 placeholders; mysql: ?. Errors are the driver's own (native codes kept). */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  end(): Promise<void>;
+}
+
+/** Opens one connection with these credentials, e.g. `openTestSourceSession({ ...db.connection, username })`. */
+export async function openTestSourceSession(conn: TestSourceConnection): Promise<TestSourceSession> {
+  const noop = () => undefined; // a killed or refused connection must not crash the test process
+  if (conn.engine === 'postgres') {
+    const c = new Client({
+      host: conn.host,
+      port: conn.port,
+      database: conn.dbName,
+      user: conn.username,
+      password: conn.password ?? undefined,
+      connectionTimeoutMillis: 10_000,
+    });
+    c.on('error', noop);
+    await c.connect();
+    return {
+      query: async <T>(sql: string, params?: unknown[]) => (await c.query(sql, params)).rows as T[],
+      end: () => c.end(),
+    };
+  }
+  const c = await createConnection({
+    host: conn.host,
+    port: conn.port,
+    database: conn.dbName,
+    user: conn.username,
+    password: conn.password ?? undefined,
+    connectTimeout: 10_000,
+  });
+  c.on('error', noop);
+  return {
+    async query<T>(sql: string, params?: unknown[]) {
+      const [rows] = await c.query(sql, params);
+      return (Array.isArray(rows) ? rows : []) as T[];
+    },
+    end: () => c.end(),
+  };
+}
+
+/** `"schema"."table"` (PostgreSQL) or `` `schema`.`table` `` (MySQL/MariaDB), for SQL written by tests. */
+export function quoteSourceTable(engine: 'postgres' | 'mysql', schema: string, table: string): string {
+  const q = engine === 'postgres' ? '"' : '`';
+  return [schema, table].map((n) => `${q}${n.split(q).join(q + q)}${q}`).join('.');
+}
+
+/** Names of the relations in a schema (MySQL: database) whose name is LIKE `like`, sorted. */
+export async function sourceTables(db: TestSourceDatabase, schema: string, like = '%'): Promise<string[]> {
+  const rows = await db.query<{ name: string }>(
+    db.connection.engine === 'postgres'
+      ? `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = $1 and c.relname like $2 order by 1`
+      : `select TABLE_NAME as name from information_schema.TABLES
+          where TABLE_SCHEMA = ? and TABLE_NAME like ? order by 1`,
+    [schema, like],
+  );
+  return rows.map((r) => r.name);
+}
+
+/** Row count of a table (count(*) comes back as a string from pg and a number from mysql2). */
+export async function countSourceRows(
+  db: Pick<TestSourceDatabase, 'query'>,
+  engine: 'postgres' | 'mysql',
+  schema: string,
+  table: string,
+): Promise<number> {
+  const [r] = await db.query<{ n: string | number }>(
+    `select count(*) as n from ${quoteSourceTable(engine, schema, table)}`,
+  );
+  return Number(r.n);
+}

@@ -126,7 +126,11 @@ function setup(failures: Error[], sql = card.sql) {
     statementTimeoutMs: 1000,
     driver: d.driver,
   };
-  return { run: () => svc.refresh(info, { ...card, sql }, ctx), ...r, ...d };
+  return {
+    run: (onSourceDone?: () => void) => svc.refresh(info, { ...card, sql }, ctx, onSourceDone),
+    ...r,
+    ...d,
+  };
 }
 
 describe('ModelRefreshService retries by error class', () => {
@@ -137,6 +141,20 @@ describe('ModelRefreshService retries by error class', () => {
     expect(out.event).toMatchObject({ type: 'RefreshSucceeded', rows: 3, attempts: 1, persistedInfoId: 11 });
     expect(t.current()).toMatchObject({ state: 'persisted', active: true, error: null, queryHash: 'h:13' });
     expect(t.current().definition?.fieldDefinitions).toEqual([{ fieldName: 'a', baseType: 'int4' }]);
+  });
+
+  it('tells the run the source database is free before the outcome is written (success, error, skip, unsafe)', async () => {
+    const cases: [Error[], string, string?][] = [
+      [[], 'finish:persisted'],
+      [[new FakeSourceError('permission', ErrorCode.SourcePermission)], 'finish:error'],
+      [[new FakeSourceError('lock', ErrorCode.SourceLock)], 'release'],
+      [[], 'finish:error', 'drop table t'],
+    ];
+    for (const [failures, last, sql] of cases) {
+      const t = setup(failures, sql);
+      await t.run(() => t.log.push('source-done'));
+      expect(t.log).toEqual(['claim', 'source-done', last]);
+    }
   });
 
   it('retries connection errors 3 times, then records an error', async () => {

@@ -52,7 +52,16 @@ export class ModelRefreshService {
     private readonly config: Pick<RefresherConfig, 'instanceId' | 'leaseMs' | 'retry'>,
   ) {}
 
-  async refresh(info: PersistedInfoEntity, card: CardEntity, ctx: RunContext): Promise<ModelOutcome> {
+  /**
+   * `onSourceDone` is called once the source database is no longer used for this model (before the outcome
+   * is written), so a run may start the next model's build while this outcome write is in flight.
+   */
+  async refresh(
+    info: PersistedInfoEntity,
+    card: CardEntity,
+    ctx: RunContext,
+    onSourceDone: () => void = () => undefined,
+  ): Promise<ModelOutcome> {
     const started = new Date();
     const owner = this.config.instanceId;
     // active is only ever set after a successful swap (and cleared on unpersist/prune), so an active row has
@@ -76,7 +85,7 @@ export class ModelRefreshService {
       );
     }, renewEvery);
     try {
-      return await this.build(claim.after, claim.before, card, ctx, started);
+      return await this.build(claim.after, claim.before, card, ctx, started, onSourceDone);
     } finally {
       clearInterval(renewal);
     }
@@ -88,6 +97,7 @@ export class ModelRefreshService {
     card: CardEntity,
     ctx: RunContext,
     started: Date,
+    onSourceDone: () => void,
   ): Promise<ModelOutcome> {
     const owner = this.config.instanceId;
     let sql: string;
@@ -97,6 +107,7 @@ export class ModelRefreshService {
       hash = this.api.queryHash(sql);
     } catch (e) {
       const c = this.classify(e, ctx);
+      onSourceDone();
       await this.rows.finishRefresh(info.id, owner, 'error', { active: false, error: c.message });
       return this.failed(info, card, ctx, started, 0, 'error', c);
     }
@@ -111,6 +122,7 @@ export class ModelRefreshService {
           statementTimeoutMs: timeoutMs,
         });
         const ended = new Date();
+        onSourceDone();
         const mine = await this.rows.finishRefresh(info.id, owner, 'persisted', {
           active: true,
           error: null,
@@ -145,6 +157,7 @@ export class ModelRefreshService {
           if (delay > 0) await sleep(delay);
           continue;
         }
+        onSourceDone();
         if (policy.exhausted === 'skip') {
           await this.rows.releaseClaim(info.id, owner, before);
           return this.failed(info, card, ctx, started, attempt, 'skipped', c);

@@ -38,7 +38,37 @@ const row = (id: number, cardId: number, extra: Partial<PersistedInfoEntity> = {
     ...extra,
   }) as PersistedInfoEntity;
 
-function setup(opts: { cards: CardEntity[]; rows: PersistedInfoEntity[]; processed?: string[] }) {
+type RefreshFake = (
+  info: PersistedInfoEntity,
+  card: CardEntity,
+  ctx: { runId: string },
+  onSourceDone: () => void,
+) => Promise<ModelOutcome>;
+
+const succeeded = (info: PersistedInfoEntity, card: CardEntity, runId: string): ModelOutcome => ({
+  kind: 'success',
+  event: createEvent('RefreshSucceeded', {
+    runId,
+    databaseId: 3,
+    cardId: card.id,
+    persistedInfoId: info.id,
+    trigger: 'manual',
+    startedAt: new Date().toISOString(),
+    endedAt: new Date().toISOString(),
+    durationMs: 0,
+    attempts: 1,
+    schemaName: info.schemaName,
+    tableName: info.tableName,
+    rows: 1,
+  }),
+});
+
+function setup(opts: {
+  cards: CardEntity[];
+  rows: PersistedInfoEntity[];
+  processed?: string[];
+  refresh?: RefreshFake;
+}) {
   const published: DomainEvent[] = [];
   const refreshed: number[] = [];
   const inbox = new Set(opts.processed ?? []);
@@ -71,8 +101,10 @@ function setup(opts: { cards: CardEntity[]; rows: PersistedInfoEntity[]; process
         info: PersistedInfoEntity,
         card: CardEntity,
         ctx: { runId: string },
+        onSourceDone: () => void,
       ): Promise<ModelOutcome> => {
         refreshed.push(card.id);
+        if (opts.refresh) return opts.refresh(info, card, ctx, onSourceDone);
         return {
           kind: 'success',
           event: createEvent('RefreshSucceeded', {
@@ -167,5 +199,48 @@ describe('RefreshRunUseCase', () => {
       code: 'UNKNOWN_DATABASE',
     });
     expect(t.published.map((e) => e.type)).toEqual(['RefreshRunStarted', 'RefreshRunCompleted']);
+  });
+  it("starts the next model's build while a model's outcome is written, and reports outcomes in order", async () => {
+    const log: string[] = [];
+    let releaseFirst!: () => void;
+    const firstWrite = new Promise<void>((r) => (releaseFirst = r));
+    const t = setup({
+      cards: [model(1), model(2)],
+      rows: [row(10, 1), row(11, 2)],
+      refresh: async (info, card, ctx, onSourceDone) => {
+        log.push(`build ${card.id}`);
+        onSourceDone();
+        if (card.id === 1) await firstWrite; // model 1's outcome write is slow
+        log.push(`written ${card.id}`);
+        if (card.id === 2) releaseFirst();
+        return succeeded(info, card, ctx.runId);
+      },
+    });
+    await t.useCase.execute(request());
+    expect(log).toEqual(['build 1', 'build 2', 'written 2', 'written 1']);
+    expect(t.published.filter((e) => e.type === 'RefreshSucceeded').map((e) => e.cardId)).toEqual([1, 2]);
+    expect(t.published.at(-1)).toMatchObject({ type: 'RefreshRunCompleted', success: 2 });
+  });
+
+  it('stops at a failed outcome write, waits for the model in flight, and does not complete the run', async () => {
+    const log: string[] = [];
+    const t = setup({
+      cards: [model(1), model(2), model(3)],
+      rows: [row(10, 1), row(11, 2), row(12, 3)],
+      refresh: async (info, card, ctx, onSourceDone) => {
+        log.push(`build ${card.id}`);
+        onSourceDone();
+        await new Promise((r) => setTimeout(r, card.id === 1 ? 5 : 20));
+        if (card.id === 1) throw new Error('app database went away');
+        log.push(`written ${card.id}`);
+        return succeeded(info, card, ctx.runId);
+      },
+    });
+    const req = request();
+    await expect(t.useCase.execute(req)).rejects.toThrow('app database went away');
+    // model 2 was in flight when model 1 failed: it finished before the error surfaced; model 3 never started
+    expect(log).toEqual(['build 1', 'build 2', 'written 2']);
+    expect(t.published.map((e) => e.type)).toEqual(['RefreshRunStarted']);
+    expect(t.inbox.has(req.eventId)).toBe(false);
   });
 });

@@ -30,6 +30,9 @@ import { SOURCE_DB, SourceDbApi } from './source-db.port';
 import { SourceDrivers } from './source-drivers.service';
 
 type Counts = { success: number; error: number; skipped: number };
+
+/** How long a finished model's event may wait for others to share its broker request. */
+const OUTCOME_LINGER_MS = 20;
 type ErrorDetail = RefreshRunCompleted['errorDetails'][number];
 
 /** A request that cannot run, reported as a failed model with a clear reason. */
@@ -44,20 +47,28 @@ class Rejection {
 }
 
 /**
- * Publishes outcomes without holding up the next model: the first goes out at once, the ones finished while a
- * request is in flight go out together in the next (one broker round trip for many events, in order).
- * `drain` waits for all of them and throws the first publish failure.
+ * Publishes outcomes without holding up the next model: outcomes finished within a short linger, or while a
+ * request is in flight, go out together (one broker round trip for many events, in order). `drain` sends
+ * what is left, waits for all of it and throws the first publish failure.
  */
 class OutcomeOutbox {
   private queue: ModelOutcome[] = [];
   private flushing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
   private readonly failures: unknown[] = [];
 
-  constructor(private readonly send: (batch: ModelOutcome[]) => Promise<void>) {}
+  constructor(
+    private readonly send: (batch: ModelOutcome[]) => Promise<void>,
+    private readonly lingerMs = OUTCOME_LINGER_MS,
+  ) {}
 
   add(outcome: ModelOutcome): void {
     this.queue.push(outcome);
-    this.flushing ??= this.flush();
+    if (this.flushing || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flushing ??= this.flush();
+    }, this.lingerMs);
   }
 
   private async flush(): Promise<void> {
@@ -70,6 +81,8 @@ class OutcomeOutbox {
   }
 
   async drain(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     while (this.flushing || this.queue.length > 0) await (this.flushing ??= this.flush());
     if (this.failures.length > 0) throw this.failures[0];
   }
@@ -147,16 +160,36 @@ export class RefreshRunUseCase {
     const details: ErrorDetail[] = [];
     // outcomes go out in batches (one broker request while the previous one is in flight), off the models' path
     const outbox = new OutcomeOutbox((batch) => this.publishOutcomes(batch));
-    for (const info of candidates) {
-      const card = info.cardId === null ? undefined : cards.get(info.cardId);
-      if (!card) continue; // archived or deleted since the query: prune's business
-      if (this.doneInThisRun(info, request)) {
-        await this.reportDone(info, card, request, counts, details);
-        continue;
+    // Models are built one after the other; a model's outcome write overlaps the next model's claim and build
+    // (at most two models in flight, outcomes recorded in order, the run stops at the first failure).
+    let previous: Promise<void> = Promise.resolve();
+    try {
+      for (const info of candidates) {
+        const card = info.cardId === null ? undefined : cards.get(info.cardId);
+        if (!card) continue; // archived or deleted since the query: prune's business
+        if (this.doneInThisRun(info, request)) {
+          await previous;
+          await this.reportDone(info, card, request, counts, details);
+          continue;
+        }
+        let sourceDone!: () => void;
+        const sourceFree = new Promise<void>((resolve) => (sourceDone = resolve));
+        const prior = previous;
+        previous = this.models.refresh(info, card, ctx, sourceDone).then(async (outcome) => {
+          await prior;
+          outbox.add(outcome);
+          this.count(outcome, counts, details);
+        });
+        previous.catch(() => undefined); // awaited below; this only marks it handled meanwhile
+        await Promise.race([sourceFree, previous]);
+        await prior;
       }
-      const outcome = await this.models.refresh(info, card, ctx);
-      outbox.add(outcome);
-      this.count(outcome, counts, details);
+      await previous;
+    } catch (error) {
+      // no model of this run may still be writing when the request is retried
+      await previous.catch(() => undefined);
+      await outbox.drain().catch(() => undefined);
+      throw error;
     }
     // on a failure the message is retried: models already done are not refreshed again, their successes are
     // re-announced

@@ -1,17 +1,20 @@
 import { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { createEvent } from '@model-persistence/contracts';
+import {
+  countSourceRows,
+  openTestSourceSession,
+  sourceTables,
+  TestSourceDatabase,
+} from '@model-persistence/testing';
 import { Partitioners } from 'kafkajs';
-import { Client } from 'pg';
 import {
   AppDb,
   Bus,
-  createBus,
-  createSourcePg,
-  PG_HOST,
-  PG_PORT,
+  createRefresherStack,
+  expectReadsNeverFailDuringRefreshes,
   refresherEnv,
-  SourcePg,
+  RefresherStack,
   startRefresher,
 } from './refresher.test-kit';
 
@@ -35,32 +38,21 @@ const partitionOf = (key: string) =>
   });
 
 describe('refresher on PostgreSQL (real Kafka, app database and source database)', () => {
+  let stack: RefresherStack;
   let app: AppDb;
-  let src: SourcePg;
+  let src: TestSourceDatabase;
   let bus: Bus;
   let refresher: INestApplication;
   let dbId: number;
   const cards: Record<string, number> = {};
   const noRightsRole = `mp_norights_${randomUUID().slice(0, 6)}`;
 
-  const tables = async (schema: string) =>
-    (
-      await src.client.query<{ table_name: string }>(
-        'select table_name from information_schema.tables where table_schema = $1 order by 1',
-        [schema],
-      )
-    ).rows.map((r) => r.table_name);
+  const tables = (schema: string) => sourceTables(src, schema);
 
   beforeAll(async () => {
-    [app, src, bus] = await Promise.all([
-      AppDb.create('refresherpg'),
-      createSourcePg('refpg'),
-      createBus('refpg'),
-    ]);
-    await src.client.query(
-      `create table orders as select g as id, (g % 1000)::numeric as amount from generate_series(1, 1000) g`,
-    );
-    dbId = await app.addDatabase({ name: 'pg-main', engine: 'postgres', dbName: src.name });
+    stack = await createRefresherStack('pg', 'postgres');
+    ({ app, src, bus } = stack);
+    dbId = await app.addDatabase({ name: 'pg-main', source: src.connection });
     cards.orders = await app.addCard({
       databaseId: dbId,
       name: 'Orders by id',
@@ -89,14 +81,10 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
   }, 90_000);
 
   afterAll(async () => {
-    await refresher?.close();
-    await bus?.stop();
-    await src?.drop();
-    await app?.close();
-    const admin = new Client({ host: PG_HOST, port: PG_PORT, user: 'postgres', database: 'postgres' });
-    await admin.connect();
-    await admin.query(`drop role if exists ${noRightsRole}`).catch(() => undefined);
-    await admin.end();
+    // roles are cluster-wide: drop it while the source database still exists to connect to
+    await stack?.close(refresher, () =>
+      src.query(`drop role if exists ${noRightsRole}`).catch(() => undefined),
+    );
   });
 
   it('database run: creates rows, refreshes every model, records states, names, definition and events', async () => {
@@ -117,10 +105,7 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
     expect(orders.refresh_begin!.getTime()).toBeLessThanOrEqual(orders.refresh_end!.getTime());
     expect(orders.last_success_at).not.toBeNull();
     expect(orders.last_run_id).toBe(req.eventId);
-    const { rows } = await src.client.query(
-      `select count(*)::int as n from "${orders.schema_name}"."${orders.table_name}"`,
-    );
-    expect(rows[0].n).toBe(1000);
+    expect(await countSourceRows(src, 'postgres', orders.schema_name, orders.table_name)).toBe(1000);
 
     const big = await app.row(cards.big);
     expect(big.table_name).toBe(`model_${cards.big}_big_spende`);
@@ -147,12 +132,12 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
       outcome: 'error',
     });
     // the unsafe statement never ran
-    expect((await src.client.query('select count(*)::int as n from orders')).rows[0].n).toBe(1000);
+    expect(await countSourceRows(src, 'postgres', 'public', 'orders')).toBe(1000);
     expect((await tables(orders.schema_name)).filter((t) => t.startsWith('mp_'))).toEqual([]);
   });
 
   it('a scheduled database run skips models with their own cron; a manual database run includes them', async () => {
-    const otherDb = await app.addDatabase({ name: 'pg-own-cron', engine: 'postgres', dbName: src.name });
+    const otherDb = await app.addDatabase({ name: 'pg-own-cron', source: src.connection });
     const plain = await app.addCard({ databaseId: otherDb, name: 'Plain', sql: 'select id from orders' });
     const own = await app.addCard({
       databaseId: otherDb,
@@ -162,7 +147,9 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
     });
     const scheduled = await bus.request({ databaseId: otherDb, trigger: 'scheduled' });
     expect(await bus.waitRun(scheduled.eventId)).toMatchObject({ success: 1, error: 0, skipped: 0 });
-    expect(bus.events('RefreshRunStarted', scheduled.eventId)).toEqual([expect.objectContaining({ modelCount: 1 })]);
+    expect(bus.events('RefreshRunStarted', scheduled.eventId)).toEqual([
+      expect.objectContaining({ modelCount: 1 }),
+    ]);
     expect(bus.events('RefreshSucceeded', scheduled.eventId).map((e) => e.cardId)).toEqual([plain]);
     expect((await app.row(own)).state).toBe('creating'); // tracked, waiting for its own schedule
 
@@ -214,34 +201,7 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
   });
 
   it('readers of the cache table never see an error or a partial table while refreshes run through Kafka', async () => {
-    const info = await app.row(cards.orders);
-    const reader = new Client({ host: PG_HOST, port: PG_PORT, user: 'postgres', database: src.name });
-    await reader.connect();
-    let stop = false;
-    const seen: number[] = [];
-    const errors: string[] = [];
-    const loop = (async () => {
-      while (!stop) {
-        try {
-          const r = await reader.query(
-            `select count(*)::int as n from "${info.schema_name}"."${info.table_name}"`,
-          );
-          seen.push(r.rows[0].n as number);
-        } catch (e) {
-          errors.push((e as Error).message);
-        }
-      }
-    })();
-    const runs = [];
-    for (let i = 0; i < 5; i++)
-      runs.push(await bus.request({ databaseId: dbId, cardId: cards.orders, trigger: 'manual' }));
-    for (const r of runs) expect(await bus.waitRun(r.eventId)).toMatchObject({ success: 1 });
-    stop = true;
-    await loop;
-    await reader.end();
-    expect(errors).toEqual([]);
-    expect(seen.length).toBeGreaterThan(20);
-    expect(new Set(seen)).toEqual(new Set([1000]));
+    await expectReadsNeverFailDuringRefreshes({ app, bus, src, databaseId: dbId, cardId: cards.orders });
   });
 
   it('runs different databases in parallel and one database at a time', async () => {
@@ -250,8 +210,7 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
     while (ids.length < 2) {
       const id = await app.addDatabase({
         name: `pg-par-${randomUUID().slice(0, 6)}`,
-        engine: 'postgres',
-        dbName: src.name,
+        source: src.connection,
       });
       if (ids.length === 0 || partitionOf(String(id)) !== partitionOf(String(ids[0]))) ids.push(id);
       else await app.client.query('update "database" set persist_models_enabled = false where id = $1', [id]);
@@ -274,14 +233,10 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
   });
 
   it('retries by error class: timeout once with twice the timeout, connection 3 times, permission at once', async () => {
-    const admin = new Client({ host: PG_HOST, port: PG_PORT, user: 'postgres', database: 'postgres' });
-    await admin.connect();
-    await admin.query(`create role ${noRightsRole} login`);
-    await admin.end();
+    await src.query(`create role ${noRightsRole} login`);
     const slowDb = await app.addDatabase({
       name: 'pg-slow',
-      engine: 'postgres',
-      dbName: src.name,
+      source: src.connection,
       statementTimeoutMs: 1200,
     });
     const slow = await app.addCard({
@@ -289,12 +244,11 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
       name: 'Slow',
       sql: 'select 1 as s from pg_sleep(1.5)',
     });
-    const downDb = await app.addDatabase({ name: 'pg-down', engine: 'postgres', dbName: src.name, port: 1 });
+    const downDb = await app.addDatabase({ name: 'pg-down', source: src.connection, port: 1 });
     const down = await app.addCard({ databaseId: downDb, name: 'Down', sql: 'select 1 as x' });
     const deniedDb = await app.addDatabase({
       name: 'pg-denied',
-      engine: 'postgres',
-      dbName: src.name,
+      source: src.connection,
       username: noRightsRole,
       password: 'whatever',
     });
@@ -321,8 +275,7 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
 
   it('a lock on the cache table skips the model this run and leaves its state unchanged', async () => {
     const before = await app.row(cards.big);
-    const locker = new Client({ host: PG_HOST, port: PG_PORT, user: 'postgres', database: src.name });
-    await locker.connect();
+    const locker = await openTestSourceSession(src.connection);
     await locker.query('begin');
     await locker.query(`lock table "${before.schema_name}"."${before.table_name}" in access share mode`);
     try {
@@ -349,9 +302,7 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
               lease_expires_at = now() - interval '1 minute' where id = $1`,
       [info.id],
     );
-    await src.client.query(
-      `create table "${info.schema_name}"."mp_tmp_0123456789_leftover" as select 1 as x`,
-    );
+    await src.query(`create table "${info.schema_name}"."mp_tmp_0123456789_leftover" as select 1 as x`);
     const r = await bus.request({ databaseId: dbId, trigger: 'scheduled' });
     await bus.waitRun(r.eventId);
     expect(bus.events('RefreshSucceeded', r.eventId).map((e) => e.cardId)).toContain(cards.big);

@@ -1,6 +1,7 @@
 /* Shared set-up of the refresher's integration tests (not part of the build). */
 import { INestApplication } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   createEvent,
   DomainEvent,
@@ -12,78 +13,27 @@ import {
 import { SecretBox } from '@model-persistence/database';
 import { createLogger } from '@model-persistence/runtime';
 import {
+  countSourceRows,
   createTestAppDatabase,
+  createTestSourceDatabase,
   createTestTopics,
+  eventually,
+  openTestSourceSession,
   produceRaw,
+  ServiceProcess,
+  sourceTables,
   TestAppDatabase,
+  TestSourceConnection,
+  TestSourceDatabase,
   TopicRecorder,
   uniqueTopicPrefix,
 } from '@model-persistence/testing';
 import { Kafka } from 'kafkajs';
 import { Client } from 'pg';
-import { createConnection, Connection } from 'mysql2/promise';
 import { startRefresher as startRefresherApp } from './bootstrap';
 import { loadRefresherConfig } from './config';
 
-export const PG_HOST = '127.0.0.1';
-export const PG_PORT = 5432;
-export const MYSQL_PORT = 3306;
 export const TEST_SECRETS_KEY = 'refresher-int-test-secrets-key';
-
-export interface SourcePg {
-  name: string;
-  client: Client;
-  drop(): Promise<void>;
-}
-
-/** A fresh PostgreSQL source database per test file. */
-export async function createSourcePg(label: string): Promise<SourcePg> {
-  const name = `mp_src_${label}_${randomBytes(3).toString('hex')}`;
-  const admin = new Client({ host: PG_HOST, port: PG_PORT, user: 'postgres', database: 'postgres' });
-  await admin.connect();
-  await admin.query(`create database "${name}"`);
-  await admin.end();
-  const client = new Client({ host: PG_HOST, port: PG_PORT, user: 'postgres', database: name });
-  await client.connect();
-  return {
-    name,
-    client,
-    drop: async () => {
-      await client.end().catch(() => undefined);
-      const a = new Client({ host: PG_HOST, port: PG_PORT, user: 'postgres', database: 'postgres' });
-      await a.connect();
-      await a.query(`drop database if exists "${name}" with (force)`);
-      await a.end();
-    },
-  };
-}
-
-export interface SourceMysql {
-  name: string;
-  conn: Connection;
-  drop(): Promise<void>;
-}
-
-/** A fresh MariaDB source database per test file (the cache schema is another database on MySQL). */
-export async function createSourceMysql(label: string): Promise<SourceMysql> {
-  const name = `mp_src_${label}_${randomBytes(3).toString('hex')}`;
-  const conn = await createConnection({
-    host: PG_HOST,
-    port: MYSQL_PORT,
-    user: 'root',
-    multipleStatements: false,
-  });
-  await conn.query(`create database \`${name}\``);
-  await conn.query(`use \`${name}\``);
-  return {
-    name,
-    conn,
-    drop: async () => {
-      await conn.query(`drop database if exists \`${name}\``).catch(() => undefined);
-      await conn.end().catch(() => undefined);
-    },
-  };
-}
 
 /** The application database with seeding helpers (plain SQL, as the API would have written it). */
 export class AppDb {
@@ -102,10 +52,10 @@ export class AppDb {
     return a;
   }
 
+  /** Registers a source database (engine, host, port, name and user from `source`, unless overridden). */
   async addDatabase(v: {
     name: string;
-    engine: 'postgres' | 'mysql';
-    dbName: string;
+    source: TestSourceConnection;
     port?: number;
     username?: string;
     password?: string | null;
@@ -119,11 +69,11 @@ export class AppDb {
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id`,
       [
         v.name,
-        v.engine,
-        PG_HOST,
-        v.port ?? (v.engine === 'postgres' ? PG_PORT : MYSQL_PORT),
-        v.dbName,
-        v.username ?? (v.engine === 'postgres' ? 'postgres' : 'root'),
+        v.source.engine,
+        v.source.host,
+        v.port ?? v.source.port,
+        v.source.dbName,
+        v.username ?? v.source.username,
         pw,
         v.statementTimeoutMs ?? 600_000,
         v.enabled ?? true,
@@ -146,6 +96,10 @@ export class AppDb {
       [v.name, v.databaseId, v.sql, v.type ?? 'model', v.archived ?? false, v.refreshCron ?? null],
     );
     return r.rows[0].id;
+  }
+
+  async setCardSql(cardId: number, sql: string): Promise<void> {
+    await this.client.query('update card set query_sql = $1 where id = $2', [sql, cardId]);
   }
 
   async rows(where = 'true', params: unknown[] = []) {
@@ -280,4 +234,171 @@ export async function createBus(label: string): Promise<Bus> {
     },
   };
   return bus;
+}
+
+/** Reads a cache table in a loop (pausing `pauseMs` between reads) until stopped; what it saw and the errors. */
+export async function startCacheReader(src: TestSourceDatabase, schema: string, table: string, pauseMs = 0) {
+  const reader = await openTestSourceSession(src.connection);
+  let stop = false;
+  const seen: number[] = [];
+  const errors: string[] = [];
+  const done = (async () => {
+    while (!stop) {
+      try {
+        seen.push(await countSourceRows(reader, src.connection.engine, schema, table));
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
+    }
+    await reader.end();
+    return { seen, errors };
+  })();
+  return {
+    stop: async () => {
+      stop = true;
+      return done;
+    },
+  };
+}
+
+/**
+ * Five manual refreshes of one model through Kafka while a reader loops over its cache table (1000 rows):
+ * every refresh succeeds and the reader never sees an error or another row count.
+ */
+export async function expectReadsNeverFailDuringRefreshes(t: {
+  app: AppDb;
+  bus: Bus;
+  src: TestSourceDatabase;
+  databaseId: number;
+  cardId: number;
+}): Promise<void> {
+  const info = await t.app.row(t.cardId);
+  const reader = await startCacheReader(t.src, info.schema_name, info.table_name);
+  const runs = [];
+  for (let i = 0; i < 5; i++)
+    runs.push(await t.bus.request({ databaseId: t.databaseId, cardId: t.cardId, trigger: 'manual' }));
+  for (const r of runs) expect(await t.bus.waitRun(r.eventId)).toMatchObject({ success: 1 });
+  const { seen, errors } = await reader.stop();
+  expect(errors).toEqual([]);
+  expect(seen.length).toBeGreaterThan(20);
+  expect(new Set(seen)).toEqual(new Set([1000]));
+}
+
+/**
+ * kill -9 of a compiled refresher (a real process) in the middle of a long refresh of a model (1000 rows):
+ * a second refresher completes the redelivered request once, the row ends persisted with no lease, no
+ * temporary table is left, and a reader of the cache table never sees an error or a partial table.
+ * The in-process refresher of the calling test must not consume `group` meanwhile.
+ */
+export async function expectKillDuringLongRefreshRecovers(t: {
+  app: AppDb;
+  bus: Bus;
+  src: TestSourceDatabase;
+  databaseId: number;
+  cardId: number;
+  /** The model SQL during the killed refresh: ~12 s of work. */
+  slowSql: string;
+  instancePrefix: string;
+  group?: string;
+}): Promise<void> {
+  const main = join(__dirname, '..', 'dist', 'main.js');
+  if (!existsSync(main))
+    throw new Error(`${main} is missing: build first with npx tsc -b tsconfig.build.json`);
+  const env = (instance: string) =>
+    refresherEnv(t.app.db.url, t.bus.prefix, {
+      ...(t.group ? { REFRESHER_CONSUMER_GROUP: t.group } : {}),
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      REFRESHER_CONCURRENCY: '1',
+      REFRESH_LEASE_MS: '6000',
+      INSTANCE_ID: instance,
+      LOG_LEVEL: 'info',
+      OTEL_SDK_DISABLED: 'true',
+      METRICS_PORT: '0',
+    });
+  const started = /refresher started \(instance/;
+  const first = await new ServiceProcess('refresher', env(`${t.instancePrefix}-a`)).start(started);
+  let second: ServiceProcess | undefined;
+  let reader: Awaited<ReturnType<typeof startCacheReader>> | undefined;
+  try {
+    const warm = await t.bus.request({ databaseId: t.databaseId, cardId: t.cardId, trigger: 'manual' });
+    expect(await t.bus.waitRun(warm.eventId)).toMatchObject({ success: 1 });
+    const info = await t.app.row(t.cardId);
+    reader = await startCacheReader(t.src, info.schema_name, info.table_name, 20);
+
+    await t.app.setCardSql(t.cardId, t.slowSql);
+    const req = await t.bus.request({ databaseId: t.databaseId, trigger: 'scheduled' });
+    await eventually(async () => {
+      const r = await t.app.row(t.cardId);
+      return r.state === 'refreshing' && r.lease_owner === `${t.instancePrefix}-a`;
+    }, 60_000);
+    await first.kill();
+
+    second = await new ServiceProcess('refresher', env(`${t.instancePrefix}-b`)).start(started);
+    const done = await t.bus.waitRun(req.eventId, 120_000);
+    expect(done).toMatchObject({ success: 1, error: 0 });
+    expect(t.bus.events('RefreshSucceeded', req.eventId)).toHaveLength(1);
+    expect(await t.app.row(t.cardId)).toMatchObject({
+      state: 'persisted',
+      active: true,
+      lease_owner: null,
+      last_run_id: req.eventId,
+    });
+    expect(await t.app.rows(`state = 'refreshing'`)).toEqual([]);
+    expect(await sourceTables(t.src, info.schema_name, 'mp\\_%')).toEqual([]);
+    const { seen, errors } = await reader.stop();
+    reader = undefined;
+    expect(errors).toEqual([]);
+    expect(seen.length).toBeGreaterThan(50);
+    expect(new Set(seen)).toEqual(new Set([1000]));
+  } finally {
+    await reader?.stop();
+    await first.kill();
+    await second?.stop();
+  }
+}
+
+/** The app database, a source database with an `orders` table (ids 1..1000, amount = id % 1000), topics. */
+export interface RefresherStack {
+  app: AppDb;
+  src: TestSourceDatabase;
+  bus: Bus;
+  /** Stops `refresher` (if any) and the recorder, runs `cleanup` (source database still there), drops both. */
+  close(refresher?: INestApplication, cleanup?: () => Promise<unknown>): Promise<void>;
+}
+
+const DIGITS = Array.from({ length: 10 }, (_, k) => `select ${k} as n`).join(' union all ');
+const ORDERS: Record<TestSourceConnection['engine'], string[]> = {
+  postgres: [
+    'create table orders as select g as id, (g % 1000)::numeric as amount from generate_series(1, 1000) g',
+  ],
+  mysql: [
+    'create table orders (id int primary key, amount decimal(10,2))',
+    `insert into orders select seq, seq % 1000 from (select a.n + b.n * 10 + c.n * 100 + 1 as seq
+       from (${DIGITS}) a, (${DIGITS}) b, (${DIGITS}) c) s`,
+  ],
+};
+
+export async function createRefresherStack(
+  label: string,
+  engine: TestSourceConnection['engine'],
+): Promise<RefresherStack> {
+  const [app, src, bus] = await Promise.all([
+    AppDb.create(`refresher${label}`),
+    createTestSourceDatabase(engine, `ref${label}`),
+    createBus(`ref${label}`),
+  ]);
+  for (const sql of ORDERS[engine]) await src.query(sql);
+  return {
+    app,
+    src,
+    bus,
+    async close(refresher, cleanup) {
+      await refresher?.close();
+      await bus.stop();
+      await cleanup?.();
+      await src.drop();
+      await app.close();
+    },
+  };
 }

@@ -1,25 +1,16 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { Topics } from '@model-persistence/contracts';
+import { eventually } from '@model-persistence/testing';
 import {
-  CardRepository,
-  createAppDataSource,
-  ScheduleClaimRepository,
-  SettingKey,
-  SettingRepository,
-  SourceDatabaseRepository,
-} from '@model-persistence/database';
-import {
-  createTestAppDatabase,
-  createTestTopics,
-  eventually,
-  ReceivedMessage,
-  testKafkaConfig,
-  TestAppDatabase,
-  TopicRecorder,
-  uniqueTopicPrefix,
-} from '@model-persistence/testing';
-import { DataSource } from 'typeorm';
+  createSchedulerTestBed,
+  fireCounts,
+  fireTime,
+  header,
+  SchedulerTestBed,
+  schedulerEnv,
+  sleep,
+} from './scheduler.test-kit';
 
 /*
  * Point 8: three scheduler processes at once on one app database. Every fire is published exactly once;
@@ -27,20 +18,11 @@ import { DataSource } from 'typeorm';
  * claim and publish (simulated by a claim row nobody publishes) is taken over after SCHEDULER_CLAIM_STALE_MS.
  */
 const root = path.resolve(__dirname, '../../..');
-const prefix = uniqueTopicPrefix('replicas');
-const kafkaConfig = testKafkaConfig(prefix);
 const STALE_MS = 3000;
-let db: TestAppDatabase;
-let ds: DataSource;
-let recorder: TopicRecorder;
-let claims: ScheduleClaimRepository;
+let bed: SchedulerTestBed;
 const procs = new Map<string, { child: ChildProcess; out: string[] }>();
 const dbIds: number[] = [];
 let cardId: number;
-
-const header = (m: ReceivedMessage, name: string) => m.headers[name]?.toString() ?? '';
-const fireTime = (m: ReceivedMessage) => Date.parse(header(m, 'fire-time'));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function spawnScheduler(id: string): void {
   const out: string[] = [];
@@ -48,13 +30,7 @@ function spawnScheduler(id: string): void {
     cwd: root,
     env: {
       ...process.env,
-      KAFKA_BROKERS: kafkaConfig.brokers.join(','),
-      KAFKA_TOPIC_PREFIX: prefix,
-      KAFKA_TOPIC_PARTITIONS: String(kafkaConfig.partitions),
-      KAFKA_SESSION_TIMEOUT_MS: '10000',
-      DATABASE_URL: db.url,
-      DATABASE_POOL_SIZE: '3',
-      INSTANCE_ID: id,
+      ...schedulerEnv(bed, id, 3),
       LOG_LEVEL: 'info',
       SCHEDULER_CLAIM_STALE_MS: String(STALE_MS),
       NODE_ENV: 'test',
@@ -67,16 +43,8 @@ function spawnScheduler(id: string): void {
 }
 
 /** For each schedule: fire time → how many times it was published. */
-function publishedFires(): Map<string, Map<number, number>> {
-  const byKey = new Map<string, Map<number, number>>();
-  for (const m of recorder.messages.filter((x) => x.event?.type === 'RefreshRequested')) {
-    const k = header(m, 'schedule-key');
-    const times = byKey.get(k) ?? new Map<number, number>();
-    times.set(fireTime(m), (times.get(fireTime(m)) ?? 0) + 1);
-    byKey.set(k, times);
-  }
-  return byKey;
-}
+const publishedFires = () =>
+  fireCounts(bed.recorder.messages.filter((x) => x.event?.type === 'RefreshRequested'));
 
 /** Every fire in [from, to] of a schedule with this period was published exactly once. */
 function expectEachFireOnce(key: string, periodMs: number, from: number, to: number) {
@@ -89,26 +57,16 @@ function expectEachFireOnce(key: string, periodMs: number, from: number, to: num
 }
 
 beforeAll(async () => {
-  db = await createTestAppDatabase('replicas');
-  ds = await createAppDataSource({ url: db.url, poolSize: 2 }).initialize();
-  claims = new ScheduleClaimRepository(ds);
-  const settings = new SettingRepository(ds);
-  const databases = new SourceDatabaseRepository(ds);
-  const source = { engine: 'postgres' as const, host: '127.0.0.1', port: 5432, dbName: 'x', username: 'u' };
-  for (const name of ['a', 'b', 'c'])
-    dbIds.push((await databases.create({ ...source, name, persistModelsEnabled: true })).id);
+  bed = await createSchedulerTestBed('replicas', [Topics.RefreshRequested]);
+  for (const name of ['a', 'b', 'c']) dbIds.push(await bed.addDatabase(name, true));
   cardId = (
-    await new CardRepository(ds).create({
+    await bed.cards.create({
       name: 'm',
       databaseId: dbIds[0],
       sql: 'select 1',
       refreshCron: '0/2 * * * * ? *',
     })
   ).id;
-  await settings.set(SettingKey.PersistedModelsEnabled, 'true');
-  await settings.set(SettingKey.RefreshCronSchedule, '0/3 * * * * ? *');
-  const kafka = await createTestTopics(kafkaConfig);
-  recorder = await new TopicRecorder(kafka, prefix, [Topics.RefreshRequested]).start();
   for (const id of ['r1', 'r2', 'r3']) spawnScheduler(id);
   await eventually(
     async () => [...procs.values()].every((p) => p.out.join('').includes('scheduler started')),
@@ -132,9 +90,7 @@ afterAll(async () => {
         ),
     ),
   );
-  await recorder?.stop();
-  await ds?.destroy();
-  await db?.drop();
+  await bed?.close();
 }, 60_000);
 
 describe('three scheduler replicas (processes, real Kafka and PostgreSQL)', () => {
@@ -142,7 +98,7 @@ describe('three scheduler replicas (processes, real Kafka and PostgreSQL)', () =
     const from = Date.now() + 500;
     await sleep(9_000);
     // the replica that published the latest fire of database a
-    const latest = (await claims.findByKey(`database:${dbIds[0]}`)).filter((c) => c.publishedAt).pop()!;
+    const latest = (await bed.claims.findByKey(`database:${dbIds[0]}`)).filter((c) => c.publishedAt).pop()!;
     expect(['r1', 'r2', 'r3']).toContain(latest.claimedBy);
     // kill it where no fire is due (second ≡ 5 mod 6: neither a 3 s nor a 2 s boundary), so it is not mid-publish
     const now = Date.now();
@@ -153,7 +109,7 @@ describe('three scheduler replicas (processes, real Kafka and PostgreSQL)', () =
     const to = Date.now() - 1500;
     for (const id of dbIds) expectEachFireOnce(`database:${id}`, 3000, from, to);
     expectEachFireOnce(`model:${cardId}`, 2000, from, to);
-    const after = (await claims.findByKey(`database:${dbIds[1]}`)).filter(
+    const after = (await bed.claims.findByKey(`database:${dbIds[1]}`)).filter(
       (c) => c.fireTime.getTime() > killAt,
     );
     expect(after.length).toBeGreaterThanOrEqual(2);
@@ -164,11 +120,11 @@ describe('three scheduler replicas (processes, real Kafka and PostgreSQL)', () =
     const key = `database:${dbIds[2]}`;
     const next = Math.ceil((Date.now() + 1500) / 3000) * 3000; // a fire at least 1.5 s away
     const ghostAt = Date.now();
-    await ds.query(
+    await bed.ds.query(
       `insert into schedule_claim (schedule_key, fire_time, claimed_by) values ($1, $2, 'ghost')`,
       [key, new Date(next).toISOString()],
     );
-    const [m] = await recorder.waitFor(
+    const [m] = await bed.recorder.waitFor(
       (x) => header(x, 'schedule-key') === key && fireTime(x) === next,
       1,
       STALE_MS + 15_000,
@@ -177,7 +133,8 @@ describe('three scheduler replicas (processes, real Kafka and PostgreSQL)', () =
     expect(Number(m.raw.timestamp)).toBeGreaterThanOrEqual(Math.max(next, ghostAt + STALE_MS) - 100);
     // marked published just after the broker's ack
     const row = await eventually(
-      async () => (await claims.findByKey(key)).find((c) => c.fireTime.getTime() === next && c.publishedAt),
+      async () =>
+        (await bed.claims.findByKey(key)).find((c) => c.fireTime.getTime() === next && c.publishedAt),
       10_000,
     );
     expect(row.claimedBy).not.toBe('ghost');

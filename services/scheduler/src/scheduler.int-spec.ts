@@ -1,53 +1,39 @@
 import { INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { createEvent, topicName, Topics } from '@model-persistence/contracts';
-import {
-  CardRepository,
-  createAppDataSource,
-  ScheduleClaimRepository,
-  SettingKey,
-  SettingRepository,
-  SourceDatabaseRepository,
-} from '@model-persistence/database';
+import { SettingKey } from '@model-persistence/database';
 import { kafkaMicroservice } from '@model-persistence/messaging';
-import {
-  createTestAppDatabase,
-  createTestTopics,
-  eventually,
-  produceRaw,
-  ReceivedMessage,
-  testKafkaConfig,
-  TestAppDatabase,
-  TopicRecorder,
-  uniqueTopicPrefix,
-} from '@model-persistence/testing';
-import { Kafka } from 'kafkajs';
-import { DataSource } from 'typeorm';
+import { eventually, produceRaw, ReceivedMessage } from '@model-persistence/testing';
 import { AppModule } from './app.module';
 import { loadSchedulerConfig, schedulerConsumerGroup } from './config';
 import { SchedulerService } from './scheduler.service';
+import {
+  createSchedulerTestBed,
+  fireCounts,
+  fireTime,
+  SchedulerTestBed,
+  schedulerEnv,
+  sleep,
+} from './scheduler.test-kit';
 
 /*
  * One scheduler in-process against the real broker and app database, schedules firing every few seconds:
  * settings and triggers (points 1, 3), changes taking effect at once (4), missed fires (5), prune (6),
  * task-history clean-up (7). The three-replica test runs real processes: scheduler-replicas.int-spec.ts.
  */
-const prefix = uniqueTopicPrefix('sched');
-const kafkaConfig = testKafkaConfig(prefix);
-let db: TestAppDatabase;
-let ds: DataSource;
-let kafka: Kafka;
-let recorder: TopicRecorder;
-let settings: SettingRepository;
-let databases: SourceDatabaseRepository;
-let cards: CardRepository;
-let claims: ScheduleClaimRepository;
+let bed: SchedulerTestBed;
 let app: INestMicroservice | null = null;
 let instance = 0;
 let db1: number, db2: number, db3: number, card10: number, card11: number;
+// shorthands for the bed's parts, set in beforeAll
+let ds: SchedulerTestBed['ds'];
+let kafka: SchedulerTestBed['kafka'];
+let recorder: SchedulerTestBed['recorder'];
+let settings: SchedulerTestBed['settings'];
+let databases: SchedulerTestBed['databases'];
+let cards: SchedulerTestBed['cards'];
+let claims: SchedulerTestBed['claims'];
 
-const header = (m: ReceivedMessage, name: string) => m.headers[name]?.toString() ?? '';
-const fireTime = (m: ReceivedMessage) => Date.parse(header(m, 'fire-time'));
 const refreshes = (
   pred: (e: { databaseId: number; cardId?: number }, m: ReceivedMessage) => boolean = () => true,
 ) =>
@@ -55,17 +41,10 @@ const refreshes = (
     const e = m.event;
     return e?.type === 'RefreshRequested' && pred(e, m);
   });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startScheduler(env: Record<string, string> = {}): Promise<SchedulerService> {
   const config = loadSchedulerConfig({
-    KAFKA_BROKERS: kafkaConfig.brokers.join(','),
-    KAFKA_TOPIC_PREFIX: prefix,
-    KAFKA_TOPIC_PARTITIONS: String(kafkaConfig.partitions),
-    KAFKA_SESSION_TIMEOUT_MS: '10000',
-    DATABASE_URL: db.url,
-    DATABASE_POOL_SIZE: '4',
-    INSTANCE_ID: `sched-int-${++instance}`,
+    ...schedulerEnv(bed, `sched-int-${++instance}`, 4),
     PRUNE_GRACE_MS: '2000',
     SCHEDULER_PRUNE_CRON: '0/5 * * * * ? *',
     SCHEDULER_HISTORY_CLEANUP_CRON: '0/5 * * * * ? *',
@@ -87,38 +66,30 @@ async function stopScheduler() {
 
 async function changed(entity: 'setting' | 'database' | 'card', entityId: number | string) {
   const event = createEvent('ConfigurationChanged', { entity, entityId, change: 'updated' });
-  await produceRaw(kafka, topicName(prefix, Topics.ConfigChanged), [
+  await produceRaw(kafka, topicName(bed.prefix, Topics.ConfigChanged), [
     { key: entity, value: JSON.stringify(event) },
   ]);
 }
 
 /** Every (schedule, fire time) was published at most once. */
 function expectNoDuplicates() {
-  const seen = new Map<string, number>();
-  for (const m of recorder.messages.filter((x) => x.event?.type !== 'DeadLetter')) {
-    const k = `${header(m, 'schedule-key')}@${header(m, 'fire-time')}`;
-    seen.set(k, (seen.get(k) ?? 0) + 1);
-  }
-  expect([...seen.entries()].filter(([, n]) => n > 1)).toEqual([]);
+  const counts = fireCounts(recorder.messages.filter((x) => x.event?.type !== 'DeadLetter'));
+  const twice = [...counts].flatMap(([key, times]) =>
+    [...times].filter(([, n]) => n > 1).map(([t, n]) => [`${key}@${new Date(t).toISOString()}`, n]),
+  );
+  expect(twice).toEqual([]);
 }
 
 beforeAll(async () => {
-  db = await createTestAppDatabase('scheduler');
-  ds = await createAppDataSource({ url: db.url, poolSize: 2 }).initialize();
-  settings = new SettingRepository(ds);
-  databases = new SourceDatabaseRepository(ds);
-  cards = new CardRepository(ds);
-  claims = new ScheduleClaimRepository(ds);
-  kafka = await createTestTopics(kafkaConfig);
-  recorder = await new TopicRecorder(kafka, prefix, [
+  bed = await createSchedulerTestBed('scheduler', [
     Topics.RefreshRequested,
     Topics.PruneRequested,
     Topics.DeadLetter,
-  ]).start();
-  const source = { engine: 'postgres' as const, host: '127.0.0.1', port: 5432, dbName: 'x', username: 'u' };
-  db1 = (await databases.create({ ...source, name: 'one', persistModelsEnabled: true })).id;
-  db2 = (await databases.create({ ...source, name: 'two', persistModelsEnabled: true })).id;
-  db3 = (await databases.create({ ...source, name: 'three', persistModelsEnabled: false })).id;
+  ]);
+  ({ ds, kafka, recorder, settings, databases, cards, claims } = bed);
+  db1 = await bed.addDatabase('one', true);
+  db2 = await bed.addDatabase('two', true);
+  db3 = await bed.addDatabase('three', false);
   card10 = (
     await cards.create({ name: 'own cron', databaseId: db1, sql: 'select 1', refreshCron: '0/2 * * * * ? *' })
   ).id;
@@ -126,8 +97,6 @@ beforeAll(async () => {
     await cards.create({ name: 'on db 3', databaseId: db3, sql: 'select 1', refreshCron: '0/2 * * * * ? *' })
   ).id;
   await cards.create({ name: 'plain', databaseId: db1, sql: 'select 1' });
-  await settings.set(SettingKey.PersistedModelsEnabled, 'true');
-  await settings.set(SettingKey.RefreshCronSchedule, '0/3 * * * * ? *');
   for (let i = 0; i < 10; i++)
     await ds.query(
       `insert into task_history (task, started_at, status, run_id) values ('persist-refresh', $1, 'success', gen_random_uuid())`,
@@ -137,9 +106,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopScheduler();
-  await recorder?.stop();
-  await ds?.destroy();
-  await db?.drop();
+  await bed?.close();
 }, 60_000);
 
 describe('scheduler (real Kafka and PostgreSQL)', () => {
@@ -197,7 +164,7 @@ describe('scheduler (real Kafka and PostgreSQL)', () => {
 
   it('reschedules at once on config.changed: database off/on, global cron, model cron removed; bad events dead-lettered', async () => {
     // a malformed change notification is dead-lettered and the scheduler keeps going
-    await produceRaw(kafka, topicName(prefix, Topics.ConfigChanged), [
+    await produceRaw(kafka, topicName(bed.prefix, Topics.ConfigChanged), [
       { key: 'x', value: '{"type":"Config' },
     ]);
     await recorder.waitFor((m) => m.event?.type === 'DeadLetter', 1, 20_000);
