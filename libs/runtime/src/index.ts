@@ -2,3 +2,4 @@ export * from './logger';
 export * from './bootstrap';
 export * from './ops-server';
 export * from './ops-gauges';
+export * from './core.module';

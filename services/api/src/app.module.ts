@@ -1,9 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { APP_CONFIG } from '@model-persistence/config';
-import { DatabaseModule } from '@model-persistence/database';
-import { MessagingModule } from '@model-persistence/messaging';
-import { OpsGaugesModule } from '@model-persistence/runtime';
+import { CoreModule, OpsGaugesModule } from '@model-persistence/runtime';
 import { AdminSettingsUseCase } from './admin/admin-settings.use-case';
 import { AdminController } from './admin/admin.controller';
 import { TokenService } from './auth/token.service';
@@ -37,12 +34,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        DatabaseModule.forRoot({
-          url: config.database.url,
-          poolSize: config.database.poolSize,
-          applicationName: config.service,
-        }),
-        MessagingModule.forRoot(config.kafka, config.consumerGroup),
+        CoreModule.forRoot(config, config.consumerGroup),
         // Models-by-state, staleness, consumer-lag and dead-letter gauges: registered here only, once.
         OpsGaugesModule.forRoot(config),
       ],
@@ -55,7 +47,6 @@ export class AppModule {
         TaskHistoryController,
       ],
       providers: [
-        { provide: APP_CONFIG, useValue: config },
         { provide: SOURCE_DB, useFactory: () => options.sourceDb ?? sourceDbFromLib() },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         TokenService,

@@ -1,7 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_CONFIG } from '@model-persistence/config';
-import { DatabaseModule } from '@model-persistence/database';
-import { MessagingModule } from '@model-persistence/messaging';
+import { CoreModule } from '@model-persistence/runtime';
 import { ApplyHistoryEventUseCase } from './apply-history-event.use-case';
 import { HistoryConfig } from './config';
 import { HistoryEventsHandler } from './history-events.handler';
@@ -22,17 +20,9 @@ export class AppModule {
   static forRoot(config: HistoryConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [
-        DatabaseModule.forRoot({
-          url: config.database.url,
-          poolSize: config.database.poolSize,
-          applicationName: config.service,
-        }),
-        MessagingModule.forRoot(config.kafka, config.consumerGroup),
-      ],
+      imports: [CoreModule.forRoot(config, config.consumerGroup)],
       controllers: [HistoryEventsHandler],
       providers: [
-        { provide: APP_CONFIG, useValue: config },
         { provide: HISTORY_OPTIONS, useValue: historyOptions(config) },
         ApplyHistoryEventUseCase,
         SweepStaleRunsUseCase,

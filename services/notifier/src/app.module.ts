@@ -1,7 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_CONFIG } from '@model-persistence/config';
-import { DatabaseModule } from '@model-persistence/database';
-import { MessagingModule } from '@model-persistence/messaging';
+import { CoreModule } from '@model-persistence/runtime';
 import { CompleteRunUseCase } from './complete-run.use-case';
 import { NOTIFIER_SETTINGS, NotifierConfig } from './config';
 import { MailerService } from './mailer.service';
@@ -17,17 +15,9 @@ export class AppModule {
   static forRoot(config: NotifierConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [
-        DatabaseModule.forRoot({
-          url: config.database.url,
-          poolSize: config.database.poolSize,
-          applicationName: config.service,
-        }),
-        MessagingModule.forRoot(config.kafka, config.consumerGroup),
-      ],
+      imports: [CoreModule.forRoot(config, config.consumerGroup)],
       controllers: [RefreshEventsHandler],
       providers: [
-        { provide: APP_CONFIG, useValue: config },
         { provide: NOTIFIER_SETTINGS, useValue: config },
         MailerService,
         RecipientsService,

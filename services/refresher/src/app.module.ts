@@ -1,7 +1,5 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
-import { APP_CONFIG } from '@model-persistence/config';
-import { DatabaseModule } from '@model-persistence/database';
-import { MessagingModule } from '@model-persistence/messaging';
+import { CoreModule } from '@model-persistence/runtime';
 import { RefresherConfig } from './config';
 import { CrashRecoveryService } from './crash-recovery.service';
 import { ModelRefreshService } from './model-refresh.service';
@@ -18,7 +16,6 @@ export class AppModule {
   /** `sourceDb` is replaceable for unit tests only; integration tests and production use the real engine layer. */
   static forRoot(config: RefresherConfig, sourceDb: SourceDbApi = realSourceDb()): DynamicModule {
     const providers: Provider[] = [
-      { provide: APP_CONFIG, useValue: config },
       { provide: SOURCE_DB, useValue: sourceDb },
       SourceDrivers,
       ModelRefreshService,
@@ -28,14 +25,7 @@ export class AppModule {
     ];
     return {
       module: AppModule,
-      imports: [
-        DatabaseModule.forRoot({
-          url: config.database.url,
-          poolSize: config.database.poolSize,
-          applicationName: config.service,
-        }),
-        MessagingModule.forRoot(config.kafka, config.consumerGroup),
-      ],
+      imports: [CoreModule.forRoot(config, config.consumerGroup)],
       controllers: [RefreshRequestedHandler, PruneRequestedHandler],
       providers,
     };

@@ -1,7 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_CONFIG } from '@model-persistence/config';
-import { DatabaseModule } from '@model-persistence/database';
-import { MessagingModule } from '@model-persistence/messaging';
+import { CoreModule } from '@model-persistence/runtime';
 import { schedulerConsumerGroup, SchedulerConfig } from './config';
 import { ConfigChangedHandler } from './config-changed.handler';
 import { PublishFiresUseCase } from './publish-fires.use-case';
@@ -13,21 +11,9 @@ export class AppModule {
   static forRoot(config: SchedulerConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [
-        DatabaseModule.forRoot({
-          url: config.database.url,
-          poolSize: config.database.poolSize,
-          applicationName: config.service,
-        }),
-        MessagingModule.forRoot(config.kafka, schedulerConsumerGroup(config)),
-      ],
+      imports: [CoreModule.forRoot(config, schedulerConsumerGroup(config))],
       controllers: [ConfigChangedHandler],
-      providers: [
-        { provide: APP_CONFIG, useValue: config },
-        ScheduleSnapshotService,
-        PublishFiresUseCase,
-        SchedulerService,
-      ],
+      providers: [ScheduleSnapshotService, PublishFiresUseCase, SchedulerService],
     };
   }
 }
