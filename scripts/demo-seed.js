@@ -12,7 +12,9 @@ async function seedPostgres() {
   const c = new Client({ connectionString: PG_DEMO_URL });
   await c.connect();
   try {
-    await c.query(`create table if not exists customers (id int primary key, name text not null, country text not null)`);
+    await c.query(
+      `create table if not exists customers (id int primary key, name text not null, country text not null)`,
+    );
     await c.query(`create table if not exists orders (
       id bigint primary key, customer_id int not null, ordered_at timestamptz not null,
       status text not null, amount numeric(12,2) not null)`);
@@ -39,7 +41,8 @@ async function seedMysql() {
     const [rows] = await c.query('select count(*) as n from inventory');
     if (Number(rows[0].n) === 0) {
       const values = [];
-      for (let i = 1; i <= 2000; i++) values.push([`SKU-${i}`, ['north', 'south', 'east', 'west'][i % 4], (i * 13) % 500]);
+      for (let i = 1; i <= 2000; i++)
+        values.push([`SKU-${i}`, ['north', 'south', 'east', 'west'][i % 4], (i * 13) % 500]);
       await c.query('insert into inventory (sku, warehouse, quantity) values ?', [values]);
     }
     return true;
@@ -76,10 +79,17 @@ const MODELS = {
             from customers c join orders o on o.customer_id = c.id group by c.id, c.name, c.country`,
     },
     { name: 'Orders by status', sql: `select status, count(*) as orders from orders group by status` },
-    { name: 'Recent orders', sql: `select * from orders order by ordered_at desc limit 100`, type: 'question' },
+    {
+      name: 'Recent orders',
+      sql: `select * from orders order by ordered_at desc limit 100`,
+      type: 'question',
+    },
   ],
   'Demo warehouse (MariaDB)': [
-    { name: 'Stock per warehouse', sql: 'select warehouse, sum(quantity) as quantity, count(*) as skus from inventory group by warehouse' },
+    {
+      name: 'Stock per warehouse',
+      sql: 'select warehouse, sum(quantity) as quantity, count(*) as skus from inventory group by warehouse',
+    },
   ],
 };
 
@@ -87,10 +97,24 @@ async function seedDemo({ base, token }) {
   await seedPostgres();
   const withMysql = await seedMysql();
   const sources = [
-    { name: 'Demo shop (PostgreSQL)', engine: 'postgres', host: '127.0.0.1', port: 5432, db_name: 'mp_demo_source', user: 'postgres' },
+    {
+      name: 'Demo shop (PostgreSQL)',
+      engine: 'postgres',
+      host: '127.0.0.1',
+      port: 5432,
+      db_name: 'mp_demo_source',
+      user: 'postgres',
+    },
   ];
   if (withMysql) {
-    sources.push({ name: 'Demo warehouse (MariaDB)', engine: 'mysql', host: '127.0.0.1', port: 3306, db_name: 'mp_demo_source', user: 'root' });
+    sources.push({
+      name: 'Demo warehouse (MariaDB)',
+      engine: 'mysql',
+      host: '127.0.0.1',
+      port: 3306,
+      db_name: 'mp_demo_source',
+      user: 'root',
+    });
   }
   await api(base, token, 'POST', '/api/model-persistence/enable');
   // every 5 minutes, so the demo shows scheduled refreshes
@@ -99,19 +123,28 @@ async function seedDemo({ base, token }) {
   const existingList = existing.data;
   let models = 0;
   for (const s of sources) {
-    const db = existingList.find((d) => d.name === s.name) || (await api(base, token, 'POST', '/api/databases', s));
+    const db =
+      existingList.find((d) => d.name === s.name) || (await api(base, token, 'POST', '/api/databases', s));
     const cards = await api(base, token, 'GET', '/api/cards');
     const cardList = cards.data.filter((c) => c.database_id === db.id);
     for (const m of MODELS[s.name]) {
       if (!cardList.find((c) => c.name === m.name)) {
-        await api(base, token, 'POST', '/api/cards', { name: m.name, database_id: db.id, sql: m.sql, type: m.type || 'model' });
+        await api(base, token, 'POST', '/api/cards', {
+          name: m.name,
+          database_id: db.id,
+          sql: m.sql,
+          type: m.type || 'model',
+        });
       }
       if ((m.type || 'model') === 'model') models++;
     }
     await api(base, token, 'POST', `/api/model-persistence/database/${db.id}/persist`);
     // persisting a model requests its refresh at once, so the caches exist before the first cron fire
-    for (const c of (await api(base, token, 'GET', '/api/cards')).data.filter((c) => c.database_id === db.id)) {
-      if (c.type === 'model' && !c.archived) await api(base, token, 'POST', `/api/model-persistence/card/${c.id}/persist`);
+    for (const c of (await api(base, token, 'GET', '/api/cards')).data.filter(
+      (c) => c.database_id === db.id,
+    )) {
+      if (c.type === 'model' && !c.archived)
+        await api(base, token, 'POST', `/api/model-persistence/card/${c.id}/persist`);
     }
   }
   return `${sources.length} source database(s), ${models} persisted model(s); refreshes every 5 minutes`;

@@ -7,7 +7,12 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 
 function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts, env: { ...process.env, ...opts.env } });
+  const r = spawnSync(cmd, args, {
+    stdio: 'inherit',
+    cwd: root,
+    ...opts,
+    env: { ...process.env, ...opts.env },
+  });
   if (r.error) throw r.error;
   return r.status ?? 1;
 }
@@ -29,7 +34,10 @@ function ensureInstalled() {
   const modules = path.join(root, 'node_modules');
   const stamp = path.join(modules, '.mp-install-stamp');
   const lockHash = () =>
-    crypto.createHash('sha256').update(fs.readFileSync(path.join(root, 'package-lock.json'))).digest('hex');
+    crypto
+      .createHash('sha256')
+      .update(fs.readFileSync(path.join(root, 'package-lock.json')))
+      .digest('hex');
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === lockHash()) return;
   if (!fs.existsSync(modules)) {
     console.log('[setup] installing dependencies (npm ci)…');

@@ -68,7 +68,9 @@ async function main() {
     stopping = true;
     console.log('\n[start] stopping services…');
     for (const c of children) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r() : c.once('exit', r)))));
+    await Promise.all(
+      children.map((c) => new Promise((r) => (c.exitCode !== null ? r() : c.once('exit', r)))),
+    );
     if (kafkaStarted) await infra.kafkaDown();
     process.exit(code);
   };
@@ -108,7 +110,9 @@ async function main() {
   console.log(`Admin API:   ${base}/api/model-persistence`);
   console.log(`OpenAPI:     ${base}/api/docs`);
   console.log(`Admin token: ${env.API_BOOTSTRAP_TOKEN}`);
-  console.log(`Try:         curl -H "Authorization: Bearer ${env.API_BOOTSTRAP_TOKEN}" ${base}/api/model-persistence`);
+  console.log(
+    `Try:         curl -H "Authorization: Bearer ${env.API_BOOTSTRAP_TOKEN}" ${base}/api/model-persistence`,
+  );
   console.log(`Demo:        ${summary}`);
   console.log(`Metrics:     ${SERVICES.map((s) => `${s.name} :${s.metricsPort}/metrics`).join(', ')}`);
   console.log('Ctrl-C stops everything this command started.');

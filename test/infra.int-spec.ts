@@ -8,7 +8,12 @@ describe('scripts/infra.js (local infrastructure)', () => {
     const env = { ...process.env };
     delete env.KAFKA_BROKERS; // exercise the local-broker path, not the "use what is given" one
     delete env.DATABASE_URL;
-    const r = spawnSync('node', ['scripts/infra.js', 'up'], { cwd: root, env, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync('node', ['scripts/infra.js', 'up'], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/Kafka already running|a Kafka broker not started by this script answers/);
     expect(r.stdout).not.toMatch(/created PostgreSQL database model_persistence/);

@@ -27,7 +27,17 @@ describe('migrations (real PostgreSQL)', () => {
     const applied = await runMigrations(db.url);
     expect(applied).toHaveLength(MIGRATIONS.length);
     const up = await tables(db.url);
-    for (const t of ['database', 'card', 'persisted_info', 'task_history', 'setting', 'inbox', 'api_token', 'admin_user', 'schedule_claim']) {
+    for (const t of [
+      'database',
+      'card',
+      'persisted_info',
+      'task_history',
+      'setting',
+      'inbox',
+      'api_token',
+      'admin_user',
+      'schedule_claim',
+    ]) {
       expect(up).toContain(t);
     }
     // idempotent: nothing left to apply

@@ -50,9 +50,12 @@ export class ServiceProcess {
     for (;;) {
       const hit = this.logs.slice(from).find((l) => pattern.test(l));
       if (hit) return hit;
-      if (!this.running) throw new Error(`${this.name} exited before logging ${pattern}:\n${this.logs.slice(-30).join('\n')}`);
+      if (!this.running)
+        throw new Error(`${this.name} exited before logging ${pattern}:\n${this.logs.slice(-30).join('\n')}`);
       if (Date.now() > deadline) {
-        throw new Error(`${this.name} did not log ${pattern} within ${timeoutMs} ms:\n${this.logs.slice(-30).join('\n')}`);
+        throw new Error(
+          `${this.name} did not log ${pattern} within ${timeoutMs} ms:\n${this.logs.slice(-30).join('\n')}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }
