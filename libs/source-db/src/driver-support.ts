@@ -21,6 +21,21 @@ export function swapLockOf(options: SourceDriverOptions): SwapLock {
 }
 
 /** The error a refresh ends with when its AbortSignal fired (class timeout: the run was cut short). */
+/** A failed pool checkout, classified; connection failures name the server they could not reach. */
+export function connectFailure(error: unknown, engine: SourceEngine, server: string): SourceError {
+  const classified = classifySourceError(error, engine);
+  if (classified.errorClass !== 'connection') return classified;
+  const product = engine === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB';
+  return new SourceError(
+    'connection',
+    `Could not connect to ${product} at ${server}: ${classified.message}`,
+    classified.details,
+    {
+      cause: error,
+    },
+  );
+}
+
 export function abortError(label: string, signal: AbortSignal, cause?: unknown): SourceError {
   const reason: unknown = signal.reason;
   const why = reason === undefined ? 'aborted' : errorMessage(reason);

@@ -23,6 +23,7 @@ import { classifySourceError, SourceError } from './source-error';
 import {
   abortError,
   canPersistFailure,
+  connectFailure,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_POOL_SIZE,
   swapLockOf,
@@ -99,14 +100,7 @@ export class MysqlSourceDriver implements SourceDriver {
     try {
       return await this.pool.getConnection();
     } catch (error) {
-      const classified = classifySourceError(error, ENGINE);
-      if (classified.errorClass !== 'connection') throw classified;
-      throw new SourceError(
-        'connection',
-        `Could not connect to MySQL/MariaDB at ${this.where()}: ${classified.message}`,
-        classified.details,
-        { cause: error },
-      );
+      throw connectFailure(error, ENGINE, this.where());
     }
   }
 

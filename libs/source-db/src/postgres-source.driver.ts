@@ -14,6 +14,7 @@ import {
 import { classifySourceError, SourceError } from './source-error';
 import {
   canPersistFailure,
+  connectFailure,
   abortError,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_POOL_SIZE,
@@ -92,14 +93,7 @@ export class PostgresSourceDriver implements SourceDriver {
     try {
       return await this.pool.connect();
     } catch (error) {
-      const classified = classifySourceError(error, ENGINE);
-      if (classified.errorClass !== 'connection') throw classified;
-      throw new SourceError(
-        'connection',
-        `Could not connect to PostgreSQL at ${this.where()}: ${classified.message}`,
-        classified.details,
-        { cause: error },
-      );
+      throw connectFailure(error, ENGINE, this.where());
     }
   }
 
