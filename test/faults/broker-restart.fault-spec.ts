@@ -1,10 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { AddressInfo, createServer } from 'node:net';
-import { join } from 'node:path';
 import { createEvent, DeadLetter, RefreshRequested, Topics } from '@model-persistence/contracts';
-import { eventually, produceRaw, TestSmtpServer, TopicRecorder } from '@model-persistence/testing';
-import { assertBuilt, createSourcePg, FaultStack, MODE, recordFigures, ROOT, size } from './support/stack';
+import { eventually, PrivateBroker, produceRaw, TestSmtpServer, TopicRecorder } from '@model-persistence/testing';
+import { assertBuilt, createSourcePg, FaultStack, MODE, recordFigures, size } from './support/stack';
 
 /*
  * Scenario 2 — the Kafka broker is restarted (SIGKILL, then started again on its data) while refresh requests
@@ -16,37 +12,15 @@ const DATABASES = 4;
 const DOWN_MS = size(5_000, 15_000);
 jest.setTimeout(size(300_000, 600_000));
 
-interface Broker {
-  brokers: string;
-  stop(signal?: string): Promise<void>;
-}
-interface Infra {
-  startBroker(o: { port: number; controllerPort: number; dataDir: string; heapMb?: number }): Promise<Broker>;
-}
-// scripts/infra.js is plain Node (it runs before anything is built)
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const infra = require(join(ROOT, 'scripts', 'infra.js')) as Infra;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 describe(`fault 2: Kafka broker restarted with requests in flight (${MODE})`, () => {
-  let broker: Broker | undefined;
+  let broker: PrivateBroker | undefined;
   let stack: FaultStack;
   let src: Awaited<ReturnType<typeof createSourcePg>>;
   let smtp: TestSmtpServer;
-  const dataDir = join(ROOT, '.cache', 'faults-kafka', randomBytes(4).toString('hex'));
-  let ports: { port: number; controllerPort: number };
 
   beforeAll(async () => {
     await assertBuilt();
-    ports = { port: await freePort(), controllerPort: await freePort() };
-    broker = await infra.startBroker({ ...ports, dataDir });
+    broker = await PrivateBroker.start();
     [stack, src, smtp] = await Promise.all([
       FaultStack.create('broker', { brokers: [broker.brokers] }),
       createSourcePg('broker', 100),
@@ -56,10 +30,9 @@ describe(`fault 2: Kafka broker restarted with requests in flight (${MODE})`, ()
 
   afterAll(async () => {
     await stack?.close();
-    await broker?.stop('SIGKILL');
+    await broker?.destroy();
     await smtp?.stop();
     await src?.drop();
-    rmSync(dataDir, { recursive: true, force: true });
   }, 90_000);
 
   it('every request completes exactly once in effect; one history row per run; no duplicate email', async () => {
@@ -128,7 +101,7 @@ describe(`fault 2: Kafka broker restarted with requests in flight (${MODE})`, ()
     await broker!.stop('SIGKILL');
     const killedAt = Date.now();
     await new Promise((r) => setTimeout(r, DOWN_MS));
-    broker = await infra.startBroker({ ...ports, dataDir });
+    await broker!.start();
     const backAfterMs = Date.now() - killedAt;
 
     // every run once, in effect: refresher inbox, task history, notifier

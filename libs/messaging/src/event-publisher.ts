@@ -11,6 +11,12 @@ export interface OutgoingEvent<E extends DomainEvent = DomainEvent> {
   headers?: IHeaders;
 }
 
+/**
+ * How long a publish may wait for the broker's acknowledgement. After it the caller gets BROKER_UNAVAILABLE
+ * (HTTP 503 at the API, a classified retry in consumers); the send may still complete later (at least once).
+ */
+export const PUBLISH_TIMEOUT_MS = 10_000;
+
 /** Publishes validated events; resolves only once the broker acknowledged them (acks = all). */
 @Injectable()
 export class EventPublisher implements OnApplicationShutdown {
@@ -54,9 +60,23 @@ export class EventPublisher implements OnApplicationShutdown {
     for (const e of events) assertValidEvent(e.event);
     const byTopic = new Map<string, OutgoingEvent[]>();
     for (const e of events) byTopic.set(e.topic, [...(byTopic.get(e.topic) ?? []), e]);
+    let timer: NodeJS.Timeout | undefined;
+    // kafkajs retries a dead broker for about a minute; callers (an HTTP request, a handler) get a clear answer sooner
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new DomainError(
+              ErrorCode.BrokerUnavailable,
+              `Kafka did not acknowledge within ${PUBLISH_TIMEOUT_MS} ms`,
+            ),
+          ),
+        PUBLISH_TIMEOUT_MS,
+      );
+    });
     try {
-      const producer = await this.connected();
-      const result = await producer.sendBatch({
+      const producer = await Promise.race([this.connected(), deadline]);
+      const sending = producer.sendBatch({
         acks: -1,
         timeout: 30_000,
         topicMessages: [...byTopic.entries()].map(([topic, list]) => ({
@@ -73,7 +93,8 @@ export class EventPublisher implements OnApplicationShutdown {
           })),
         })),
       });
-      return result;
+      sending.catch(() => undefined); // a send outliving the deadline must not become an unhandled rejection
+      return await Promise.race([sending, deadline]);
     } catch (e) {
       if (e instanceof DomainError) throw e;
       this.logger.error(`publish failed: ${(e as Error).message}`);
@@ -85,6 +106,8 @@ export class EventPublisher implements OnApplicationShutdown {
           cause: e,
         },
       );
+    } finally {
+      clearTimeout(timer);
     }
   }
 

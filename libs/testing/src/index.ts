@@ -4,3 +4,4 @@ export * from './wait';
 export * from './smtp';
 export * from './service-process';
 export * from './source-database';
+export * from './private-broker';

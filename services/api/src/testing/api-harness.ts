@@ -48,16 +48,21 @@ export class ApiHarness {
     readonly recorder: TopicRecorder,
   ) {}
 
-  static async start(label: string, options: CreateApiAppOptions = {}): Promise<ApiHarness> {
+  /** `brokers`: another broker than the shared test broker (e.g. a PrivateBroker the test kills). */
+  static async start(
+    label: string,
+    options: CreateApiAppOptions = {},
+    brokers: string[] = TEST_BROKERS,
+  ): Promise<ApiHarness> {
     const db = await createTestAppDatabase(label);
     const prefix = uniqueTopicPrefix(label);
-    const kafka = await createTestTopics(testKafkaConfig(prefix));
+    const kafka = await createTestTopics(testKafkaConfig(prefix, { brokers }));
     const token = `tok-${randomBytes(16).toString('hex')}`;
     const config = loadApiConfig({
       NODE_ENV: 'test',
       DATABASE_URL: db.url,
       DATABASE_POOL_SIZE: '5',
-      KAFKA_BROKERS: TEST_BROKERS.join(','),
+      KAFKA_BROKERS: brokers.join(','),
       KAFKA_TOPIC_PREFIX: prefix,
       KAFKA_TOPIC_PARTITIONS: '3',
       API_PORT: '0',
