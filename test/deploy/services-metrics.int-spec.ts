@@ -35,6 +35,7 @@ import {
   ROOT,
   withoutGrafanaVariables,
 } from './promql';
+import { adminApi, registerPersistedSource } from './fixtures/admin-api';
 
 const SERVICES: ServiceName[] = ['api', 'scheduler', 'refresher', 'notifier', 'history'];
 
@@ -77,16 +78,7 @@ describe('the real services feed every dashboard panel and alert rule (Prometheu
   let apiUrl = '';
   const token = `tok-${Date.now()}-h7-metrics-test`;
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await r.text();
-    if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status}: ${text}`);
-    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  };
+  const api = adminApi(() => apiUrl, token);
 
   beforeAll(async () => {
     const prometheus = ensurePrometheus();
@@ -127,21 +119,7 @@ describe('the real services feed every dashboard panel and alert rule (Prometheu
     await prom.start(targets, [ALERTS_FILE]);
 
     // The scenario: one source database, a model that refreshes and one whose SQL fails, every 5 seconds.
-    await api('PUT', '/api/settings/admin-email', { value: 'ops@example.com' });
-    await api('POST', '/api/model-persistence/enable');
-    const c = source.connection;
-    const database = await api('POST', '/api/databases', {
-      name: 'sales',
-      engine: 'postgres',
-      host: c.host,
-      port: c.port,
-      db_name: c.dbName,
-      user: c.username,
-      password: c.password,
-      statement_timeout_ms: 60_000,
-    });
-    const databaseId = database.id as number;
-    await api('POST', `/api/model-persistence/database/${databaseId}/persist`);
+    const databaseId = await registerPersistedSource(api, source, 'sales');
     const good = await api('POST', '/api/cards', {
       name: 'Orders',
       database_id: databaseId,

@@ -26,6 +26,7 @@ import {
   uniqueTopicPrefix,
 } from '@model-persistence/testing';
 import { freePort, ROOT } from './promql';
+import { adminApi, registerPersistedSource } from './fixtures/admin-api';
 
 const SERVICES: ServiceName[] = ['api', 'refresher', 'notifier'];
 // OTLP span kinds (the OpenTelemetry API's SpanKind + 1)
@@ -144,16 +145,7 @@ describe('one trace from the API request to the failure email (real services, br
   let cardId = 0;
   let cases: { request: 'persist' | 'refresh'; send: SpanRecord }[] = [];
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await r.text();
-    if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status}: ${text}`);
-    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  };
+  const api = adminApi(() => apiUrl, token);
 
   beforeAll(async () => {
     ensureBuilt();
@@ -190,21 +182,7 @@ describe('one trace from the API request to the failure email (real services, br
     await Promise.all(procs.map((p) => p.start(/api listening on|started \(instance/, 90_000)));
 
     // A persisted model whose SQL fails: its refresh fails and the notifier emails the admin.
-    await api('PUT', '/api/settings/admin-email', { value: 'ops@example.com' });
-    await api('POST', '/api/model-persistence/enable');
-    const c = source.connection;
-    const database = await api('POST', '/api/databases', {
-      name: 'sales',
-      engine: 'postgres',
-      host: c.host,
-      port: c.port,
-      db_name: c.dbName,
-      user: c.username,
-      password: c.password,
-      statement_timeout_ms: 60_000,
-    });
-    const databaseId = database.id as number;
-    await api('POST', `/api/model-persistence/database/${databaseId}/persist`);
+    const databaseId = await registerPersistedSource(api, source, 'sales');
     const bad = await api('POST', '/api/cards', {
       name: 'Broken',
       database_id: databaseId,
