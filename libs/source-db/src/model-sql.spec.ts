@@ -178,6 +178,124 @@ describe('assertSafeModelSql', () => {
   });
 });
 
+describe("bypasses found in review (issue 11): the lexer agrees with the servers' scanners", () => {
+  it('a PostgreSQL -- comment ends at a carriage return, so the data-modifying WITH after it is seen', () => {
+    const sql = 'with x as (select 1 as a) -- note\r, d as (delete from t returning *) select * from x';
+    expect(reject(sql, 'postgres')).toMatch(/data-modifying statement inside WITH .* DELETE at position 43/);
+    expect(reject(sql)).toMatch(/DELETE/);
+  });
+
+  it.each([
+    ['U+00A0', '\u00a0'],
+    ['U+2000', '\u2000'],
+    ['U+3000', '\u3000'],
+    ['U+FEFF', '\ufeff'],
+  ])(
+    'a %s before $a$ is part of an identifier on PostgreSQL, not whitespace: no dollar quote opens',
+    (_, space) => {
+      const sql = `with x as (select 1 as a${space}$a$), d as (delete from t returning *) select * from x -- $a$`;
+      expect(reject(sql, 'postgres')).toMatch(/DELETE/);
+      expect(tokenizeSql(`select 1 ${space}$a$ x`, 'postgres').map((t) => t.text)).toEqual([
+        'select',
+        '1',
+        `${space}$a$`,
+        'x',
+      ]);
+    },
+  );
+
+  it('only ASCII whitespace separates tokens (\\v and \\f do; Unicode spaces are identifier characters)', () => {
+    expect(tokenizeSql('select\v1\f,\u00a0x', 'postgres').map((t) => t.text)).toEqual([
+      'select',
+      '1',
+      ',',
+      '\u00a0x',
+    ]);
+  });
+
+  it.each([
+    ['"pg_terminate_backend"(pid)', 'postgres'],
+    ['"PG_TERMINATE_BACKEND" (pid)', 'postgres'],
+    ['pg_catalog.pg_terminate_backend(pid)', 'postgres'],
+    ['"pg_catalog"."pg_terminate_backend"(pid)', 'postgres'],
+    ['U&"pg_terminate\\005fbackend"(pid)', 'postgres'],
+    ["`get_lock`('x', 10)", 'mysql'],
+    ["`GET_LOCK` /* c */ ('x', 10)", 'mysql'],
+    ['"get_lock"(\'x\', 10)', 'mysql'],
+    ["`release_lock`('x')", 'mysql'],
+  ] as const)('a quoted or qualified side-effect function: %s', (call, engine) => {
+    expect(reject(`select ${call} from t`, engine)).toMatch(/is not allowed: it has side effects/);
+  });
+
+  it.each([
+    "select * from dblink('dbname=x', 'delete from t returning 1') as r(a int)",
+    "select dblink_connect('c', 'dbname=x')",
+    "select dblink_send_query('c', 'drop table t')",
+    'select pg_try_advisory_lock(1)',
+    'select pg_try_advisory_xact_lock_shared(1)',
+    'select pg_advisory_unlock(1)',
+    'select pg_advisory_unlock_all()',
+    "select pg_notify('ch', 'x')",
+    "select pg_logical_emit_message(true, 'p', 'x')",
+    "select lo_from_bytea(0, 'x')",
+    "select lo_import('/etc/passwd')",
+    "select pg_catalog.pg_file_write('f', 'x', false)",
+    'select pg_stat_reset()',
+    "select pg_create_logical_replication_slot('s', 'test_decoding')",
+  ])('PostgreSQL side-effect functions: %s', (sql) => {
+    expect(reject(sql, 'postgres')).toMatch(/is not allowed: it has side effects/);
+  });
+
+  it.each(['select release_all_locks()', "select master_pos_wait('f', 1)", "select sys_eval('id')"])(
+    'MySQL side-effect functions: %s',
+    (sql) => {
+      expect(reject(sql, 'mysql')).toMatch(/is not allowed: it has side effects/);
+    },
+  );
+
+  it('MariaDB NEXT VALUE FOR advances a sequence', () => {
+    expect(reject('select next value for s', 'mysql')).toMatch(/NEXT VALUE FOR/);
+  });
+
+  it('read-only lock probes stay allowed', () => {
+    expect(assertSafeModelSql("select is_free_lock('x'), is_used_lock('x')", 'mysql')).toBeTruthy();
+    expect(assertSafeModelSql("select lastval(), currval('s')", 'postgres')).toBeTruthy();
+  });
+
+  it.each([
+    ['0x7F', '\x7f'],
+    ['0x01', '\x01'],
+    ['0x1F', '\x1f'],
+    ['a tab', '\t'],
+  ])('a MySQL -- followed by %s is a comment, so what follows on the line is not code', (_, ctl) => {
+    // the server reads `select 1 as a into @v`; a lexer that saw no comment saw a string hiding INTO
+    const sql = `select 1 as a --${ctl}'\ninto @v -- '`;
+    expect(reject(sql, 'mysql')).toMatch(/INTO/);
+  });
+
+  it('a MySQL -- at the very end is a comment too', () => {
+    expect(assertSafeModelSql('select 1 --', 'mysql')).toBe('select 1');
+  });
+
+  it('a NUL character is refused (MySQL ends a comment there)', () => {
+    expect(reject('select 1 -- \0\n', 'mysql')).toMatch(/NUL character at position 13/);
+  });
+
+  it.each([
+    'select 1) x; delete from t; select (1',
+    'select 1 as a) AS m UNION SELECT * FROM (select 2',
+    'select 1 as a) AS m, t',
+    'select (1',
+  ])('a model that would close or leave open the derived table it runs in: %s', (sql) => {
+    expect(reject(sql, 'postgres')).toMatch(/without a matching|never closed|second statement/);
+    expect(reject(sql, 'mysql')).toMatch(/without a matching|never closed|second statement/);
+  });
+
+  it('ASCII-only keyword folding: a dotless ı does not make INTO (the servers see an identifier)', () => {
+    expect(assertSafeModelSql('select 1 as \u0131nto', 'postgres')).toBe('select 1 as \u0131nto');
+  });
+});
+
 describe('tokenizeSql', () => {
   it('yields positions and kinds, skipping comments', () => {
     const tokens = tokenizeSql('select "a" , \'b\' /* c */ from $q$x$q$ -- d', 'postgres');

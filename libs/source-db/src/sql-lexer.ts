@@ -5,10 +5,24 @@ import type { SourceEngine } from './types';
  * A small SQL lexer, just enough to tell where statements, strings, quoted identifiers and comments begin and
  * end in PostgreSQL and MySQL/MariaDB dialects. Comments and whitespace produce no tokens.
  *
- * Assumptions (enforced by the drivers at execution time where possible):
- * - PostgreSQL: standard_conforming_strings = on (backslashes escape only in E'…' strings).
- * - MySQL: backslash escapes in strings are on (no NO_BACKSLASH_ESCAPES); a backslash inside a "…" token is
- *   rejected because its meaning depends on ANSI_QUOTES.
+ * It mirrors the servers' own scanners (PostgreSQL scan.l, MariaDB/MySQL sql_lex.cc) where they decide what is
+ * code and what is hidden in a comment or a literal:
+ * - only ASCII whitespace (space, \t, \n, \r, \f, \v) separates tokens; any other character from U+0080 up
+ *   (U+00A0, U+2000…, U+FEFF…) is an identifier character on both servers, so `\u00A0$a$` is one identifier on
+ *   PostgreSQL, not a dollar quote;
+ * - `--` comments end at \r or \n on PostgreSQL, at \n on MySQL; MySQL's `--` starts a comment only when
+ *   followed by whitespace, a control character (0x00–0x1F, 0x7F) or the end of the text (`1--1` is arithmetic);
+ * - PostgreSQL dollar-quote tags: `$` [A-Za-z_\u0080-] [A-Za-z0-9_\u0080-]* `$`; a `$` inside a word belongs
+ *   to the word;
+ * - a NUL character is refused outright (MySQL ends a comment there, PostgreSQL cannot receive it).
+ *
+ * It assumes exactly the session modes the drivers pin on every connection (see model-statement.ts):
+ * - PostgreSQL: standard_conforming_strings = on (backslashes escape only in E'…' strings);
+ * - MySQL/MariaDB: sql_mode = MYSQL_SESSION_SQL_MODE: backslash escapes in strings are on (no
+ *   NO_BACKSLASH_ESCAPES), "…" is a string (no ANSI_QUOTES), no ORACLE/MSSQL/… dialect modes. A backslash inside
+ *   a "…" token is still refused, being ambiguous to a reader who does not know the mode.
+ * The server is the guarantee (the model runs as a derived table, one statement); this lexer only gives the
+ * early, clear error with a position.
  */
 export type TokenKind = 'word' | 'quoted-identifier' | 'string' | 'number' | 'parameter' | 'punct';
 
@@ -16,7 +30,7 @@ export interface SqlToken {
   kind: TokenKind;
   /** Source text of the token. */
   text: string;
-  /** Upper-cased text for words, to compare with keywords. */
+  /** Text with ASCII letters upper-cased (as the servers fold keywords), for words, to compare with keywords. */
   upper: string;
   /** 0-based offsets into the SQL text: [start, end). */
   start: number;
@@ -29,8 +43,12 @@ function unsafe(reason: string, details?: Record<string, unknown>): DomainError 
   return new DomainError(ErrorCode.UnsafeSql, `${UNSAFE_SQL_PREFIX}: ${reason}`, details);
 }
 
-const isSpace = (c: string) => /\s/.test(c);
+/** ASCII whitespace only: PostgreSQL's `space` class and MySQL's my_isspace (0x09–0x0D, 0x20). */
+const isSpace = (c: string) => c === ' ' || (c >= '\t' && c <= '\r');
+/** Letters, `_`, and every non-ASCII character (both servers treat bytes ≥ 0x80 as identifier characters). */
 const isWordStart = (c: string) => /[A-Za-z_\u0080-\uffff]/.test(c);
+/** MySQL: `--` opens a comment when followed by whitespace or a control character (my_iscntrl: ≤ 0x1F, 0x7F). */
+const opensMysqlDashComment = (code: number) => Number.isNaN(code) || code <= 0x20 || code === 0x7f;
 const isDigit = (c: string) => c >= '0' && c <= '9';
 
 export function tokenizeSql(sql: string, dialect: SourceEngine): SqlToken[] {
@@ -39,7 +57,9 @@ export function tokenizeSql(sql: string, dialect: SourceEngine): SqlToken[] {
   let i = 0;
   const push = (kind: TokenKind, start: number, end: number) => {
     const text = sql.slice(start, end);
-    tokens.push({ kind, text, upper: kind === 'word' ? text.toUpperCase() : text, start, end });
+    // ASCII only: `ınto` (dotless i) is no keyword to the servers, so it must not become INTO here either
+    const upper = kind === 'word' ? text.replace(/[a-z]+/g, (m) => m.toUpperCase()) : text;
+    tokens.push({ kind, text, upper, start, end });
   };
   const pos = (at: number) => `position ${at + 1}`;
 
@@ -64,6 +84,9 @@ export function tokenizeSql(sql: string, dialect: SourceEngine): SqlToken[] {
     }
   };
 
+  const nul = sql.indexOf('\0');
+  if (nul >= 0) throw unsafe(`a NUL character at ${pos(nul)} is not allowed`, { position: nul + 1 });
+
   while (i < n) {
     const c = sql[i];
     const next = sql[i + 1];
@@ -71,15 +94,20 @@ export function tokenizeSql(sql: string, dialect: SourceEngine): SqlToken[] {
       i++;
       continue;
     }
-    // -- line comment (MySQL only when followed by whitespace/control: `1--1` is arithmetic there)
-    if (
-      c === '-' &&
-      next === '-' &&
-      (dialect === 'postgres' || (i + 2 < n && sql.charCodeAt(i + 2) <= 0x20))
-    ) {
-      const nl = sql.indexOf('\n', i);
-      i = nl < 0 ? n : nl + 1;
-      continue;
+    // -- line comment: PostgreSQL ends it at \r or \n; MySQL only at \n, and only opens it before whitespace or
+    // a control character (`1--1` is arithmetic there)
+    if (c === '-' && next === '-') {
+      if (dialect === 'postgres') {
+        let j = i + 2;
+        while (j < n && sql[j] !== '\n' && sql[j] !== '\r') j++;
+        i = j;
+        continue;
+      }
+      if (opensMysqlDashComment(sql.charCodeAt(i + 2))) {
+        const nl = sql.indexOf('\n', i);
+        i = nl < 0 ? n : nl + 1;
+        continue;
+      }
     }
     if (c === '#' && dialect === 'mysql') {
       const nl = sql.indexOf('\n', i);
