@@ -5,6 +5,7 @@
 export * from './types';
 export * from './naming';
 export * from './model-sql';
+export * from './model-statement';
 export * from './source-error';
 export * from './postgres-source.driver';
 export * from './mysql-source.driver';

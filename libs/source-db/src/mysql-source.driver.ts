@@ -9,6 +9,7 @@ import {
   RowDataPacket,
 } from 'mysql2/promise';
 import { assertSafeModelSql } from './model-sql';
+import { MysqlSessionConnection, mysqlCreateTableAsModel, pinMysqlSession } from './model-statement';
 import {
   BACKUP_TABLE_PREFIX,
   backupTableName,
@@ -48,7 +49,8 @@ type Flavor = 'mariadb' | 'mysql';
 
 /**
  * MySQL/MariaDB driver (a cache "schema" is a database). A refresh builds `<tmp>` with
- * `CREATE TABLE … AS <model SQL>` on the server, then swaps with ONE `RENAME TABLE target TO backup, tmp TO
+ * `CREATE TABLE … AS SELECT * FROM (<model SQL>) AS mp_model` on the server (a derived table refuses INTO;
+ * no multipleStatements; sql_mode pinned on every connection), then swaps with ONE `RENAME TABLE target TO backup, tmp TO
  * target` (atomic for readers) and drops the backup; on a first refresh it just renames tmp → target. DDL is
  * not transactional here, so every failure path drops the temporary table, and dropOrphanTempTables removes
  * what a killed process left.
@@ -90,6 +92,12 @@ export class MysqlSourceDriver implements SourceDriver {
       idleTimeout: 30_000,
       maxIdle: 1,
     });
+    // one known sql_mode on every pooled connection, whatever the server's default: strings lex the way the
+    // model-SQL lexer assumes (model-statement.ts)
+    // (mysql2 emits its callback-style connection here, although the promise typings say otherwise)
+    this.pool.on('connection', (connection) =>
+      pinMysqlSession(connection as unknown as MysqlSessionConnection),
+    );
   }
 
   private where(): string {
@@ -188,7 +196,7 @@ export class MysqlSourceDriver implements SourceDriver {
       await step(() => c.query(`DROP TABLE IF EXISTS ${tmp}`));
       await step(() => c.query(`DROP TABLE IF EXISTS ${bak}`));
       tmpMayExist = true;
-      const ctas = `CREATE TABLE ${tmp} AS ${sql}`;
+      const ctas = mysqlCreateTableAsModel(tmp, sql);
       // MariaDB enforces the timeout on the server; the client deadline (a little later there) is the backstop
       killTimer = setTimeout(
         () => {

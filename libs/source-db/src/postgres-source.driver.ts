@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { Client, ClientConfig, Pool, PoolClient, QueryResult } from 'pg';
 import { assertSafeModelSql } from './model-sql';
+import { postgresCreateTableAsModel } from './model-statement';
 import {
   BACKUP_TABLE_PREFIX,
   backupTableName,
@@ -47,7 +48,8 @@ const sqlState = (error: unknown): string | undefined => {
 };
 
 /**
- * PostgreSQL driver. A refresh runs in ONE transaction: `CREATE TABLE <tmp> AS <model SQL>` under
+ * PostgreSQL driver. A refresh runs in ONE transaction: `CREATE TABLE <tmp> AS SELECT * FROM (<model SQL>) AS
+ * mp_model` (the server refuses a data-modifying WITH or INTO in a derived table) under
  * `SET LOCAL statement_timeout`, then rename old → backup, tmp → target, drop backup, commit. Because DDL is
  * transactional, a failure, a cancel or a killed process rolls everything back: readers keep the old table
  * and no temporary table can be left behind.
@@ -183,8 +185,8 @@ export class PostgresSourceDriver implements SourceDriver {
       await step(() => this.ensureSchema(client, schemaName));
       inTransaction = true;
       // PostgreSQL 14+: if this process dies mid-build, the server notices the closed socket within a second
-      // and cancels the build instead of running it to the end. The model SQL was checked by a lexer that
-      // assumes standard strings.
+      // and cancels the build instead of running it to the end. standard_conforming_strings is pinned: the
+      // model SQL was checked by a lexer that assumes standard strings.
       await step(() =>
         client.query(
           `BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on;
@@ -193,9 +195,12 @@ export class PostgresSourceDriver implements SourceDriver {
            DROP TABLE IF EXISTS ${tmp}`,
         ),
       );
-      // extended protocol: the server itself refuses a second statement
+      // the server enforces one read query: a derived table (no data-modifying WITH, no INTO) sent with the
+      // extended protocol (no second statement)
       const created = await step(() =>
-        client.query({ text: `CREATE TABLE ${tmp} AS ${sql}`, queryMode: 'extended' } as { text: string }),
+        client.query({ text: postgresCreateTableAsModel(tmp, sql), queryMode: 'extended' } as {
+          text: string;
+        }),
       );
       const columns = await step(() => this.swapAndCommit(client, { target, tmp, bak, tableName, bakName }));
       inTransaction = false;
