@@ -40,7 +40,7 @@ interface Attack {
 const PG_ATTACKS: Attack[] = [
   {
     name: 'a -- comment ended by \\r hides a data-modifying WITH from a lexer that waits for \\n',
-    sql: 'with x as (select 1 as a) -- note\r, d as (delete from canary returning *) select * from x',
+    sql: 'with x as (select 1 as a) -- note\r, d as (delete from canary returning *)\nselect * from x',
     server: /WITH clause containing a data-modifying statement must be at the top level/,
   },
   {

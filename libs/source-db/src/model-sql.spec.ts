@@ -183,6 +183,13 @@ describe("bypasses found in review (issue 11): the lexer agrees with the servers
     const sql = 'with x as (select 1 as a) -- note\r, d as (delete from t returning *) select * from x';
     expect(reject(sql, 'postgres')).toMatch(/data-modifying statement inside WITH .* DELETE at position 43/);
     expect(reject(sql)).toMatch(/DELETE/);
+    // the shape that got through: the old lexer read `with x as (select 1 as a) select * from x`
+    expect(
+      reject(
+        'with x as (select 1 as a) -- c\r, d as (delete from t returning *)\nselect * from x',
+        'postgres',
+      ),
+    ).toMatch(/DELETE/);
   });
 
   it.each([

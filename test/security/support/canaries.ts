@@ -48,13 +48,13 @@ select json_build_object(
   'canary', (select json_build_object('rows', count(*), 'md5', md5(string_agg(id || ':' || v, ',' order by id))) from public.canary),
   'canary_two', (select json_build_object('rows', count(*), 'md5', md5(string_agg(id || ':' || v, ',' order by id))) from public.canary_two),
   'sequence', (select last_value || '/' || is_called from public.canary_seq),
-  'relations', (select string_agg(n.nspname || '.' || c.relname || ':' || c.relkind::text, ' ' order by 1)
+  'relations', (select string_agg(n.nspname || '.' || c.relname || ':' || c.relkind::text, ' ' order by n.nspname, c.relname)
                   from pg_class c join pg_namespace n on n.oid = c.relnamespace
                  where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast', '${cacheSchema}')
                    and n.nspname not like 'pg\\_temp\\_%' and n.nspname not like 'pg\\_toast\\_temp\\_%'),
-  'schemas', (select string_agg(nspname, ' ' order by 1) from pg_namespace
+  'schemas', (select string_agg(nspname, ' ' order by nspname) from pg_namespace
                where nspname <> '${cacheSchema}' and nspname not like 'pg\\_temp\\_%' and nspname not like 'pg\\_toast\\_temp\\_%'),
-  'routines', (select string_agg(n.nspname || '.' || p.proname, ' ' order by 1) from pg_proc p
+  'routines', (select string_agg(n.nspname || ':' || p.oid::regprocedure::text, ' ' order by n.nspname || ':' || p.oid::regprocedure::text) from pg_proc p
                  join pg_namespace n on n.oid = p.pronamespace where n.nspname not in ('pg_catalog', 'information_schema')),
   'largeObjects', (select count(*) from pg_largeobject_metadata),
   'advisoryLocks', (select count(*) from pg_locks l join pg_database d on d.oid = l.database
