@@ -358,6 +358,12 @@ describe('assertSafeModelSql on arbitrary input (property)', () => {
     'delete',
     ',',
     '/*!',
+    '\r',
+    '\u00a0',
+    '\ufeff',
+    '\x7f',
+    '\x01',
+    'U&"x"',
   );
   it('either rejects with UNSAFE_SQL or returns one statement with no `;` outside literals', () => {
     fc.assert(

@@ -1,7 +1,7 @@
 /*
  * Canary objects in a disposable source database, and one-round-trip snapshots of everything a model must never
  * change: the canary rows (count + content checksum), a sequence, the catalog outside the cache schema (tables,
- * views, schemas, routines), large objects and advisory locks (PostgreSQL).
+ * views, schemas, routines), large objects and advisory locks (PostgreSQL), the fuzz's user lock (MariaDB).
  */
 import { openTestSourceSession, TestSourceDatabase, TestSourceSession } from '@model-persistence/testing';
 
@@ -73,7 +73,8 @@ select json_object(
   'routines', (select group_concat(ROUTINE_NAME order by ROUTINE_NAME separator ' ')
                  from information_schema.ROUTINES where ROUTINE_SCHEMA = database()),
   'triggers', (select count(*) from information_schema.TRIGGERS where TRIGGER_SCHEMA = database()),
-  'events', (select count(*) from information_schema.EVENTS where EVENT_SCHEMA = database())
+  'events', (select count(*) from information_schema.EVENTS where EVENT_SCHEMA = database()),
+  'userLock', (select is_used_lock('mp_fuzz'))
 ) as s`;
 
 /** Watches `db`'s canaries and catalog, ignoring `cacheSchema` (where refreshes may build tables). */
