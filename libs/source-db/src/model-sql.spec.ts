@@ -260,6 +260,22 @@ describe("bypasses found in review (issue 11): the lexer agrees with the servers
     },
   );
 
+  it('PostgreSQL dollar-quote tags: a letter, _ or non-ASCII first, then also digits; `$1` is a parameter', () => {
+    const kinds = (sql: string) => tokenizeSql(sql, 'postgres').map((t) => [t.kind, t.text]);
+    expect(kinds('select $é1$ ; $é1$')).toEqual([
+      ['word', 'select'],
+      ['string', '$é1$ ; $é1$'],
+    ]);
+    expect(kinds('select $_$x$_$')).toEqual([
+      ['word', 'select'],
+      ['string', '$_$x$_$'],
+    ]);
+    // `$1a$` opens no quote: `$1` then the word `a$`, so the `;` is code
+    expect(reject('select $1a$ ; drop table t; $1a$', 'postgres')).toMatch(/second statement/);
+    // a `$` inside a word belongs to the word: `x$a$` opens no quote either
+    expect(reject('select x$a$ ; drop table t; x$a$', 'postgres')).toMatch(/second statement/);
+  });
+
   it('MariaDB NEXT VALUE FOR advances a sequence', () => {
     expect(reject('select next value for s', 'mysql')).toMatch(/NEXT VALUE FOR/);
   });
