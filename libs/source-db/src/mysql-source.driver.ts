@@ -49,9 +49,9 @@ type Flavor = 'mariadb' | 'mysql';
 
 /**
  * MySQL/MariaDB driver (a cache "schema" is a database). A refresh builds `<tmp>` with
- * `CREATE TABLE … AS SELECT * FROM (<model SQL>) AS mp_model` on the server (a derived table refuses INTO;
- * no multipleStatements; sql_mode pinned on every connection), then swaps with ONE `RENAME TABLE target TO backup, tmp TO
- * target` (atomic for readers) and drops the backup; on a first refresh it just renames tmp → target. DDL is
+ * `CREATE TABLE … AS SELECT * FROM (<model SQL>) AS mp_model` on the server (a derived table refuses INTO; no
+ * multipleStatements; sql_mode pinned on every connection), then swaps with ONE `RENAME TABLE target TO backup,
+ * tmp TO target` (atomic for readers) and drops the backup; on a first refresh it just renames tmp → target. DDL is
  * not transactional here, so every failure path drops the temporary table, and dropOrphanTempTables removes
  * what a killed process left.
  *
@@ -93,8 +93,8 @@ export class MysqlSourceDriver implements SourceDriver {
       maxIdle: 1,
     });
     // one known sql_mode on every pooled connection, whatever the server's default: strings lex the way the
-    // model-SQL lexer assumes (model-statement.ts)
-    // (mysql2 emits its callback-style connection here, although the promise typings say otherwise)
+    // model-SQL lexer assumes (model-statement.ts). mysql2 emits its callback-style connection here, whatever
+    // the promise typings say.
     this.pool.on('connection', (connection) =>
       pinMysqlSession(connection as unknown as MysqlSessionConnection),
     );
