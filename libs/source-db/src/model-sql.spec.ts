@@ -276,6 +276,12 @@ describe("bypasses found in review (issue 11): the lexer agrees with the servers
     expect(reject('select x$a$ ; drop table t; x$a$', 'postgres')).toMatch(/second statement/);
   });
 
+  it('a U&"…" name with a custom UESCAPE is refused rather than decoded', () => {
+    expect(reject(`select U&"pg!005fterminate!005fbackend" UESCAPE '!'(pid)`, 'postgres')).toMatch(
+      /UESCAPE is not supported/,
+    );
+  });
+
   it('MariaDB NEXT VALUE FOR advances a sequence', () => {
     expect(reject('select next value for s', 'mysql')).toMatch(/NEXT VALUE FOR/);
   });
