@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { BaseConfig } from '@model-persistence/config';
 import { topicName, TopicName, Topics } from '@model-persistence/contracts';
-import { QuartzSchedule } from '@model-persistence/cron';
+import { ownCron, QuartzSchedule } from '@model-persistence/cron';
 import { ObservabilityRepository, SettingKey, SettingRepository } from '@model-persistence/database';
 import { KAFKA } from '@model-persistence/messaging';
 import {
@@ -71,7 +71,7 @@ export class DatabaseGaugeSource implements ModelGaugeSource {
       databaseId: r.databaseId,
       modelName: r.modelName,
       stalenessSeconds: r.stalenessSeconds,
-      intervalSeconds: interval(r.refreshCron ?? globalCron),
+      intervalSeconds: interval(ownCron(r.refreshCron) ?? globalCron),
     }));
   }
 }

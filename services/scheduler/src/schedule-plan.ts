@@ -1,4 +1,4 @@
-import { PRUNE_CRON } from '@model-persistence/cron';
+import { PRUNE_CRON, resolveDatabaseCron, resolveModelCron } from '@model-persistence/cron';
 
 export type ScheduleKind =
   'database' | 'model' | 'prune' | 'prune-disable' | 'prune-followup' | 'history-cleanup';
@@ -62,22 +62,25 @@ export function planSchedules(s: ScheduleSnapshot, opts: PlanOptions, now: numbe
     { key: 'prune', kind: 'prune', cron: opts.pruneCron, timeZone: tz },
     { key: 'history-cleanup', kind: 'history-cleanup', cron: opts.historyCleanupCron, timeZone: tz },
   ];
+  const settings = { enabled: s.enabled, globalCron: s.cron };
   if (s.enabled) {
     const enabledDbs = new Set(s.databaseIds);
-    for (const id of s.databaseIds)
-      defs.push({
-        key: scheduleKey.database(id),
-        kind: 'database',
-        cron: s.cron,
-        timeZone: tz,
-        databaseId: id,
-      });
+    for (const id of s.databaseIds) {
+      const cron = resolveDatabaseCron(settings, true);
+      if (cron !== null)
+        defs.push({ key: scheduleKey.database(id), kind: 'database', cron, timeZone: tz, databaseId: id });
+    }
     for (const o of s.overrides) {
-      if (!enabledDbs.has(o.databaseId)) continue;
+      const applied = resolveModelCron(settings, {
+        databasePersistEnabled: enabledDbs.has(o.databaseId),
+        cardCron: o.cron,
+      });
+      // a model without its own cron is refreshed with its database's schedule
+      if (applied?.source !== 'model') continue;
       defs.push({
         key: scheduleKey.model(o.cardId),
         kind: 'model',
-        cron: o.cron,
+        cron: applied.cron,
         timeZone: tz,
         databaseId: o.databaseId,
         cardId: o.cardId,
