@@ -1,11 +1,12 @@
 import { envInt, loadServiceConfig } from '@model-persistence/config';
 import { inboxPurgeEnv, inboxPurgeOptions } from '@model-persistence/runtime';
+import { ConsumerGroups } from '@model-persistence/contracts';
 import { z } from 'zod';
 
 const HOUR_MS = 3_600_000;
 
 /** Consumer group and inbox consumer name of the projector. */
-const HISTORY_CONSUMER = 'history-projector';
+const HISTORY_CONSUMER = ConsumerGroups.history.group;
 
 /** history configuration: base variables plus this service's own (README "Configuration"). */
 export const historyEnvSchema = z.object({

@@ -1,5 +1,6 @@
 import { envBool, envInt, envString, loadServiceConfig } from '@model-persistence/config';
 import { inboxPurgeEnv, InboxPurgeOptions, inboxPurgeOptions } from '@model-persistence/runtime';
+import { ConsumerGroups } from '@model-persistence/contracts';
 import { z } from 'zod';
 import { NOTIFIER_CONSUMER } from './notifier.constants';
 
@@ -89,7 +90,7 @@ export function loadNotifierConfig(env = process.env) {
     'notifier',
     notifierEnvSchema,
     (e): NotifierSettings => ({
-      consumerGroup: 'notifier',
+      consumerGroup: ConsumerGroups.notifier.group,
       smtp: {
         host: e.SMTP_HOST,
         port: e.SMTP_PORT,

@@ -1,12 +1,12 @@
 import { envInt, loadServiceConfig } from '@model-persistence/config';
-import { ErrorClass } from '@model-persistence/contracts';
+import { ConsumerGroups, ErrorClass } from '@model-persistence/contracts';
 import { inboxPurgeEnv, inboxPurgeOptions } from '@model-persistence/runtime';
 import { z } from 'zod';
 
 /** refresher configuration: base variables plus this service's own (README "Configuration"). */
 export const refresherEnvSchema = z.object({
   /** Kafka consumer group of the refreshers (one group = one set of replicas sharing the work). */
-  REFRESHER_CONSUMER_GROUP: z.string().min(1).max(200).default('refresher'),
+  REFRESHER_CONSUMER_GROUP: z.string().min(1).max(200).default(ConsumerGroups.refresher.defaultGroup),
   /** Partitions (= databases) refreshed at once by one replica. */
   REFRESHER_CONCURRENCY: envInt(4, 1, 100),
   /**

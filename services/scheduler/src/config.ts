@@ -1,4 +1,5 @@
 import { envBool, envInt, envString, loadServiceConfig } from '@model-persistence/config';
+import { schedulerConsumerGroupOf } from '@model-persistence/contracts';
 import { PRUNE_CRON, validateQuartzCron } from '@model-persistence/cron';
 import { z } from 'zod';
 
@@ -50,5 +51,5 @@ export function loadSchedulerConfig(env = process.env) {
  * expire with the broker's offsets retention.
  */
 export function schedulerConsumerGroup(config: Pick<SchedulerConfig, 'instanceId'>): string {
-  return `scheduler-${config.instanceId}`;
+  return schedulerConsumerGroupOf(config.instanceId);
 }
