@@ -116,25 +116,32 @@ describe('notifier purge job (real PostgreSQL)', () => {
     app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error'] });
     await app.init();
 
-    await eventually(async () => {
-      const runs = await column<string>('select run_id as v from alert_run');
-      const inboxIds = await column<string>('select event_id as v from inbox');
-      return runs.includes(oldDecided) || inboxIds.includes(ownOld) ? null : true;
-    }, 20_000);
-    expect(await column<string>('select run_id as v from alert_run')).toEqual(
-      [recentDecided, oldUndecided].sort(),
-    );
-    expect(await column<string>('select run_id as v from alert_run_result')).toEqual(
-      [recentDecided, oldUndecided].sort(),
-    );
-    // (the sender may queue emails of its own meanwhile, e.g. for the old undecided run: only ours are compared)
+    // the jobs run concurrently with this test: wait until every table is in its purged state, then compare
     const ours = [oldSent, oldDropped, oldPending, recentSent];
-    expect(
-      (await column<number>('select id::int as v from notification_outbox')).filter((id) =>
+    const snapshot = async () => ({
+      runs: await column<string>('select run_id as v from alert_run'),
+      results: await column<string>('select run_id as v from alert_run_result'),
+      // (the sender may queue emails of its own meanwhile, e.g. for the old undecided run: only ours count)
+      emails: (await column<number>('select id::int as v from notification_outbox')).filter((id) =>
         ours.includes(id),
       ),
-    ).toEqual([oldPending, recentSent].sort());
-    expect(await column<number>('select card_id as v from alert_state')).toEqual([liveCard.rows[0].id]);
-    expect(await column<string>('select event_id as v from inbox')).toEqual([ownRecent, ...othersOld].sort());
+      states: await column<number>('select card_id as v from alert_state'),
+      inbox: await column<string>('select event_id as v from inbox'),
+    });
+    const expected = {
+      runs: [recentDecided, oldUndecided].sort(),
+      results: [recentDecided, oldUndecided].sort(),
+      emails: [oldPending, recentSent].sort(),
+      states: [liveCard.rows[0].id],
+      inbox: [ownRecent, ...othersOld].sort(),
+    };
+    let last = await snapshot();
+    await eventually(async () => {
+      last = await snapshot();
+      return JSON.stringify(last) === JSON.stringify(expected) ? true : null;
+    }, 20_000).catch(() => undefined);
+    expect(last).toEqual(expected);
+    expect(last.runs).not.toContain(oldDecided);
+    expect(last.inbox).not.toContain(ownOld);
   }, 60_000);
 });
