@@ -107,10 +107,14 @@ export class KafkaAdminGaugeSource implements KafkaGaugeSource {
       const wanted = new Set(selector.topics.map((t) => topicName(this.prefix, t)));
       const { groups } = await this.admin.describeGroups(candidates);
       for (const g of groups) {
-        if (g.state !== 'Stable') continue;
+        if (g.state !== 'Stable' || g.protocolType !== 'consumer') continue;
         const reads = g.members.some((m) => {
-          const meta = AssignerProtocol.MemberMetadata.decode(m.memberMetadata);
-          return meta?.topics.some((t) => wanted.has(t)) ?? false;
+          try {
+            const meta = AssignerProtocol.MemberMetadata.decode(m.memberMetadata);
+            return meta?.topics.some((t) => wanted.has(t)) ?? false;
+          } catch {
+            return false; // not a consumer group's member metadata
+          }
         });
         if (reads) out.push({ group: g.groupId, topics: selector.topics });
       }
