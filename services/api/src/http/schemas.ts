@@ -18,6 +18,9 @@ export const emptyBody = z.strictObject({}).optional();
 
 export const refreshScheduleBody = z.strictObject({ cron: z.string().max(200) });
 
+/** 202 of a refresh request (documented from here, like the request schemas). */
+export const refreshAcceptedResponse = z.object({ requestId: z.uuid() });
+
 export const persistedInfoListQuery = z.strictObject({
   limit: intString(1, 1000).default(50),
   offset: intString(0, MAX_ID).default(0),

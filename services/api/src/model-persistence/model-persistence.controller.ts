@@ -5,8 +5,13 @@ import { Actor } from '../common/actor';
 import { CardIdParams, cardIdParams, IdParams, idParams } from '../common/ids';
 import { CurrentActor } from '../http/actor.decorator';
 import { presentPersistedInfo } from '../http/presenters';
-import { emptyBody, persistedInfoListQuery, refreshScheduleBody } from '../http/schemas';
-import { ZodBody, ZodParams, ZodQuery } from '../http/zod-validation';
+import {
+  emptyBody,
+  persistedInfoListQuery,
+  refreshAcceptedResponse,
+  refreshScheduleBody,
+} from '../http/schemas';
+import { openApiSchema, ZodBody, ZodParams, ZodQuery } from '../http/zod-validation';
 import { CardPersistenceUseCase } from './card-persistence.use-case';
 import { DatabasePersistenceUseCase } from './database-persistence.use-case';
 import { PersistedInfoQueryUseCase } from './persisted-info-query.use-case';
@@ -98,7 +103,7 @@ export class ModelPersistenceController {
   @Post('card/:cardId/refresh')
   @HttpCode(202)
   @ApiOperation({ summary: 'Request a refresh of one model; 202 once Kafka acknowledged the request.' })
-  @ApiResponse({ status: 202, schema: { properties: { requestId: { type: 'string', format: 'uuid' } } } })
+  @ApiResponse({ status: 202, schema: openApiSchema(refreshAcceptedResponse) })
   async refreshCard(
     @ZodParams(cardIdParams) { cardId }: CardIdParams,
     @ZodBody(emptyBody) _body: unknown,
