@@ -1,1 +1,2 @@
 export * from './quartz-cron';
+export * from './model-cron';

@@ -45,10 +45,10 @@ describe('KafkaAdminGaugeSource', () => {
   } as unknown as Admin;
 
   it('sums lag per group and topic; an uncommitted partition counts from its low watermark', async () => {
-    const source = new KafkaAdminGaugeSource(admin, 'p.', {
-      refresher: ['refresh.requested'],
-      notifier: ['refresh.failed'],
-    });
+    const source = new KafkaAdminGaugeSource(admin, 'p.', [
+      { group: 'refresher', topics: ['refresh.requested'] },
+      { group: 'notifier', topics: ['refresh.failed'] },
+    ]);
     expect(await source.consumerLag()).toEqual([
       { group: 'refresher', topic: 'refresh.requested', lag: 3 + 5 },
       { group: 'notifier', topic: 'refresh.failed', lag: 0 },

@@ -7,8 +7,15 @@ import {
   DynamicModule,
 } from '@nestjs/common';
 import { BaseConfig } from '@model-persistence/config';
-import { topicName, TopicName, Topics } from '@model-persistence/contracts';
-import { QuartzSchedule } from '@model-persistence/cron';
+import {
+  ConsumerGroupSelector,
+  consumerGroupSelectors,
+  ConsumerGroups,
+  topicName,
+  TopicName,
+  Topics,
+} from '@model-persistence/contracts';
+import { ownCron, QuartzSchedule } from '@model-persistence/cron';
 import { ObservabilityRepository, SettingKey, SettingRepository } from '@model-persistence/database';
 import { KAFKA } from '@model-persistence/messaging';
 import {
@@ -20,15 +27,12 @@ import {
   registerModelGauges,
 } from '@model-persistence/telemetry';
 import { DataSource } from 'typeorm';
-import type { Admin, Kafka } from 'kafkajs';
+import { AssignerProtocol, type Admin, type Kafka } from 'kafkajs';
 
-/** Which topics each consumer group reads (docs/ARCHITECTURE.md), for the consumer-lag gauge. */
-export const CONSUMED_TOPICS: Record<string, TopicName[]> = {
-  refresher: [Topics.RefreshRequested, Topics.PruneRequested],
-  notifier: [Topics.RefreshFailed, Topics.RefreshSucceeded, Topics.RefreshRuns],
-  'history-projector': [Topics.RefreshRuns, Topics.RefreshSucceeded, Topics.RefreshFailed, Topics.PruneRuns],
-  scheduler: [Topics.ConfigChanged],
-};
+/** The consumer groups of a deployment with default settings (libs/contracts consumer-groups). */
+export const DEFAULT_LAG_GROUPS: ConsumerGroupSelector[] = consumerGroupSelectors({
+  refresherGroup: ConsumerGroups.refresher.defaultGroup,
+});
 
 /** Seconds between fires of a Quartz schedule: the widest gap among the next few fires (irregular crons). */
 export function scheduleIntervalSeconds(cron: string, timeZone: string, now = new Date()): number | null {
@@ -71,7 +75,7 @@ export class DatabaseGaugeSource implements ModelGaugeSource {
       databaseId: r.databaseId,
       modelName: r.modelName,
       stalenessSeconds: r.stalenessSeconds,
-      intervalSeconds: interval(r.refreshCron ?? globalCron),
+      intervalSeconds: interval(ownCron(r.refreshCron) ?? globalCron),
     }));
   }
 }
@@ -81,8 +85,42 @@ export class KafkaAdminGaugeSource implements KafkaGaugeSource {
   constructor(
     private readonly admin: Admin,
     private readonly prefix: string,
-    private readonly groups: Record<string, TopicName[]> = CONSUMED_TOPICS,
+    private readonly groups: readonly ConsumerGroupSelector[] = DEFAULT_LAG_GROUPS,
   ) {}
+
+  /**
+   * Exact groups as declared; a prefix (the scheduler's per-instance groups) stands for the live groups of
+   * that name whose members read one of its topics under this prefix. Empty groups of stopped instances (which
+   * would lag forever) and other deployments' groups sharing the broker are left out.
+   */
+  private async resolveGroups(): Promise<{ group: string; topics: readonly TopicName[] }[]> {
+    const out: { group: string; topics: readonly TopicName[] }[] = [];
+    const prefixed = this.groups.filter((g) => 'groupPrefix' in g);
+    const listed = prefixed.length ? (await this.admin.listGroups()).groups.map((g) => g.groupId) : [];
+    for (const selector of this.groups) {
+      if ('group' in selector) {
+        out.push(selector);
+        continue;
+      }
+      const candidates = listed.filter((id) => id.startsWith(selector.groupPrefix));
+      if (candidates.length === 0) continue;
+      const wanted = new Set(selector.topics.map((t) => topicName(this.prefix, t)));
+      const { groups } = await this.admin.describeGroups(candidates);
+      for (const g of groups) {
+        if (g.state !== 'Stable' || g.protocolType !== 'consumer') continue;
+        const reads = g.members.some((m) => {
+          try {
+            const meta = AssignerProtocol.MemberMetadata.decode(m.memberMetadata);
+            return meta?.topics.some((t) => wanted.has(t)) ?? false;
+          } catch {
+            return false; // not a consumer group's member metadata
+          }
+        });
+        if (reads) out.push({ group: g.groupId, topics: selector.topics });
+      }
+    }
+    return out;
+  }
 
   async consumerLag(): Promise<ConsumerLag[]> {
     const out: ConsumerLag[] = [];
@@ -97,7 +135,7 @@ export class KafkaAdminGaugeSource implements KafkaGaugeSource {
       }
       return ends.get(topic)!;
     };
-    for (const [group, logical] of Object.entries(this.groups)) {
+    for (const { group, topics: logical } of await this.resolveGroups()) {
       const topics = logical.map((t) => topicName(this.prefix, t));
       const committed = await this.admin.fetchOffsets({ groupId: group, topics });
       for (const t of committed) {
@@ -124,12 +162,17 @@ export class KafkaAdminGaugeSource implements KafkaGaugeSource {
 
 export const OPS_GAUGES_CONFIG = Symbol('OPS_GAUGES_CONFIG');
 
+export type OpsGaugesConfig = Pick<BaseConfig, 'kafka' | 'telemetry'> & {
+  /** The consumer groups whose lag is reported (from the services' settings); defaults when absent. */
+  lagGroups?: ConsumerGroupSelector[];
+};
+
 @Injectable()
 export class OpsGaugesService implements OnModuleInit, OnApplicationShutdown {
   private admin?: Admin;
 
   constructor(
-    @Inject(OPS_GAUGES_CONFIG) private readonly config: Pick<BaseConfig, 'kafka' | 'telemetry'>,
+    @Inject(OPS_GAUGES_CONFIG) private readonly config: OpsGaugesConfig,
     private readonly ds: DataSource,
     private readonly settings: SettingRepository,
     @Inject(KAFKA) private readonly kafka: Kafka,
@@ -141,7 +184,9 @@ export class OpsGaugesService implements OnModuleInit, OnApplicationShutdown {
     registerModelGauges(new DatabaseGaugeSource(new ObservabilityRepository(this.ds), this.settings));
     this.admin = this.kafka.admin();
     await this.admin.connect();
-    registerKafkaGauges(new KafkaAdminGaugeSource(this.admin, this.config.kafka.topicPrefix));
+    registerKafkaGauges(
+      new KafkaAdminGaugeSource(this.admin, this.config.kafka.topicPrefix, this.config.lagGroups),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -156,7 +201,7 @@ export class OpsGaugesService implements OnModuleInit, OnApplicationShutdown {
  */
 @Module({})
 export class OpsGaugesModule {
-  static forRoot(config: Pick<BaseConfig, 'kafka' | 'telemetry'>): DynamicModule {
+  static forRoot(config: OpsGaugesConfig): DynamicModule {
     return {
       module: OpsGaugesModule,
       providers: [{ provide: OPS_GAUGES_CONFIG, useValue: config }, OpsGaugesService],

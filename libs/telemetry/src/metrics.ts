@@ -49,7 +49,7 @@ export const Metrics = {
         advice: { explicitBucketBoundaries: [0, 1, 2, 5, 10, 20, 50, 100] },
       }),
     ),
-  /** Scheduler fires; attributes: kind (database|model|prune|history-cleanup), result (published|skipped|lost-claim). */
+  /** Scheduler fires; attributes: kind (database|model|prune|claim-cleanup), result (published|skipped|lost-claim). */
   schedulerFires: (): Counter =>
     lazy('schedulerFires', () =>
       meter().createCounter('model_persistence.scheduler.fires', { description: 'Schedule fires' }),

@@ -1,4 +1,5 @@
 import { envInt, loadServiceConfig } from '@model-persistence/config';
+import { ConsumerGroups, consumerGroupSelectors } from '@model-persistence/contracts';
 import { z } from 'zod';
 
 /** api configuration: base variables plus HTTP and auth settings (README "Configuration"). */
@@ -7,6 +8,8 @@ export const apiEnvSchema = z.object({
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_BOOTSTRAP_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   API_MAX_BODY_BYTES: envInt(1_048_576, 1024, 50 * 1_048_576),
+  /** The refreshers' consumer group (same variable as the refresher's), for the consumer-lag gauge. */
+  REFRESHER_CONSUMER_GROUP: z.string().min(1).max(200).default(ConsumerGroups.refresher.defaultGroup),
 });
 
 export type ApiConfig = ReturnType<typeof loadApiConfig>;
@@ -19,6 +22,7 @@ export function loadApiConfig(env = process.env) {
       consumerGroup: 'api',
       http: { port: e.API_PORT, host: e.API_HOST, maxBodyBytes: e.API_MAX_BODY_BYTES },
       bootstrapToken: e.API_BOOTSTRAP_TOKEN,
+      lagGroups: consumerGroupSelectors({ refresherGroup: e.REFRESHER_CONSUMER_GROUP }),
     }),
     env,
   );

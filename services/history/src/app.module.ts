@@ -1,17 +1,20 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { CoreModule } from '@model-persistence/runtime';
+import { CoreModule, InboxPurgeModule } from '@model-persistence/runtime';
 import { ApplyHistoryEventUseCase } from './apply-history-event.use-case';
 import { HistoryConfig } from './config';
 import { HistoryEventsHandler } from './history-events.handler';
 import { HISTORY_OPTIONS, HistoryOptions } from './history-options';
 import { StaleRunSweeper } from './stale-run-sweeper.service';
 import { SweepStaleRunsUseCase } from './sweep-stale-runs.use-case';
+import { TaskHistoryTrimJob } from './task-history-trim.job';
 
 export function historyOptions(config: HistoryConfig): HistoryOptions {
   return {
     consumer: config.consumerGroup,
     staleRunTimeoutMs: config.history.staleRunTimeoutMs,
     sweepIntervalMs: config.history.sweepIntervalMs,
+    keep: config.history.keep,
+    trimIntervalMs: config.history.trimIntervalMs,
   };
 }
 
@@ -20,13 +23,17 @@ export class AppModule {
   static forRoot(config: HistoryConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, config.consumerGroup)],
+      imports: [
+        CoreModule.forRoot(config, config.consumerGroup),
+        InboxPurgeModule.forRoot(config.inboxPurge),
+      ],
       controllers: [HistoryEventsHandler],
       providers: [
         { provide: HISTORY_OPTIONS, useValue: historyOptions(config) },
         ApplyHistoryEventUseCase,
         SweepStaleRunsUseCase,
         StaleRunSweeper,
+        TaskHistoryTrimJob,
       ],
     };
   }

@@ -5,6 +5,9 @@ export interface HistoryOptions {
   consumer: string;
   staleRunTimeoutMs: number;
   sweepIntervalMs: number;
+  /** task_history rows kept by the trim job. */
+  keep: number;
+  trimIntervalMs: number;
   /** Clock, replaceable in tests. */
   now?: () => Date;
 }

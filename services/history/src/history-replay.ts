@@ -58,6 +58,8 @@ export async function replayHistory(opts: ReplayOptions): Promise<ReplayReport> 
       consumer: opts.consumer,
       staleRunTimeoutMs: opts.staleRunTimeoutMs,
       sweepIntervalMs: 0,
+      keep: Number.MAX_SAFE_INTEGER,
+      trimIntervalMs: 0,
     };
     const apply = new ApplyHistoryEventUseCase(history, options);
     const sweep = new SweepStaleRunsUseCase(history, options);

@@ -53,6 +53,8 @@ function setup(nowMs = T0) {
     consumer: 'history-projector',
     staleRunTimeoutMs: 60_000,
     sweepIntervalMs: 1000,
+    keep: 100,
+    trimIntervalMs: 1000,
     now: () => new Date(now),
   };
   const repo = fake as unknown as TaskHistoryRepository;
@@ -127,7 +129,18 @@ describe('history config', () => {
   it('defaults the stale-run timeout to 2 h and validates the variables', () => {
     const c = loadHistoryConfig({});
     expect(c.consumerGroup).toBe('history-projector');
-    expect(c.history).toEqual({ staleRunTimeoutMs: 7_200_000, sweepIntervalMs: 60_000, concurrency: 3 });
+    expect(c.history).toEqual({
+      staleRunTimeoutMs: 7_200_000,
+      sweepIntervalMs: 60_000,
+      concurrency: 3,
+      keep: 100_000,
+      trimIntervalMs: 3_600_000,
+    });
+    expect(c.inboxPurge).toEqual({
+      consumer: 'history-projector',
+      retentionMs: 7 * 24 * 3_600_000,
+      intervalMs: 3_600_000,
+    });
     expect(loadHistoryConfig({ HISTORY_STALE_RUN_TIMEOUT_MS: '5000' }).history.staleRunTimeoutMs).toBe(5000);
     expect(() => loadHistoryConfig({ HISTORY_STALE_RUN_TIMEOUT_MS: '10' })).toThrow(
       /HISTORY_STALE_RUN_TIMEOUT_MS \("10"\)/,

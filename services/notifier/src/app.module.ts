@@ -1,8 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { CoreModule } from '@model-persistence/runtime';
+import { CoreModule, InboxPurgeModule } from '@model-persistence/runtime';
 import { CompleteRunUseCase } from './complete-run.use-case';
 import { NOTIFIER_SETTINGS, NotifierConfig } from './config';
 import { MailerService } from './mailer.service';
+import { NotifierPurgeJob } from './notifier-purge.job';
 import { OutboxSender } from './outbox-sender.service';
 import { RecipientsService } from './recipients.service';
 import { RecordRefreshFailureUseCase } from './record-refresh-failure.use-case';
@@ -15,7 +16,10 @@ export class AppModule {
   static forRoot(config: NotifierConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, config.consumerGroup)],
+      imports: [
+        CoreModule.forRoot(config, config.consumerGroup),
+        InboxPurgeModule.forRoot(config.inboxPurge),
+      ],
       controllers: [RefreshEventsHandler],
       providers: [
         { provide: NOTIFIER_SETTINGS, useValue: config },
@@ -23,6 +27,7 @@ export class AppModule {
         RecipientsService,
         RunAlertService,
         OutboxSender,
+        NotifierPurgeJob,
         RecordRefreshFailureUseCase,
         RecordRefreshSuccessUseCase,
         CompleteRunUseCase,

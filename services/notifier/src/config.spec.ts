@@ -18,6 +18,16 @@ describe('notifier config', () => {
       orphanRunMs: 7_200_000,
     });
     expect(c.outbox).toEqual({ retryMinMs: 1000, retryMaxMs: 300_000, pollIntervalMs: 1000 });
+    expect(c.purge).toEqual({
+      alertRunRetentionMs: 7 * 86_400_000,
+      notificationRetentionMs: 30 * 86_400_000,
+      intervalMs: 3_600_000,
+    });
+    expect(c.inboxPurge).toEqual({
+      consumer: 'notifier',
+      retentionMs: 7 * 86_400_000,
+      intervalMs: 3_600_000,
+    });
     expect(c.smtp).toEqual({
       host: '127.0.0.1',
       port: 25,

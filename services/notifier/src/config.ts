@@ -1,5 +1,10 @@
 import { envBool, envInt, envString, loadServiceConfig } from '@model-persistence/config';
+import { inboxPurgeEnv, InboxPurgeOptions, inboxPurgeOptions } from '@model-persistence/runtime';
+import { ConsumerGroups } from '@model-persistence/contracts';
 import { z } from 'zod';
+import { NOTIFIER_CONSUMER } from './notifier.constants';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 const timeZone = z
   .string()
@@ -42,6 +47,13 @@ export const notifierEnvSchema = z
     EMAIL_RETRY_MIN_MS: envInt(1_000, 10, 3_600_000),
     EMAIL_RETRY_MAX_MS: envInt(300_000, 10, 86_400_000),
     EMAIL_POLL_INTERVAL_MS: envInt(1_000, 10, 60_000),
+    /** Decided alert runs (alert_run, alert_run_result) are kept this long, then purged. */
+    ALERT_RUN_RETENTION_DAYS: envInt(7, 1, 3650),
+    /** Sent or dropped emails (notification_outbox) are kept this long, then purged. */
+    NOTIFICATION_RETENTION_DAYS: envInt(30, 1, 3650),
+    /** How often the notifier's purge job runs. */
+    NOTIFIER_PURGE_INTERVAL_MS: envInt(60 * 60 * 1000, 1_000, 24 * 60 * 60 * 1000),
+    ...inboxPurgeEnv,
   })
   .refine((e) => e.EMAIL_RETRY_MAX_MS >= e.EMAIL_RETRY_MIN_MS, {
     path: ['EMAIL_RETRY_MAX_MS'],
@@ -64,6 +76,8 @@ export interface NotifierSettings {
   mail: { from: string; appName: string; baseUrl: string; timeZone: string };
   alerts: { repeatWindowMs: number; recoveryEmails: boolean; runGraceMs: number; orphanRunMs: number };
   outbox: { retryMinMs: number; retryMaxMs: number; pollIntervalMs: number };
+  purge: { alertRunRetentionMs: number; notificationRetentionMs: number; intervalMs: number };
+  inboxPurge: InboxPurgeOptions;
 }
 
 export type NotifierConfig = ReturnType<typeof loadNotifierConfig>;
@@ -76,7 +90,7 @@ export function loadNotifierConfig(env = process.env) {
     'notifier',
     notifierEnvSchema,
     (e): NotifierSettings => ({
-      consumerGroup: 'notifier',
+      consumerGroup: ConsumerGroups.notifier.group,
       smtp: {
         host: e.SMTP_HOST,
         port: e.SMTP_PORT,
@@ -104,6 +118,12 @@ export function loadNotifierConfig(env = process.env) {
         retryMaxMs: e.EMAIL_RETRY_MAX_MS,
         pollIntervalMs: e.EMAIL_POLL_INTERVAL_MS,
       },
+      purge: {
+        alertRunRetentionMs: e.ALERT_RUN_RETENTION_DAYS * DAY_MS,
+        notificationRetentionMs: e.NOTIFICATION_RETENTION_DAYS * DAY_MS,
+        intervalMs: e.NOTIFIER_PURGE_INTERVAL_MS,
+      },
+      inboxPurge: inboxPurgeOptions(NOTIFIER_CONSUMER, e),
     }),
     env,
   );

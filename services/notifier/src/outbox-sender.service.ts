@@ -21,9 +21,6 @@ import { RunAlertService } from './run-alert.service';
 
 const BATCH = 20;
 const SWEEP_EVERY_MS = 5_000;
-const PURGE_EVERY_MS = 60 * 60 * 1000;
-const KEEP_DECIDED_MS = 7 * 24 * 60 * 60 * 1000;
-const KEEP_SENT_MS = 30 * 24 * 60 * 60 * 1000;
 
 export function messageIdFor(dedupeKey: string): string {
   return `<${createHash('sha256').update(dedupeKey).digest('hex').slice(0, 32)}@model-persistence>`;
@@ -79,7 +76,6 @@ export class OutboxSender implements OnApplicationBootstrap, BeforeApplicationSh
 
   private async run(): Promise<void> {
     let lastSweep = 0;
-    let lastPurge = 0;
     while (!this.stop.signal.aborted) {
       // a wake() during this pass keeps `woken` set, so the pass after it does not sleep
       this.woken = false;
@@ -89,10 +85,6 @@ export class OutboxSender implements OnApplicationBootstrap, BeforeApplicationSh
         if (Date.now() - lastSweep >= SWEEP_EVERY_MS) {
           lastSweep = Date.now();
           await this.decideStaleRuns();
-        }
-        if (Date.now() - lastPurge >= PURGE_EVERY_MS) {
-          lastPurge = Date.now();
-          await this.purge();
         }
         busy = (await this.deliverDue()) === BATCH;
       } catch (error) {
@@ -197,11 +189,5 @@ export class OutboxSender implements OnApplicationBootstrap, BeforeApplicationSh
     }
     if (orphans.length > 0) this.logger.warn(`announced ${orphans.length} run(s) that never completed`);
     if (queued > 0) this.wake();
-  }
-
-  private async purge(): Promise<void> {
-    const now = Date.now();
-    await this.alerts.purgeDecidedBefore(new Date(now - KEEP_DECIDED_MS));
-    await this.outbox.purgeSentBefore(new Date(now - KEEP_SENT_MS));
   }
 }

@@ -1,5 +1,5 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
-import { CoreModule } from '@model-persistence/runtime';
+import { CoreModule, InboxPurgeModule } from '@model-persistence/runtime';
 import { RefresherConfig } from './config';
 import { CrashRecoveryService } from './crash-recovery.service';
 import { ModelRefreshService } from './model-refresh.service';
@@ -25,7 +25,10 @@ export class AppModule {
     ];
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, config.consumerGroup)],
+      imports: [
+        CoreModule.forRoot(config, config.consumerGroup),
+        InboxPurgeModule.forRoot(config.inboxPurge),
+      ],
       controllers: [RefreshRequestedHandler, PruneRequestedHandler],
       providers,
     };

@@ -1,11 +1,12 @@
 import { envInt, loadServiceConfig } from '@model-persistence/config';
-import { ErrorClass } from '@model-persistence/contracts';
+import { ConsumerGroups, ErrorClass } from '@model-persistence/contracts';
+import { inboxPurgeEnv, inboxPurgeOptions } from '@model-persistence/runtime';
 import { z } from 'zod';
 
 /** refresher configuration: base variables plus this service's own (README "Configuration"). */
 export const refresherEnvSchema = z.object({
   /** Kafka consumer group of the refreshers (one group = one set of replicas sharing the work). */
-  REFRESHER_CONSUMER_GROUP: z.string().min(1).max(200).default('refresher'),
+  REFRESHER_CONSUMER_GROUP: z.string().min(1).max(200).default(ConsumerGroups.refresher.defaultGroup),
   /** Partitions (= databases) refreshed at once by one replica. */
   REFRESHER_CONCURRENCY: envInt(4, 1, 100),
   /**
@@ -22,6 +23,7 @@ export const refresherEnvSchema = z.object({
   REFRESH_RETRY_TIMEOUT_FACTOR: envInt(2, 1, 10),
   REFRESH_RETRY_QUERY_MAX: envInt(0, 0, 10),
   PRUNE_GRACE_MS: envInt(3_600_000, 0, 365 * 24 * 3_600_000),
+  ...inboxPurgeEnv,
 });
 
 /** What to do after an error of one class: retry (with backoff, maybe a longer timeout) and then what. */
@@ -74,12 +76,13 @@ export function loadRefresherConfig(env = process.env) {
     (e) => ({
       consumerGroup: e.REFRESHER_CONSUMER_GROUP,
       /** Inbox consumer name for de-duplication of requests. */
-      inboxConsumer: 'refresher',
+      inboxConsumer: 'refresher' as const,
       concurrency: e.REFRESHER_CONCURRENCY,
       partitionsPerConsumer: e.REFRESHER_PARTITIONS_PER_CONSUMER,
       leaseMs: e.REFRESH_LEASE_MS,
       retry: buildRetryPolicy(e),
       pruneGraceMs: e.PRUNE_GRACE_MS,
+      inboxPurge: inboxPurgeOptions('refresher', e),
     }),
     env,
   );

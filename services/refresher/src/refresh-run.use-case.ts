@@ -20,6 +20,7 @@ import {
   SourceDatabaseEntity,
   SourceDatabaseRepository,
 } from '@model-persistence/database';
+import { firesOnOwnSchedule } from '@model-persistence/cron';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { EventPublisher } from '@model-persistence/messaging';
 import { Metrics } from '@model-persistence/telemetry';
@@ -150,7 +151,9 @@ export class RefreshRunUseCase {
     // A model with its own cron gets its own scheduled requests (the scheduler publishes them with a cardId), so
     // the database's schedule leaves it alone; explicit (manual / external) database runs still include it.
     const ownSchedule = (cardId: number | null) =>
-      request.trigger === 'scheduled' && cardId !== null && !!cards.get(cardId)?.refreshCron;
+      request.trigger === 'scheduled' &&
+      cardId !== null &&
+      firesOnOwnSchedule(cards.get(cardId)?.refreshCron);
     const candidates = (await this.rows.findRefreshCandidates(db.id)).filter(
       (info) => !ownSchedule(info.cardId),
     );

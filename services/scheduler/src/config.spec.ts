@@ -9,8 +9,7 @@ describe('scheduler config', () => {
       claimStaleMs: 15_000,
       pruneGraceMs: 3_600_000,
       pruneCron: '0 0 0/1 * * ? *',
-      historyCleanupCron: '0 0 3 * * ? *',
-      historyKeep: 100_000,
+      claimCleanupCron: '0 0 3 * * ? *',
       claimRetentionDays: 7,
       resyncIntervalMs: 300_000,
     });
@@ -18,14 +17,14 @@ describe('scheduler config', () => {
   });
 
   it('rejects a non-Quartz cron and bad numbers, naming the variables', () => {
-    expect(() => loadSchedulerConfig({ SCHEDULER_PRUNE_CRON: '0 * * * *', TASK_HISTORY_KEEP: '-1' })).toThrow(
-      ConfigError,
-    );
+    expect(() =>
+      loadSchedulerConfig({ SCHEDULER_PRUNE_CRON: '0 * * * *', SCHEDULER_CLAIM_RETENTION_DAYS: '0' }),
+    ).toThrow(ConfigError);
     try {
-      loadSchedulerConfig({ SCHEDULER_PRUNE_CRON: '0 * * * *', TASK_HISTORY_KEEP: '-1' });
+      loadSchedulerConfig({ SCHEDULER_PRUNE_CRON: '0 * * * *', SCHEDULER_CLAIM_RETENTION_DAYS: '0' });
     } catch (e) {
       expect((e as Error).message).toMatch(/SCHEDULER_PRUNE_CRON/);
-      expect((e as Error).message).toMatch(/TASK_HISTORY_KEEP/);
+      expect((e as Error).message).toMatch(/SCHEDULER_CLAIM_RETENTION_DAYS/);
     }
   });
 });

@@ -1,4 +1,5 @@
 import { envBool, envInt, envString, loadServiceConfig } from '@model-persistence/config';
+import { schedulerConsumerGroupOf } from '@model-persistence/contracts';
 import { PRUNE_CRON, validateQuartzCron } from '@model-persistence/cron';
 import { z } from 'zod';
 
@@ -18,8 +19,7 @@ export const schedulerEnvSchema = z.object({
   SCHEDULER_CLAIM_STALE_MS: envInt(15_000, 1_000, 3_600_000),
   PRUNE_GRACE_MS: envInt(3_600_000, 0, 365 * 24 * 3_600_000), // same variable and range as the refresher
   SCHEDULER_PRUNE_CRON: quartz(PRUNE_CRON),
-  SCHEDULER_HISTORY_CLEANUP_CRON: quartz('0 0 3 * * ? *'),
-  TASK_HISTORY_KEEP: envInt(100_000, 1, 100_000_000),
+  SCHEDULER_CLAIM_CLEANUP_CRON: quartz('0 0 3 * * ? *'),
   SCHEDULER_CLAIM_RETENTION_DAYS: envInt(7, 1, 3650),
   SCHEDULER_RESYNC_INTERVAL_MS: envInt(300_000, 0, 86_400_000),
 });
@@ -36,8 +36,7 @@ export function loadSchedulerConfig(env = process.env) {
         claimStaleMs: e.SCHEDULER_CLAIM_STALE_MS,
         pruneGraceMs: e.PRUNE_GRACE_MS,
         pruneCron: e.SCHEDULER_PRUNE_CRON,
-        historyCleanupCron: e.SCHEDULER_HISTORY_CLEANUP_CRON,
-        historyKeep: e.TASK_HISTORY_KEEP,
+        claimCleanupCron: e.SCHEDULER_CLAIM_CLEANUP_CRON,
         claimRetentionDays: e.SCHEDULER_CLAIM_RETENTION_DAYS,
         resyncIntervalMs: e.SCHEDULER_RESYNC_INTERVAL_MS,
       },
@@ -52,5 +51,5 @@ export function loadSchedulerConfig(env = process.env) {
  * expire with the broker's offsets retention.
  */
 export function schedulerConsumerGroup(config: Pick<SchedulerConfig, 'instanceId'>): string {
-  return `scheduler-${config.instanceId}`;
+  return schedulerConsumerGroupOf(config.instanceId);
 }

@@ -42,7 +42,7 @@ describe('fire events', () => {
     expect(disable.event).toMatchObject({ type: 'PruneRequested', trigger: 'disable' });
     for (const e of [db, model, prune, disable]) expect(parseEvent(e.event).ok).toBe(true);
     expect(
-      buildFireEvent({ key: 'history-cleanup', kind: 'history-cleanup', cron: 'x', timeZone: 'UTC' }, t),
+      buildFireEvent({ key: 'claim-cleanup', kind: 'claim-cleanup', cron: 'x', timeZone: 'UTC' }, t),
     ).toBeNull();
   });
 });

@@ -17,7 +17,7 @@ export function fireEventId(scheduleKey: string, fireTime: number): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-/** The event a fire publishes (null for fires that do work in place, like the task-history clean-up). */
+/** The event a fire publishes (null for fires that do work in place, like the schedule-claim clean-up). */
 export function buildFireEvent(def: ScheduleDef, fireTime: number): OutgoingEvent | null {
   const common = {
     eventId: fireEventId(def.key, fireTime),
@@ -55,7 +55,7 @@ export function buildFireEvent(def: ScheduleDef, fireTime: number): OutgoingEven
         headers,
         event: createEvent('PruneRequested', { ...common, trigger: 'disable' }),
       };
-    case 'history-cleanup':
+    case 'claim-cleanup':
       return null;
   }
 }

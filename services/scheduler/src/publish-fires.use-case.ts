@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG } from '@model-persistence/config';
-import { ClaimRequest, ScheduleClaimRepository, TaskHistoryRepository } from '@model-persistence/database';
+import { ClaimRequest, ScheduleClaimRepository } from '@model-persistence/database';
 import { errorMessage } from '@model-persistence/errors';
 import { EventPublisher, OutgoingEvent } from '@model-persistence/messaging';
 import { Metrics } from '@model-persistence/telemetry';
@@ -31,7 +31,6 @@ export class PublishFiresUseCase {
   constructor(
     private readonly claims: ScheduleClaimRepository,
     private readonly publisher: EventPublisher,
-    private readonly history: TaskHistoryRepository,
     @Inject(APP_CONFIG) private readonly config: SchedulerConfig,
   ) {}
 
@@ -57,9 +56,9 @@ export class PublishFiresUseCase {
       }
     }
     if (winners.length) this.logger.debug(`claimed ${winners.length} fire(s)`);
-    const publishing = winners.filter((f) => f.def.kind !== 'history-cleanup');
+    const publishing = winners.filter((f) => f.def.kind !== 'claim-cleanup');
     outcomes.push(...(await this.publish(publishing)));
-    for (const f of winners.filter((w) => w.def.kind === 'history-cleanup'))
+    for (const f of winners.filter((w) => w.def.kind === 'claim-cleanup'))
       outcomes.push(await this.cleanUp(f));
     return outcomes;
   }
@@ -126,9 +125,8 @@ export class PublishFiresUseCase {
   }
 
   private async cleanUp(f: DueFire): Promise<FireOutcome> {
-    const { historyKeep, claimRetentionDays } = this.config.scheduler;
+    const { claimRetentionDays } = this.config.scheduler;
     try {
-      const trimmed = await this.history.trimTo(historyKeep);
       const claims = await this.claims.deleteOlderThan(
         new Date(f.fireTime - claimRetentionDays * 86_400_000),
       );
@@ -138,12 +136,12 @@ export class PublishFiresUseCase {
       );
       Metrics.schedulerFires().add(1, { kind: f.def.kind, result: 'published' });
       this.logger.log(
-        `fired ${f.def.key} @ ${iso(f.fireTime)}: deleted ${trimmed} task-history row(s) beyond the newest ${historyKeep}, ${claims} old claim(s)`,
+        `fired ${f.def.key} @ ${iso(f.fireTime)}: deleted ${claims} claim(s) older than ${claimRetentionDays} day(s)`,
       );
       return { key: f.def.key, fireTime: f.fireTime, result: 'done' };
     } catch (e) {
       Metrics.schedulerFires().add(1, { kind: f.def.kind, result: 'failed' });
-      this.logger.error(`task-history clean-up failed: ${errorMessage(e)}`);
+      this.logger.error(`schedule-claim clean-up failed: ${errorMessage(e)}`);
       return { key: f.def.key, fireTime: f.fireTime, result: 'failed' };
     }
   }

@@ -17,9 +17,9 @@ describe('planSchedules', () => {
   it('one schedule per enabled database, per-model overrides of enabled databases, prune and clean-up', () => {
     const defs = planSchedules(base, DEFAULT_PLAN_OPTIONS, now);
     expect(defs.map((d) => d.key).sort()).toEqual([
+      'claim-cleanup',
       'database:1',
       'database:2',
-      'history-cleanup',
       'model:10',
       'prune',
     ]);
@@ -40,7 +40,7 @@ describe('planSchedules', () => {
       now,
     );
     expect(defs.map((d) => d.key).sort()).toEqual([
-      'history-cleanup',
+      'claim-cleanup',
       'prune',
       'prune-disable',
       'prune-followup',
@@ -55,12 +55,12 @@ describe('planSchedules', () => {
       DEFAULT_PLAN_OPTIONS,
       now,
     );
-    expect(old.map((d) => d.key).sort()).toEqual(['history-cleanup', 'prune']);
+    expect(old.map((d) => d.key).sort()).toEqual(['claim-cleanup', 'prune']);
     const never = planSchedules(
       { ...base, enabled: false, enabledChangedAt: null },
       DEFAULT_PLAN_OPTIONS,
       now,
     );
-    expect(never.map((d) => d.key).sort()).toEqual(['history-cleanup', 'prune']);
+    expect(never.map((d) => d.key).sort()).toEqual(['claim-cleanup', 'prune']);
   });
 });

@@ -1,7 +1,7 @@
-import { PRUNE_CRON } from '@model-persistence/cron';
+import { PRUNE_CRON, resolveDatabaseCron, resolveModelCron } from '@model-persistence/cron';
 
 export type ScheduleKind =
-  'database' | 'model' | 'prune' | 'prune-disable' | 'prune-followup' | 'history-cleanup';
+  'database' | 'model' | 'prune' | 'prune-disable' | 'prune-followup' | 'claim-cleanup';
 
 /** One schedule: recurring (cron) or one-shot (at). Its key names it in the heap and in schedule_claim. */
 export interface ScheduleDef {
@@ -29,7 +29,7 @@ export interface ScheduleSnapshot {
 
 export interface PlanOptions {
   pruneCron: string;
-  historyCleanupCron: string;
+  claimCleanupCron: string;
   /** Deletable grace period of the refresher's prune, in ms. */
   pruneGraceMs: number;
 }
@@ -39,7 +39,7 @@ export const followUpMarginMs = (graceMs: number) => Math.min(10_000, Math.floor
 
 export const DEFAULT_PLAN_OPTIONS: PlanOptions = {
   pruneCron: PRUNE_CRON,
-  historyCleanupCron: '0 0 3 * * ? *',
+  claimCleanupCron: '0 0 3 * * ? *',
   pruneGraceMs: 3_600_000,
 };
 
@@ -51,7 +51,7 @@ export const scheduleKey = {
 /**
  * The schedules a snapshot calls for. Pure, so reschedule logic is unit tested without clocks:
  * - one per persist-enabled database while the global setting is on, and one per model with its own cron;
- * - hourly prune and daily task-history clean-up always (tables of a disabled install must still go);
+ * - hourly prune and daily schedule-claim clean-up always (tables of a disabled install must still go);
  * - after a global disable (within the grace period): a prune at the disable time and a follow-up once the
  *   grace period has passed. Both are one-shots keyed by the disable time, so every replica (and a
  *   restarted one) derives the same claim key and the prune is published once.
@@ -60,24 +60,27 @@ export function planSchedules(s: ScheduleSnapshot, opts: PlanOptions, now: numbe
   const tz = s.timeZone;
   const defs: ScheduleDef[] = [
     { key: 'prune', kind: 'prune', cron: opts.pruneCron, timeZone: tz },
-    { key: 'history-cleanup', kind: 'history-cleanup', cron: opts.historyCleanupCron, timeZone: tz },
+    { key: 'claim-cleanup', kind: 'claim-cleanup', cron: opts.claimCleanupCron, timeZone: tz },
   ];
+  const settings = { enabled: s.enabled, globalCron: s.cron };
   if (s.enabled) {
     const enabledDbs = new Set(s.databaseIds);
-    for (const id of s.databaseIds)
-      defs.push({
-        key: scheduleKey.database(id),
-        kind: 'database',
-        cron: s.cron,
-        timeZone: tz,
-        databaseId: id,
-      });
+    for (const id of s.databaseIds) {
+      const cron = resolveDatabaseCron(settings, true);
+      if (cron !== null)
+        defs.push({ key: scheduleKey.database(id), kind: 'database', cron, timeZone: tz, databaseId: id });
+    }
     for (const o of s.overrides) {
-      if (!enabledDbs.has(o.databaseId)) continue;
+      const applied = resolveModelCron(settings, {
+        databasePersistEnabled: enabledDbs.has(o.databaseId),
+        cardCron: o.cron,
+      });
+      // a model without its own cron is refreshed with its database's schedule
+      if (applied?.source !== 'model') continue;
       defs.push({
         key: scheduleKey.model(o.cardId),
         kind: 'model',
-        cron: o.cron,
+        cron: applied.cron,
         timeZone: tz,
         databaseId: o.databaseId,
         cardId: o.cardId,

@@ -110,7 +110,22 @@ export class AlertRepository {
       .upsert({ ...state, updatedAt: new Date() }, ['cardId']);
   }
 
-  /** Deletes decided runs and results older than the cutoff (they only serve the decision). */
+  /**
+   * Deletes what is known about models that no longer exist (card deleted): nothing will be announced about
+   * them again. A model that merely stays quiet keeps its row, so a failure after a long calm is still
+   * judged against what was last announced.
+   */
+  async purgeStatesOfDeletedCards(): Promise<number> {
+    const r = await this.ds.query<[unknown, number]>(
+      'delete from alert_state s where not exists (select 1 from card c where c.id = s.card_id)',
+    );
+    return r[1];
+  }
+
+  /**
+   * Deletes runs decided before the cutoff and old results whose run is gone (they only serve the decision);
+   * a result stays as long as its run does.
+   */
   async purgeDecidedBefore(cutoff: Date): Promise<number> {
     return this.ds.transaction(async (m) => {
       const runs = await m.query<[unknown, number]>(
@@ -119,7 +134,8 @@ export class AlertRepository {
       );
       const results = await m.query<[unknown, number]>(
         `delete from alert_run_result r where r.created_at < $1
-           and not exists (select 1 from alert_run a where a.run_id = r.run_id and a.decided_at is null)`,
+           and not exists (select 1 from alert_run a
+                            where a.run_id = r.run_id and (a.decided_at is null or a.decided_at >= $1))`,
         [cutoff],
       );
       return runs[1] + results[1];

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 
+const PURGE_BATCH = 5_000;
+
 /** Records processed event ids per consumer so redelivered events have their effects once. */
 @Injectable()
 export class InboxRepository {
@@ -23,8 +25,18 @@ export class InboxRepository {
     return rows.length > 0;
   }
 
-  async purgeOlderThan(cutoff: Date): Promise<number> {
-    const r = await this.ds.query<[unknown, number]>('delete from inbox where processed_at < $1', [cutoff]);
-    return r[1];
+  /** Deletes one consumer's rows processed before the cutoff (each service purges its own inbox only). */
+  async purgeOlderThan(consumer: string, cutoff: Date): Promise<number> {
+    let deleted = 0;
+    // in batches, so a first purge of a large backlog never holds many row locks or one long transaction
+    for (;;) {
+      const r = await this.ds.query<[unknown, number]>(
+        `delete from inbox where ctid = any(array(
+           select ctid from inbox where consumer = $1 and processed_at < $2 limit $3))`,
+        [consumer, cutoff, PURGE_BATCH],
+      );
+      deleted += r[1];
+      if (r[1] < PURGE_BATCH) return deleted;
+    }
   }
 }

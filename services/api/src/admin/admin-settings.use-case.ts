@@ -8,6 +8,8 @@ import {
 } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { ChangeNotifier } from '../common/change-notifier';
+import { parseInput } from '../common/ids';
+import { adminEmailValue } from '../http/schemas';
 import { isUniqueViolation } from '../common/pg-errors';
 
 /** Settings an admin may change through /api/settings/:key (the rest have dedicated endpoints). */
@@ -36,8 +38,9 @@ export class AdminSettingsUseCase {
     return Object.fromEntries(VISIBLE_SETTINGS.map((k) => [k, all[k]]));
   }
 
-  /** Values are validated by the controller's schema; the time zone also against the IANA database. */
+  /** The body's shape is validated at the edge; the value per key here (e-mail address, IANA time zone). */
   async setSetting(key: WritableSetting, value: string): Promise<void> {
+    if (key === SettingKey.AdminEmail) parseInput(adminEmailValue, value, 'body.value');
     if (key === SettingKey.ScheduleTimeZone) validateTimeZone(value);
     await this.settings.set(key, value);
     // the time zone moves every fire time; admin-email concerns only the notifier, which reads it per alert

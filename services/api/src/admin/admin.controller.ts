@@ -1,9 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { SettingKey } from '@model-persistence/database';
-import { idParams, parseInput } from '../common/ids';
+import { Controller, Delete, Get, HttpCode, Post, Put } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { IdParams, idParams } from '../common/ids';
 import { presentAdmin } from '../http/presenters';
-import { adminCreateBody, adminEmailValue, openApiSchema, settingBody, settingParams } from '../http/schemas';
+import { adminCreateBody, settingBody, settingParams } from '../http/schemas';
+import { ZodBody, ZodParams } from '../http/zod-validation';
 import { AdminSettingsUseCase } from './admin-settings.use-case';
 
 @ApiTags('admin')
@@ -23,19 +24,17 @@ export class AdminController {
   @ApiOperation({
     summary: 'Set `admin-email` (alert recipient, may be empty) or the schedule time zone (IANA).',
   })
-  @ApiBody({ schema: openApiSchema(settingBody) })
-  async setSetting(@Param() params: unknown, @Body() body: unknown): Promise<void> {
-    const { key } = parseInput(settingParams, params, 'path');
-    const { value } = parseInput(settingBody, body, 'body');
-    if (key === SettingKey.AdminEmail) parseInput(adminEmailValue, value, 'body.value');
+  async setSetting(
+    @ZodParams(settingParams) { key }: z.infer<typeof settingParams>,
+    @ZodBody(settingBody) { value }: z.infer<typeof settingBody>,
+  ): Promise<void> {
     await this.admin.setSetting(key, value);
   }
 
   @Post('admins')
   @ApiOperation({ summary: 'Add an admin who receives failure alerts.' })
-  @ApiBody({ schema: openApiSchema(adminCreateBody) })
-  async addAdmin(@Body() body: unknown) {
-    return presentAdmin(await this.admin.addAdmin(parseInput(adminCreateBody, body, 'body')));
+  async addAdmin(@ZodBody(adminCreateBody) body: z.infer<typeof adminCreateBody>) {
+    return presentAdmin(await this.admin.addAdmin(body));
   }
 
   @Get('admins')
@@ -44,15 +43,13 @@ export class AdminController {
   }
 
   @Get('admins/:id')
-  async getAdmin(@Param() params: unknown) {
-    const { id } = parseInput(idParams, params, 'path');
+  async getAdmin(@ZodParams(idParams) { id }: IdParams) {
     return presentAdmin(await this.admin.getAdmin(id));
   }
 
   @Delete('admins/:id')
   @HttpCode(204)
-  async removeAdmin(@Param() params: unknown): Promise<void> {
-    const { id } = parseInput(idParams, params, 'path');
+  async removeAdmin(@ZodParams(idParams) { id }: IdParams): Promise<void> {
     await this.admin.removeAdmin(id);
   }
 }

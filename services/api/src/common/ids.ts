@@ -29,3 +29,5 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
 
 export const idParams = z.strictObject({ id: idString });
 export const cardIdParams = z.strictObject({ cardId: idString });
+export type IdParams = z.infer<typeof idParams>;
+export type CardIdParams = z.infer<typeof cardIdParams>;

@@ -14,9 +14,12 @@ const intString = (min: number, max: number) =>
 const idValue = intString(1, MAX_ID);
 
 /** Requests without a body, or with `{}`. */
-export const emptyBody = z.union([z.undefined(), z.strictObject({})]);
+export const emptyBody = z.strictObject({}).optional();
 
 export const refreshScheduleBody = z.strictObject({ cron: z.string().max(200) });
+
+/** 202 of a refresh request (documented from here, like the request schemas). */
+export const refreshAcceptedResponse = z.object({ requestId: z.uuid() });
 
 export const persistedInfoListQuery = z.strictObject({
   limit: intString(1, 1000).default(50),
@@ -90,12 +93,3 @@ export const adminCreateBody = z.strictObject({
   name: z.string().trim().min(1).max(254).nullable().optional(),
   active: z.boolean().optional(),
 });
-
-/** JSON Schema of a body for the OpenAPI document (zod is the single source). */
-export function openApiSchema(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _ignored, ...json } = z.toJSONSchema(schema, {
-    io: 'input',
-    unrepresentable: 'any',
-  }) as Record<string, unknown>;
-  return json;
-}

@@ -1,16 +1,23 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
 import { Actor } from '../common/actor';
-import { cardIdParams, idParams, parseInput } from '../common/ids';
+import { CardIdParams, cardIdParams, IdParams, idParams } from '../common/ids';
 import { CurrentActor } from '../http/actor.decorator';
 import { presentPersistedInfo } from '../http/presenters';
-import { emptyBody, openApiSchema, persistedInfoListQuery, refreshScheduleBody } from '../http/schemas';
+import {
+  emptyBody,
+  persistedInfoListQuery,
+  refreshAcceptedResponse,
+  refreshScheduleBody,
+} from '../http/schemas';
+import { openApiSchema, ZodBody, ZodParams, ZodQuery } from '../http/zod-validation';
 import { CardPersistenceUseCase } from './card-persistence.use-case';
 import { DatabasePersistenceUseCase } from './database-persistence.use-case';
 import { PersistedInfoQueryUseCase } from './persisted-info-query.use-case';
 import { PersistenceSettingsUseCase } from './persistence-settings.use-case';
 
-/** The operator guide's /api/model-persistence endpoints. Thin: parse, validate, call one use-case. */
+/** The operator guide's /api/model-persistence endpoints. Thin: validated by the zod pipes, call one use-case. */
 @ApiTags('model-persistence')
 @ApiBearerAuth()
 @ApiResponse({ status: 400, description: 'Invalid input: `{"error": {"code", "message"}}`' })
@@ -27,8 +34,7 @@ export class ModelPersistenceController {
   @Post('enable')
   @HttpCode(204)
   @ApiOperation({ summary: 'Turn model persistence on globally.' })
-  async enable(@Body() body: unknown): Promise<void> {
-    parseInput(emptyBody, body, 'body');
+  async enable(@ZodBody(emptyBody) _body: unknown): Promise<void> {
     await this.settings.enable();
   }
 
@@ -38,17 +44,16 @@ export class ModelPersistenceController {
     summary:
       'Turn model persistence off: every row deletable, database flags cleared, schedules removed, prune.',
   })
-  async disable(@Body() body: unknown, @CurrentActor() actor: Actor): Promise<void> {
-    parseInput(emptyBody, body, 'body');
+  async disable(@ZodBody(emptyBody) _body: unknown, @CurrentActor() actor: Actor): Promise<void> {
     await this.settings.disable(actor);
   }
 
   @Post('set-refresh-schedule')
   @HttpCode(204)
   @ApiOperation({ summary: 'Set the Quartz cron of scheduled refreshes (7 fields, year `*`).' })
-  @ApiBody({ schema: openApiSchema(refreshScheduleBody) })
-  async setRefreshSchedule(@Body() body: unknown): Promise<void> {
-    const { cron } = parseInput(refreshScheduleBody, body, 'body');
+  async setRefreshSchedule(
+    @ZodBody(refreshScheduleBody) { cron }: z.infer<typeof refreshScheduleBody>,
+  ): Promise<void> {
     await this.settings.setRefreshSchedule(cron);
   }
 
@@ -57,18 +62,20 @@ export class ModelPersistenceController {
   @ApiOperation({
     summary: 'Persist the models of a database after the can-persist check (422 when it fails).',
   })
-  async persistDatabase(@Param() params: unknown, @Body() body: unknown): Promise<void> {
-    const { id } = parseInput(idParams, params, 'path');
-    parseInput(emptyBody, body, 'body');
+  async persistDatabase(
+    @ZodParams(idParams) { id }: IdParams,
+    @ZodBody(emptyBody) _body: unknown,
+  ): Promise<void> {
     await this.databases.persist(id);
   }
 
   @Post('database/:id/unpersist')
   @HttpCode(204)
   @ApiOperation({ summary: 'Stop persisting a database: its rows become deletable.' })
-  async unpersistDatabase(@Param() params: unknown, @Body() body: unknown): Promise<void> {
-    const { id } = parseInput(idParams, params, 'path');
-    parseInput(emptyBody, body, 'body');
+  async unpersistDatabase(
+    @ZodParams(idParams) { id }: IdParams,
+    @ZodBody(emptyBody) _body: unknown,
+  ): Promise<void> {
     await this.databases.unpersist(id);
   }
 
@@ -76,54 +83,38 @@ export class ModelPersistenceController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Persist one model: row `creating`, refresh requested.' })
   async persistCard(
-    @Param() params: unknown,
-    @Body() body: unknown,
+    @ZodParams(cardIdParams) { cardId }: CardIdParams,
+    @ZodBody(emptyBody) _body: unknown,
     @CurrentActor() actor: Actor,
   ): Promise<void> {
-    const { cardId } = parseInput(cardIdParams, params, 'path');
-    parseInput(emptyBody, body, 'body');
     await this.cards.persist(cardId, actor);
   }
 
   @Post('card/:cardId/unpersist')
   @HttpCode(204)
   @ApiOperation({ summary: 'Stop persisting one model: row `off`.' })
-  async unpersistCard(@Param() params: unknown, @Body() body: unknown): Promise<void> {
-    const { cardId } = parseInput(cardIdParams, params, 'path');
-    parseInput(emptyBody, body, 'body');
+  async unpersistCard(
+    @ZodParams(cardIdParams) { cardId }: CardIdParams,
+    @ZodBody(emptyBody) _body: unknown,
+  ): Promise<void> {
     await this.cards.unpersist(cardId);
   }
 
   @Post('card/:cardId/refresh')
   @HttpCode(202)
   @ApiOperation({ summary: 'Request a refresh of one model; 202 once Kafka acknowledged the request.' })
-  @ApiResponse({ status: 202, schema: { properties: { requestId: { type: 'string', format: 'uuid' } } } })
+  @ApiResponse({ status: 202, schema: openApiSchema(refreshAcceptedResponse) })
   async refreshCard(
-    @Param() params: unknown,
-    @Body() body: unknown,
+    @ZodParams(cardIdParams) { cardId }: CardIdParams,
+    @ZodBody(emptyBody) _body: unknown,
     @CurrentActor() actor: Actor,
   ): Promise<{ requestId: string }> {
-    const { cardId } = parseInput(cardIdParams, params, 'path');
-    parseInput(emptyBody, body, 'body');
     return { requestId: await this.cards.refresh(cardId, actor) };
   }
 
   @Get()
   @ApiOperation({ summary: 'Persisted models with names, next fire time and staleness, by id.' })
-  @ApiQuery({
-    name: 'limit',
-    required: false,
-    schema: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
-  })
-  @ApiQuery({ name: 'offset', required: false, schema: { type: 'integer', minimum: 0, default: 0 } })
-  @ApiQuery({
-    name: 'state',
-    required: false,
-    enum: ['creating', 'refreshing', 'persisted', 'error', 'deletable', 'off'],
-  })
-  @ApiQuery({ name: 'database_id', required: false, schema: { type: 'integer', minimum: 1 } })
-  async list(@Query() query: unknown) {
-    const q = parseInput(persistedInfoListQuery, query, 'query');
+  async list(@ZodQuery(persistedInfoListQuery) q: z.infer<typeof persistedInfoListQuery>) {
     const page = await this.query.list({
       limit: q.limit,
       offset: q.offset,
@@ -135,15 +126,13 @@ export class ModelPersistenceController {
 
   @Get('card/:cardId')
   @ApiOperation({ summary: 'The persisted model of a card.' })
-  async byCard(@Param() params: unknown) {
-    const { cardId } = parseInput(cardIdParams, params, 'path');
+  async byCard(@ZodParams(cardIdParams) { cardId }: CardIdParams) {
     return presentPersistedInfo(await this.query.byCardId(cardId));
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One persisted model by persisted-info id.' })
-  async byId(@Param() params: unknown) {
-    const { id } = parseInput(idParams, params, 'path');
+  async byId(@ZodParams(idParams) { id }: IdParams) {
     return presentPersistedInfo(await this.query.byId(id));
   }
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { QuartzSchedule } from '@model-persistence/cron';
+import { QuartzSchedule, resolveModelCron } from '@model-persistence/cron';
 import {
   PersistedInfoDetail,
   PersistedInfoQueryRepository,
@@ -71,9 +71,13 @@ export class NextFireCalculator {
   ) {}
 
   nextFor(row: PersistedInfoDetail): Date | null {
-    if (!this.enabled || !row.databasePersistEnabled || !SCHEDULED_STATES.has(row.state)) return null;
+    if (!SCHEDULED_STATES.has(row.state)) return null;
     if (row.cardId === null || row.cardType !== 'model' || row.cardArchived) return null;
-    return this.cache.next(row.cardRefreshCron ?? this.globalCron, this.timeZone, this.now);
+    const applied = resolveModelCron(
+      { enabled: this.enabled, globalCron: this.globalCron },
+      { databasePersistEnabled: row.databasePersistEnabled, cardCron: row.cardRefreshCron },
+    );
+    return applied && this.cache.next(applied.cron, this.timeZone, this.now);
   }
 }
 

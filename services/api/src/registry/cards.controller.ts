@@ -1,10 +1,12 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Delete, Get, HttpCode, Patch, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
 import { Actor } from '../common/actor';
-import { idParams, parseInput } from '../common/ids';
+import { IdParams, idParams } from '../common/ids';
 import { CurrentActor } from '../http/actor.decorator';
 import { presentCard } from '../http/presenters';
-import { cardCreateBody, cardPatchBody, openApiSchema } from '../http/schemas';
+import { cardCreateBody, cardPatchBody } from '../http/schemas';
+import { ZodBody, ZodParams } from '../http/zod-validation';
 import { CardRegistryUseCase } from './card-registry.use-case';
 
 @ApiTags('registry')
@@ -15,9 +17,7 @@ export class CardsController {
 
   @Post()
   @ApiOperation({ summary: 'Create a card (SQL must be a single read query: 400 UNSAFE_SQL otherwise).' })
-  @ApiBody({ schema: openApiSchema(cardCreateBody) })
-  async create(@Body() body: unknown) {
-    const b = parseInput(cardCreateBody, body, 'body');
+  async create(@ZodBody(cardCreateBody) b: z.infer<typeof cardCreateBody>) {
     return presentCard(
       await this.registry.create({
         name: b.name,
@@ -36,8 +36,7 @@ export class CardsController {
   }
 
   @Get(':id')
-  async get(@Param() params: unknown) {
-    const { id } = parseInput(idParams, params, 'path');
+  async get(@ZodParams(idParams) { id }: IdParams) {
     return presentCard(await this.registry.get(id));
   }
 
@@ -45,10 +44,11 @@ export class CardsController {
   @ApiOperation({
     summary: 'Change a card: new SQL rebuilds the cache; archiving or turning into a question prunes it.',
   })
-  @ApiBody({ schema: openApiSchema(cardPatchBody) })
-  async update(@Param() params: unknown, @Body() body: unknown, @CurrentActor() actor: Actor) {
-    const { id } = parseInput(idParams, params, 'path');
-    const b = parseInput(cardPatchBody, body, 'body');
+  async update(
+    @ZodParams(idParams) { id }: IdParams,
+    @ZodBody(cardPatchBody) b: z.infer<typeof cardPatchBody>,
+    @CurrentActor() actor: Actor,
+  ) {
     return presentCard(
       await this.registry.update(
         id,
@@ -61,8 +61,7 @@ export class CardsController {
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a card; its cache table is pruned.' })
-  async delete(@Param() params: unknown, @CurrentActor() actor: Actor): Promise<void> {
-    const { id } = parseInput(idParams, params, 'path');
+  async delete(@ZodParams(idParams) { id }: IdParams, @CurrentActor() actor: Actor): Promise<void> {
     await this.registry.delete(id, actor);
   }
 }

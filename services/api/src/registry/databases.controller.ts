@@ -1,20 +1,13 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { idParams, parseInput } from '../common/ids';
+import { Controller, Delete, Get, HttpCode, Patch, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { IdParams, idParams } from '../common/ids';
 import { presentDatabase } from '../http/presenters';
-import { databaseCreateBody, databasePatchBody, openApiSchema } from '../http/schemas';
+import { databaseCreateBody, databasePatchBody } from '../http/schemas';
+import { ZodBody, ZodParams } from '../http/zod-validation';
 import { DatabaseInput, DatabaseRegistryUseCase } from './database-registry.use-case';
 
-type DatabaseBody = Partial<{
-  name: string;
-  engine: 'postgres' | 'mysql';
-  host: string;
-  port: number;
-  db_name: string;
-  user: string;
-  password: string | null;
-  statement_timeout_ms: number;
-}>;
+type DatabaseBody = z.infer<typeof databasePatchBody>;
 
 function toInput(b: DatabaseBody): Partial<DatabaseInput> {
   return {
@@ -39,9 +32,7 @@ export class DatabasesController {
   @ApiOperation({
     summary: 'Register a source database (the password is encrypted at rest, never returned).',
   })
-  @ApiBody({ schema: openApiSchema(databaseCreateBody) })
-  async create(@Body() body: unknown) {
-    const b = parseInput(databaseCreateBody, body, 'body');
+  async create(@ZodBody(databaseCreateBody) b: z.infer<typeof databaseCreateBody>) {
     return presentDatabase(await this.registry.create(toInput(b) as DatabaseInput));
   }
 
@@ -51,24 +42,19 @@ export class DatabasesController {
   }
 
   @Get(':id')
-  async get(@Param() params: unknown) {
-    const { id } = parseInput(idParams, params, 'path');
+  async get(@ZodParams(idParams) { id }: IdParams) {
     return presentDatabase(await this.registry.get(id));
   }
 
   @Patch(':id')
-  @ApiBody({ schema: openApiSchema(databasePatchBody) })
-  async update(@Param() params: unknown, @Body() body: unknown) {
-    const { id } = parseInput(idParams, params, 'path');
-    const b = parseInput(databasePatchBody, body, 'body');
+  async update(@ZodParams(idParams) { id }: IdParams, @ZodBody(databasePatchBody) b: DatabaseBody) {
     return presentDatabase(await this.registry.update(id, toInput(b)));
   }
 
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a database (409 while it still has persisted models with cache tables).' })
-  async delete(@Param() params: unknown): Promise<void> {
-    const { id } = parseInput(idParams, params, 'path');
+  async delete(@ZodParams(idParams) { id }: IdParams): Promise<void> {
     await this.registry.delete(id);
   }
 }
