@@ -6,6 +6,7 @@ import {
   backupTableName,
   CACHE_INFO_TABLE,
   CHECK_TABLE_PREFIX,
+  FENCE_TABLE,
   qualifiedName,
   quoteIdentifier,
   TEMP_TABLE_PREFIX,
@@ -16,6 +17,7 @@ import {
   canPersistFailure,
   connectFailure,
   abortError,
+  fencedError,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_POOL_SIZE,
   swapLockOf,
@@ -133,7 +135,52 @@ export class PostgresSourceDriver implements SourceDriver {
         if (code !== '23505' && code !== '42P06') throw error;
       }
     }
+    await this.ensureFenceTable(client, schemaName);
     this.knownSchemas.add(schemaName);
+  }
+
+  /** The fence table of a cache schema (outside any transaction: concurrent creators may collide). */
+  private async ensureFenceTable(client: PoolClient, schemaName: string): Promise<void> {
+    try {
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${qualifiedName(ENGINE, schemaName, FENCE_TABLE)}
+           (table_name text PRIMARY KEY, generation bigint NOT NULL)`,
+      );
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== '23505' && code !== '42P07') throw error;
+    }
+  }
+
+  /**
+   * Inside the swap transaction: records this build's generation for the table unless a newer one is there.
+   * The fence row stays locked until COMMIT, so a concurrent swap of the same table waits and then re-checks
+   * against what this one wrote: an older generation can never swap last.
+   */
+  private async checkFence(
+    client: PoolClient,
+    schemaName: string,
+    tableName: string,
+    generation: number,
+  ): Promise<void> {
+    const fence = qualifiedName(ENGINE, schemaName, FENCE_TABLE);
+    const r = await client.query(
+      `INSERT INTO ${fence} AS f (table_name, generation) VALUES ($1, $2)
+       ON CONFLICT (table_name) DO UPDATE SET generation = EXCLUDED.generation
+        WHERE f.generation <= EXCLUDED.generation
+       RETURNING generation`,
+      [tableName, generation],
+    );
+    if ((r.rowCount ?? 0) > 0) return;
+    const stored = await client.query<{ g: string }>(
+      `SELECT generation::text AS g FROM ${fence} WHERE table_name = $1`,
+      [tableName],
+    );
+    throw fencedError(
+      `${schemaName}.${tableName}`,
+      generation,
+      stored.rows[0] ? Number(stored.rows[0].g) : null,
+    );
   }
 
   async refreshTable(req: RefreshTableRequest): Promise<RefreshTableResult> {
@@ -163,7 +210,7 @@ export class PostgresSourceDriver implements SourceDriver {
     } catch (error) {
       throw classifySourceError(error, ENGINE);
     }
-    const tmpName = tempTableName(ENGINE, tableName);
+    const tmpName = tempTableName(ENGINE, tableName, req.fence?.generation);
     const bakName = backupTableName(ENGINE, tableName);
     const target = qualifiedName(ENGINE, schemaName, tableName);
     const tmp = qualifiedName(ENGINE, schemaName, tmpName);
@@ -197,6 +244,8 @@ export class PostgresSourceDriver implements SourceDriver {
       const created = await step(() =>
         client.query({ text: `CREATE TABLE ${tmp} AS ${sql}`, queryMode: 'extended' } as { text: string }),
       );
+      const fence = req.fence;
+      if (fence) await step(() => this.checkFence(client, schemaName, tableName, fence.generation));
       const columns = await step(() => this.swapAndCommit(client, { target, tmp, bak, tableName, bakName }));
       inTransaction = false;
       return {
@@ -216,7 +265,8 @@ export class PostgresSourceDriver implements SourceDriver {
         });
       }
       const classified =
-        signal?.aborted && !(error instanceof SourceError && error.details?.aborted)
+        signal?.aborted &&
+        !(error instanceof SourceError && (error.details?.aborted || error.details?.fenced))
           ? abortError(label, signal, error)
           : classifySourceError(error, ENGINE);
       if (broken || classified.errorClass === 'connection') releaseWith = classified;

@@ -13,8 +13,10 @@ import {
   CardEntity,
   CardRepository,
   InboxRepository,
+  isInactive,
   PersistedInfoEntity,
   PersistedInfoRepository,
+  RunCompletionRepository,
   SettingKey,
   SettingRepository,
   SourceDatabaseEntity,
@@ -30,6 +32,10 @@ import { SOURCE_DB, SourceDbApi } from './source-db.port';
 import { SourceDrivers } from './source-drivers.service';
 
 type Counts = { success: number; error: number; skipped: number };
+
+/** Completion rows are kept this long (a run is never redelivered later), purged at most once an hour. */
+const COMPLETION_RETENTION_MS = 7 * 24 * 3_600_000;
+const COMPLETION_PURGE_EVERY_MS = 3_600_000;
 
 /** How long a finished model's event may wait for others to share its broker request. */
 const OUTCOME_LINGER_MS = 20;
@@ -99,7 +105,7 @@ export class RefreshRunUseCase {
 
   constructor(
     @Inject(APP_CONFIG)
-    private readonly config: Pick<RefresherConfig, 'inboxConsumer' | 'cache' | 'instanceId'>,
+    private readonly config: Pick<RefresherConfig, 'inboxConsumer' | 'cache' | 'instanceId' | 'leaseMs'>,
     @Inject(SOURCE_DB) private readonly api: SourceDbApi,
     private readonly inbox: InboxRepository,
     private readonly databases: SourceDatabaseRepository,
@@ -110,7 +116,10 @@ export class RefreshRunUseCase {
     private readonly models: ModelRefreshService,
     private readonly recovery: CrashRecoveryService,
     private readonly publisher: EventPublisher,
+    private readonly completions: RunCompletionRepository,
   ) {}
+
+  private lastPurge = 0;
 
   async execute(request: RefreshRequested): Promise<void> {
     if (await this.inbox.has(this.config.inboxConsumer, request.eventId)) {
@@ -227,6 +236,7 @@ export class RefreshRunUseCase {
   }
 
   private doneInThisRun(info: PersistedInfoEntity, request: RefreshRequested): boolean {
+    // the row ended this run (a success or a failure written by an earlier delivery of the same request)
     return info.lastRunId === request.eventId && (info.state === 'persisted' || info.state === 'error');
   }
 
@@ -320,7 +330,7 @@ export class RefreshRunUseCase {
         `model persistence is disabled for database ${db.id}`,
         info?.id ?? null,
       );
-    if (info && (info.state === 'off' || info.state === 'deletable'))
+    if (info && isInactive(info.state))
       return new Rejection(
         'skipped',
         'invalid',
@@ -445,8 +455,41 @@ export class RefreshRunUseCase {
     details: ErrorDetail[],
   ): Promise<void> {
     const ended = new Date();
+    const owner = this.config.instanceId;
+    // once in effect: a run executed twice at once (a rebalance) is completed by whoever wins the row
+    const won = await this.completions.claim(
+      request.eventId,
+      request.databaseId,
+      owner,
+      2 * this.config.leaseMs,
+    );
+    if (!won) {
+      this.logger.warn(`run ${request.eventId} was completed by another refresher; not completing it again`);
+      return;
+    }
     Metrics.runs().add(1, { trigger: request.trigger, outcome: counts.error > 0 ? 'failed' : 'success' });
     Metrics.runFailedModels().record(counts.error, { 'db.id': request.databaseId });
+    try {
+      await this.publishCompleted(request, started, ended, counts, details);
+    } catch (error) {
+      // the redelivered request completes the run (on whichever refresher gets it)
+      await this.completions.release(request.eventId, owner).catch(() => undefined);
+      throw error;
+    }
+    await this.completions.markPublished(request.eventId, owner);
+    if (Date.now() - this.lastPurge > COMPLETION_PURGE_EVERY_MS) {
+      this.lastPurge = Date.now();
+      await this.completions.purgeOlderThan(COMPLETION_RETENTION_MS);
+    }
+  }
+
+  private async publishCompleted(
+    request: RefreshRequested,
+    started: Date,
+    ended: Date,
+    counts: Counts,
+    details: ErrorDetail[],
+  ): Promise<void> {
     await this.publisher.publish({
       topic: Topics.RefreshRuns,
       key: databaseKey(request.databaseId),

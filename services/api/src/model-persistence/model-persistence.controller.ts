@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { PERSISTED_STATES } from '@model-persistence/database';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Actor } from '../common/actor';
 import { cardIdParams, idParams, parseInput } from '../common/ids';
@@ -119,7 +120,7 @@ export class ModelPersistenceController {
   @ApiQuery({
     name: 'state',
     required: false,
-    enum: ['creating', 'refreshing', 'persisted', 'error', 'deletable', 'off'],
+    enum: [...PERSISTED_STATES],
   })
   @ApiQuery({ name: 'database_id', required: false, schema: { type: 'integer', minimum: 1 } })
   async list(@Query() query: unknown) {
