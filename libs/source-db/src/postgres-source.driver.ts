@@ -61,6 +61,8 @@ export class PostgresSourceDriver implements SourceDriver {
   private readonly swapLock: SwapLock;
   /** Cache schemas known to exist (see ensureSchema). */
   private readonly knownSchemas = new Set<string>();
+  /** Cache schemas whose fence table is known to exist. */
+  private readonly knownFences = new Set<string>();
   private closed = false;
 
   constructor(
@@ -135,12 +137,15 @@ export class PostgresSourceDriver implements SourceDriver {
         if (code !== '23505' && code !== '42P06') throw error;
       }
     }
-    await this.ensureFenceTable(client, schemaName);
     this.knownSchemas.add(schemaName);
   }
 
-  /** The fence table of a cache schema (outside any transaction: concurrent creators may collide). */
+  /**
+   * The fence table of a cache schema, created by the first fenced refresh (outside any transaction:
+   * concurrent creators may collide) and remembered like the schema.
+   */
   private async ensureFenceTable(client: PoolClient, schemaName: string): Promise<void> {
+    if (this.knownFences.has(schemaName)) return;
     try {
       await client.query(
         `CREATE TABLE IF NOT EXISTS ${qualifiedName(ENGINE, schemaName, FENCE_TABLE)}
@@ -150,6 +155,7 @@ export class PostgresSourceDriver implements SourceDriver {
       const code = (error as { code?: string }).code;
       if (code !== '23505' && code !== '42P07') throw error;
     }
+    this.knownFences.add(schemaName);
   }
 
   /**
@@ -189,8 +195,11 @@ export class PostgresSourceDriver implements SourceDriver {
       return await this.refreshOnce(req);
     } catch (error) {
       // the remembered schema was dropped behind our back (3F000 invalid_schema_name): check it again, once
+      // a fence table dropped behind our back (42P01 on it) is created again by the next refresh
+      if (sqlState(error) === '42P01') this.knownFences.delete(req.schemaName);
       if (!remembered || sqlState(error) !== '3F000' || req.signal?.aborted) throw error;
       this.knownSchemas.delete(req.schemaName);
+      this.knownFences.delete(req.schemaName);
       return this.refreshOnce(req);
     }
   }
@@ -228,6 +237,7 @@ export class PostgresSourceDriver implements SourceDriver {
         return fn();
       };
       await step(() => this.ensureSchema(client, schemaName));
+      if (req.fence) await step(() => this.ensureFenceTable(client, schemaName));
       inTransaction = true;
       // PostgreSQL 14+: if this process dies mid-build, the server notices the closed socket within a second
       // and cancels the build instead of running it to the end. The model SQL was checked by a lexer that

@@ -186,6 +186,8 @@ export class PersistedInfoRepository {
           WHERE id = $1 AND card_id IS NOT NULL
             AND state = ANY($2)
             AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $3)
+            -- a row this very run already finished (another refresher ran it at the same time) is done
+            AND NOT (last_run_id IS NOT DISTINCT FROM $6::uuid AND state = ANY($8))
           FOR UPDATE)
        UPDATE persisted_info p
           SET state = $7, active = p.active AND $5, refresh_begin = now(), refresh_end = NULL,
@@ -196,7 +198,16 @@ export class PersistedInfoRepository {
        RETURNING p.*, old.state AS old_state, old.active AS old_active, old.refresh_begin AS old_refresh_begin,
                  old.refresh_end AS old_refresh_end, old.state_change_at AS old_state_change_at,
                  old.last_run_id AS old_last_run_id`,
-      [id, from('claim'), owner, leaseMs, keepActive, runId, TRANSITIONS.claim.to[0]],
+      [
+        id,
+        from('claim'),
+        owner,
+        leaseMs,
+        keepActive,
+        runId,
+        TRANSITIONS.claim.to[0],
+        [...TRANSITIONS.succeed.to, ...TRANSITIONS.fail.to],
+      ],
     );
     if (rows.length === 0) return null;
     const r = rows[0];

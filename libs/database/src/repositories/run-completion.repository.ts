@@ -14,7 +14,8 @@ export class RunCompletionRepository {
 
   /** True when this refresher may publish the run's completion. */
   async claim(runId: string, databaseId: number, owner: string, takeOverAfterMs: number): Promise<boolean> {
-    const [rows] = await this.ds.query<[unknown[], number]>(
+    // an INSERT … RETURNING comes back as the rows themselves through TypeORM's pg driver
+    const rows = await this.ds.query<unknown[]>(
       `INSERT INTO refresh_run_completion AS r (run_id, database_id, completed_by) VALUES ($1, $2, $3)
        ON CONFLICT (run_id) DO UPDATE SET completed_by = EXCLUDED.completed_by, claimed_at = now()
         WHERE r.published_at IS NULL
