@@ -13,6 +13,7 @@ import {
   CardEntity,
   CardRepository,
   InboxRepository,
+  isFinished,
   isInactive,
   PersistedInfoEntity,
   PersistedInfoRepository,
@@ -237,7 +238,7 @@ export class RefreshRunUseCase {
 
   private doneInThisRun(info: PersistedInfoEntity, request: RefreshRequested): boolean {
     // the row ended this run (a success or a failure written by an earlier delivery of the same request)
-    return info.lastRunId === request.eventId && (info.state === 'persisted' || info.state === 'error');
+    return info.lastRunId === request.eventId && isFinished(info.state);
   }
 
   /**

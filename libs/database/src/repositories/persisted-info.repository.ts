@@ -2,7 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, In } from 'typeorm';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { CardEntity, PersistedInfoEntity } from '../entities';
-import { PersistedState, TRANSITIONS, TransitionName } from '../state/persisted-state-machine';
+import {
+  FINISHED_STATES,
+  PersistedState,
+  TRANSITIONS,
+  TransitionName,
+} from '../state/persisted-state-machine';
 
 /** The transitions the admin (API) makes, each to a single state. */
 export type AdminTransition = 'persist' | 'rebuild' | 'unpersist' | 'disable' | 'delete';
@@ -198,16 +203,7 @@ export class PersistedInfoRepository {
        RETURNING p.*, old.state AS old_state, old.active AS old_active, old.refresh_begin AS old_refresh_begin,
                  old.refresh_end AS old_refresh_end, old.state_change_at AS old_state_change_at,
                  old.last_run_id AS old_last_run_id`,
-      [
-        id,
-        from('claim'),
-        owner,
-        leaseMs,
-        keepActive,
-        runId,
-        TRANSITIONS.claim.to[0],
-        [...TRANSITIONS.succeed.to, ...TRANSITIONS.fail.to],
-      ],
+      [id, from('claim'), owner, leaseMs, keepActive, runId, TRANSITIONS.claim.to[0], [...FINISHED_STATES]],
     );
     if (rows.length === 0) return null;
     const r = rows[0];

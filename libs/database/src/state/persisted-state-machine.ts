@@ -65,6 +65,16 @@ export const TRANSITIONS = {
 
 export type TransitionName = keyof typeof TRANSITIONS;
 
+/** The states a refresh ends in (success or failure). */
+export const FINISHED_STATES = [
+  ...TRANSITIONS.succeed.to,
+  ...TRANSITIONS.fail.to,
+] as const satisfies readonly PersistedState[];
+
+export function isFinished(state: PersistedState): boolean {
+  return (FINISHED_STATES as readonly PersistedState[]).includes(state);
+}
+
 export function isPersistedState(value: unknown): value is PersistedState {
   return typeof value === 'string' && (PERSISTED_STATES as readonly string[]).includes(value);
 }
