@@ -187,8 +187,12 @@ export class MysqlSourceDriver implements SourceDriver {
       const flavor = await step(() => this.getFlavor(c));
       await step(() => this.ensureSchema(c, schemaName));
       if (req.fence) await step(() => this.ensureFenceTable(c, schemaName));
-      // only this build's own earlier attempt can have this name (it carries the generation)
+      // only this build's own earlier attempt can have this name (it carries the generation); builds of older
+      // generations of this table still running on the server (a paused or killed refresher) are doomed by the
+      // fence anyway: stop them so they do not compete with this one
       await step(() => this.killOrphanBuilds(c, `${tmp} AS `));
+      const fence = req.fence;
+      if (fence) await step(() => this.killOlderBuilds(c, schemaName, tableName, fence.generation));
       await step(() => c.query(`DROP TABLE IF EXISTS ${tmp}`));
       await step(() => c.query(`DROP TABLE IF EXISTS ${bak}`));
       tmpMayExist = true;
@@ -351,6 +355,30 @@ export class MysqlSourceDriver implements SourceDriver {
    * MySQL/MariaDB keep running a CREATE … SELECT whose client died (a killed refresher): stop any statement
    * still building this target's temporary table, so the new build neither waits for it nor races it.
    */
+  /** Stops statements building this table under an older generation's temporary name (never a newer one). */
+  private async killOlderBuilds(
+    c: PoolConnection,
+    schemaName: string,
+    tableName: string,
+    generation: number,
+  ): Promise<void> {
+    const sample = tempTableName(ENGINE, tableName, 0);
+    const prefix = sample.slice(0, sample.indexOf('_g0_') + 2); // mp_tmp_<hash>_g
+    const [rows] = await c.query<RowDataPacket[]>(
+      `SELECT ID AS id, INFO AS info FROM information_schema.PROCESSLIST
+        WHERE ID <> CONNECTION_ID() AND COMMAND = 'Query' AND INFO LIKE ?`,
+      [`%CREATE TABLE ${`${q(schemaName)}.\`${prefix}`.replace(/[\\_%]/g, (ch) => `\\${ch}`)}%`],
+    );
+    for (const row of rows) {
+      const info = String(row.info);
+      const at = info.indexOf(prefix);
+      const older = at >= 0 ? /^(\d+)_/.exec(info.slice(at + prefix.length)) : null;
+      if (older && Number(older[1]) < generation) {
+        await c.query(`KILL QUERY ${Number(row.id)}`).catch(() => undefined);
+      }
+    }
+  }
+
   private async killOrphanBuilds(c: PoolConnection, createdName: string): Promise<void> {
     const [rows] = await c.query<RowDataPacket[]>(
       `SELECT ID AS id FROM information_schema.PROCESSLIST

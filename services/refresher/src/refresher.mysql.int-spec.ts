@@ -127,7 +127,7 @@ describe('refresher on MariaDB (real Kafka, app database and source database)', 
     });
   }, 180_000);
 
-  it('fencing: an older build neither swaps over a newer one nor touches its temporary table', async () => {
+  it('fencing: an older build never swaps over a newer one; the newer build stops it and keeps its own table', async () => {
     const fenceSchema = `mp_fence_${randomUUID().slice(0, 8)}`;
     const driver = new MysqlSourceDriver(src.connection);
     try {
@@ -155,11 +155,25 @@ describe('refresher on MariaDB (real Kafka, app database and source database)', 
         statementTimeoutMs: 60_000,
         fence: { generation: 2 },
       });
-      // the newer build left the older one's build alone: it ends, and is refused at the swap
-      const refused = await older.then(
+      // the newer build stopped the older one's statement on the server (it could never swap anyway)
+      const stopped = await older.then(
         () => null,
         (e: unknown) => e,
       );
+      expect(stopped).toBeInstanceOf(SourceError);
+      // an older generation that does reach the swap is refused there, and its temporary table dropped
+      const refused = await driver
+        .refreshTable({
+          schemaName: fenceSchema,
+          tableName: 'model_1_fenced',
+          sql: 'select o.id, 1 as v from orders o',
+          statementTimeoutMs: 60_000,
+          fence: { generation: 1 },
+        })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       expect(refused).toBeInstanceOf(SourceError);
       expect((refused as SourceError).details).toMatchObject({ fenced: true, generation: 1, stored: 2 });
       const values = await src.query<{ v: number }>(
