@@ -1,4 +1,5 @@
 export * from './entities';
+export * from './state/persisted-state-machine';
 export * from './migrations';
 export * from './repositories';
 export * from './data-source';

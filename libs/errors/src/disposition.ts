@@ -12,6 +12,7 @@ const DISPOSITION: Record<ErrorCode, Disposition> = {
   [ErrorCode.Unauthorized]: 'dead-letter',
   [ErrorCode.NotFound]: 'dead-letter',
   [ErrorCode.Conflict]: 'skip',
+  [ErrorCode.IllegalStateTransition]: 'skip',
   [ErrorCode.PayloadTooLarge]: 'dead-letter',
   [ErrorCode.UnsupportedMediaType]: 'dead-letter',
   [ErrorCode.PersistenceDisabled]: 'skip',

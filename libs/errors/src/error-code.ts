@@ -5,6 +5,7 @@ export enum ErrorCode {
   Unauthorized = 'UNAUTHORIZED',
   NotFound = 'NOT_FOUND',
   Conflict = 'CONFLICT',
+  IllegalStateTransition = 'ILLEGAL_STATE_TRANSITION',
   PayloadTooLarge = 'PAYLOAD_TOO_LARGE',
   UnsupportedMediaType = 'UNSUPPORTED_MEDIA_TYPE',
   PersistenceDisabled = 'PERSISTENCE_DISABLED',

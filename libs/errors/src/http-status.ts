@@ -16,6 +16,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.UnknownDatabase]: 404,
   [ErrorCode.UnknownCard]: 404,
   [ErrorCode.Conflict]: 409,
+  [ErrorCode.IllegalStateTransition]: 409,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.UnsupportedMediaType]: 415,
   [ErrorCode.CanPersistCheckFailed]: 422,

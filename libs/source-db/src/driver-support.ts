@@ -36,6 +36,15 @@ export function connectFailure(error: unknown, engine: SourceEngine, server: str
   );
 }
 
+/** A build whose generation is older than the one already swapped in: it must not swap. */
+export function fencedError(label: string, generation: number, stored: number | null): SourceError {
+  return new SourceError(
+    'invalid',
+    `Refresh of ${label} was superseded: generation ${generation} is older than the swapped-in ${stored ?? 'newer'}; not swapped`,
+    { fenced: true, generation, stored },
+  );
+}
+
 export function abortError(label: string, signal: AbortSignal, cause?: unknown): SourceError {
   const reason: unknown = signal.reason;
   const why = reason === undefined ? 'aborted' : errorMessage(reason);

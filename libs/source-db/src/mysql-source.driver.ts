@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import {
   createConnection,
   createPool,
@@ -15,6 +15,7 @@ import {
   backupTableName,
   CACHE_INFO_TABLE,
   CHECK_TABLE_PREFIX,
+  FENCE_TABLE,
   qualifiedName,
   quoteIdentifier,
   TEMP_TABLE_PREFIX,
@@ -23,6 +24,7 @@ import {
 import { classifySourceError, SourceError } from './source-error';
 import {
   abortError,
+  fencedError,
   canPersistFailure,
   connectFailure,
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -163,7 +165,7 @@ export class MysqlSourceDriver implements SourceDriver {
     } catch (error) {
       throw classifySourceError(error, ENGINE);
     }
-    const tmpName = tempTableName(ENGINE, tableName);
+    const tmpName = tempTableName(ENGINE, tableName, req.fence?.generation);
     const target = qualifiedName(ENGINE, schemaName, tableName);
     const tmp = qualifiedName(ENGINE, schemaName, tmpName);
     const bak = qualifiedName(ENGINE, schemaName, backupTableName(ENGINE, tableName));
@@ -192,7 +194,13 @@ export class MysqlSourceDriver implements SourceDriver {
     try {
       const flavor = await step(() => this.getFlavor(c));
       await step(() => this.ensureSchema(c, schemaName));
+      if (req.fence) await step(() => this.ensureFenceTable(c, schemaName));
+      // only this build's own earlier attempt can have this name (it carries the generation); builds of older
+      // generations of this table still running on the server (a paused or killed refresher) are doomed by the
+      // fence anyway: stop them so they do not compete with this one
       await step(() => this.killOrphanBuilds(c, `${tmp} AS `));
+      const fence = req.fence;
+      if (fence) await step(() => this.killOlderBuilds(c, schemaName, tableName, fence.generation));
       await step(() => c.query(`DROP TABLE IF EXISTS ${tmp}`));
       await step(() => c.query(`DROP TABLE IF EXISTS ${bak}`));
       tmpMayExist = true;
@@ -220,7 +228,9 @@ export class MysqlSourceDriver implements SourceDriver {
           [schemaName, tmpName],
         ),
       );
-      await step(() => this.swap(c, { schemaName, tableName, target, tmp, bak }));
+      await step(() =>
+        this.swap(c, { schemaName, tableName, target, tmp, bak, generation: req.fence?.generation }),
+      );
       tmpMayExist = false;
       return {
         rows: typeof created.affectedRows === 'number' ? created.affectedRows : null,
@@ -235,7 +245,10 @@ export class MysqlSourceDriver implements SourceDriver {
     } catch (error) {
       clearTimeout(killTimer);
       let classified: SourceError;
-      if (signal?.aborted && !(error instanceof SourceError && error.details?.aborted)) {
+      if (
+        signal?.aborted &&
+        !(error instanceof SourceError && (error.details?.aborted || error.details?.fenced))
+      ) {
         classified = abortError(label, signal, error);
       } else if (timedOut) {
         classified = new SourceError(
@@ -259,29 +272,90 @@ export class MysqlSourceDriver implements SourceDriver {
     }
   }
 
+  private async ensureFenceTable(c: PoolConnection, schemaName: string): Promise<void> {
+    await c.query(
+      `CREATE TABLE IF NOT EXISTS ${qualifiedName(ENGINE, schemaName, FENCE_TABLE)}
+         (table_name VARCHAR(64) PRIMARY KEY, generation BIGINT NOT NULL)`,
+    );
+  }
+
+  /**
+   * RENAME TABLE commits implicitly, so the fence cannot share a transaction with it: check + record + rename
+   * run under a named lock per table instead (GET_LOCK, held by this connection until released), so no other
+   * fenced swap of the table interleaves. An older generation than the recorded one is refused.
+   */
+  private async withFence(
+    c: PoolConnection,
+    n: { schemaName: string; tableName: string },
+    generation: number | undefined,
+    rename: () => Promise<void>,
+  ): Promise<void> {
+    if (generation === undefined) return rename();
+    const lockName = `mp_swap_${createHash('sha256').update(`${n.schemaName}.${n.tableName}`).digest('hex').slice(0, 40)}`;
+    const waitS = Math.ceil(this.swapLock.timeoutMs / 1000) * this.swapLock.attempts;
+    const [got] = await c.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS ok', [lockName, waitS]);
+    if (Number(got[0]?.ok) !== 1) {
+      throw new SourceError('lock', `Timed out waiting for the swap lock of ${n.schemaName}.${n.tableName}`, {
+        engine: ENGINE,
+      });
+    }
+    try {
+      const fence = qualifiedName(ENGINE, n.schemaName, FENCE_TABLE);
+      const [rows] = await c.query<RowDataPacket[]>(`SELECT generation FROM ${fence} WHERE table_name = ?`, [
+        n.tableName,
+      ]);
+      const stored = rows[0] ? Number(rows[0].generation) : null;
+      if (stored !== null && stored > generation) {
+        throw fencedError(`${n.schemaName}.${n.tableName}`, generation, stored);
+      }
+      await c.query(
+        `INSERT INTO ${fence} (table_name, generation) VALUES (?, ?)
+         ON DUPLICATE KEY UPDATE generation = GREATEST(generation, VALUES(generation))`,
+        [n.tableName, generation],
+      );
+      await rename();
+    } finally {
+      await c.query('SELECT RELEASE_LOCK(?)', [lockName]).catch(() => undefined);
+    }
+  }
+
   /** One RENAME TABLE moves both names at once; readers wait on the metadata lock, never see a gap. */
   private async swap(
     c: PoolConnection,
-    n: { schemaName: string; tableName: string; target: string; tmp: string; bak: string },
+    n: {
+      schemaName: string;
+      tableName: string;
+      target: string;
+      tmp: string;
+      bak: string;
+      generation?: number;
+    },
   ): Promise<void> {
     // bound the metadata-lock wait so readers queued behind the rename are not held for long
     await c.query(`SET SESSION lock_wait_timeout = ${Math.ceil(this.swapLock.timeoutMs / 1000)}`);
     try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          if (await this.exists(c, n.schemaName, n.tableName)) {
-            await c.query(`RENAME TABLE ${n.target} TO ${n.bak}, ${n.tmp} TO ${n.target}`);
-            await c.query(`DROP TABLE IF EXISTS ${n.bak}`);
-          } else {
-            await c.query(`RENAME TABLE ${n.tmp} TO ${n.target}`);
-          }
-          return;
-        } catch (error) {
-          if ((error as { errno?: number }).errno !== 1205 || attempt >= this.swapLock.attempts) throw error;
-        }
-      }
+      await this.withFence(c, n, n.generation, () => this.rename(c, n));
     } finally {
       await c.query('SET SESSION lock_wait_timeout = DEFAULT').catch(() => undefined);
+    }
+  }
+
+  private async rename(
+    c: PoolConnection,
+    n: { schemaName: string; tableName: string; target: string; tmp: string; bak: string },
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (await this.exists(c, n.schemaName, n.tableName)) {
+          await c.query(`RENAME TABLE ${n.target} TO ${n.bak}, ${n.tmp} TO ${n.target}`);
+          await c.query(`DROP TABLE IF EXISTS ${n.bak}`);
+        } else {
+          await c.query(`RENAME TABLE ${n.tmp} TO ${n.target}`);
+        }
+        return;
+      } catch (error) {
+        if ((error as { errno?: number }).errno !== 1205 || attempt >= this.swapLock.attempts) throw error;
+      }
     }
   }
 
@@ -289,6 +363,30 @@ export class MysqlSourceDriver implements SourceDriver {
    * MySQL/MariaDB keep running a CREATE … SELECT whose client died (a killed refresher): stop any statement
    * still building this target's temporary table, so the new build neither waits for it nor races it.
    */
+  /** Stops statements building this table under an older generation's temporary name (never a newer one). */
+  private async killOlderBuilds(
+    c: PoolConnection,
+    schemaName: string,
+    tableName: string,
+    generation: number,
+  ): Promise<void> {
+    const sample = tempTableName(ENGINE, tableName, 0);
+    const prefix = sample.slice(0, sample.indexOf('_g0_') + 2); // mp_tmp_<hash>_g
+    const [rows] = await c.query<RowDataPacket[]>(
+      `SELECT ID AS id, INFO AS info FROM information_schema.PROCESSLIST
+        WHERE ID <> CONNECTION_ID() AND COMMAND = 'Query' AND INFO LIKE ?`,
+      [`%CREATE TABLE ${`${q(schemaName)}.\`${prefix}`.replace(/[\\_%]/g, (ch) => `\\${ch}`)}%`],
+    );
+    for (const row of rows) {
+      const info = String(row.info);
+      const at = info.indexOf(prefix);
+      const older = at >= 0 ? /^(\d+)_/.exec(info.slice(at + prefix.length)) : null;
+      if (older && Number(older[1]) < generation) {
+        await c.query(`KILL QUERY ${Number(row.id)}`).catch(() => undefined);
+      }
+    }
+  }
+
   private async killOrphanBuilds(c: PoolConnection, createdName: string): Promise<void> {
     const [rows] = await c.query<RowDataPacket[]>(
       `SELECT ID AS id FROM information_schema.PROCESSLIST

@@ -13,6 +13,8 @@ export const MYSQL_IDENTIFIER_MAX_CHARS = 64;
 export const TEMP_TABLE_PREFIX = 'mp_tmp_';
 export const BACKUP_TABLE_PREFIX = 'mp_old_';
 export const CACHE_INFO_TABLE = 'cache_info';
+/** Newest build generation swapped in per cache table (see RefreshTableRequest.fence). */
+export const FENCE_TABLE = 'cache_fence';
 export const CHECK_TABLE_PREFIX = 'persistence_check_';
 
 const SLUG_MAX_CHARS = 10;
@@ -101,15 +103,21 @@ export function cacheTableName(engine: SourceEngine, cardId: number, cardName: s
   return cutToFit(engine, slug, (s) => (s === '' ? `model_${cardId}` : `model_${cardId}_${s}`));
 }
 
-function derivedName(engine: SourceEngine, prefix: string, target: string): string {
+function derivedName(engine: SourceEngine, prefix: string, target: string, build = ''): string {
   // the hash of the full target keeps derived names unique even when the readable part has to be cut
   const hash = createHash('sha256').update(target).digest('hex').slice(0, 10);
-  return cutToFit(engine, target, (t) => `${prefix}${hash}_${t}`);
+  return cutToFit(engine, target, (t) => `${prefix}${hash}_${build}${t}`);
 }
 
-/** The name a refresh builds the new table under before swapping it in (`mp_tmp_<hash>_<target>`). */
-export function tempTableName(engine: SourceEngine, target: string): string {
-  return derivedName(engine, TEMP_TABLE_PREFIX, target);
+/**
+ * The name a refresh builds the new table under before swapping it in: `mp_tmp_<hash>_<target>`, or with the
+ * build's generation `mp_tmp_<hash>_g<generation>_<target>`, so one build never drops another's.
+ */
+export function tempTableName(engine: SourceEngine, target: string, generation?: number): string {
+  if (generation !== undefined && (!Number.isSafeInteger(generation) || generation < 0)) {
+    throw new DomainError(ErrorCode.ValidationFailed, `invalid build generation ${String(generation)}`);
+  }
+  return derivedName(engine, TEMP_TABLE_PREFIX, target, generation === undefined ? '' : `g${generation}_`);
 }
 
 /** The name the previous table briefly holds during the swap (`mp_old_<hash>_<target>`). */

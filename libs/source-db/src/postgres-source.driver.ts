@@ -7,6 +7,7 @@ import {
   backupTableName,
   CACHE_INFO_TABLE,
   CHECK_TABLE_PREFIX,
+  FENCE_TABLE,
   qualifiedName,
   quoteIdentifier,
   TEMP_TABLE_PREFIX,
@@ -17,6 +18,7 @@ import {
   canPersistFailure,
   connectFailure,
   abortError,
+  fencedError,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_POOL_SIZE,
   swapLockOf,
@@ -61,6 +63,8 @@ export class PostgresSourceDriver implements SourceDriver {
   private readonly swapLock: SwapLock;
   /** Cache schemas known to exist (see ensureSchema). */
   private readonly knownSchemas = new Set<string>();
+  /** Cache schemas whose fence table is known to exist. */
+  private readonly knownFences = new Set<string>();
   private closed = false;
 
   constructor(
@@ -138,14 +142,66 @@ export class PostgresSourceDriver implements SourceDriver {
     this.knownSchemas.add(schemaName);
   }
 
+  /**
+   * The fence table of a cache schema, created by the first fenced refresh (outside any transaction:
+   * concurrent creators may collide) and remembered like the schema.
+   */
+  private async ensureFenceTable(client: PoolClient, schemaName: string): Promise<void> {
+    if (this.knownFences.has(schemaName)) return;
+    try {
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${qualifiedName(ENGINE, schemaName, FENCE_TABLE)}
+           (table_name text PRIMARY KEY, generation bigint NOT NULL)`,
+      );
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== '23505' && code !== '42P07') throw error;
+    }
+    this.knownFences.add(schemaName);
+  }
+
+  /**
+   * Inside the swap transaction: records this build's generation for the table unless a newer one is there.
+   * The fence row stays locked until COMMIT, so a concurrent swap of the same table waits and then re-checks
+   * against what this one wrote: an older generation can never swap last.
+   */
+  private async checkFence(
+    client: PoolClient,
+    schemaName: string,
+    tableName: string,
+    generation: number,
+  ): Promise<void> {
+    const fence = qualifiedName(ENGINE, schemaName, FENCE_TABLE);
+    const r = await client.query(
+      `INSERT INTO ${fence} AS f (table_name, generation) VALUES ($1, $2)
+       ON CONFLICT (table_name) DO UPDATE SET generation = EXCLUDED.generation
+        WHERE f.generation <= EXCLUDED.generation
+       RETURNING generation`,
+      [tableName, generation],
+    );
+    if ((r.rowCount ?? 0) > 0) return;
+    const stored = await client.query<{ g: string }>(
+      `SELECT generation::text AS g FROM ${fence} WHERE table_name = $1`,
+      [tableName],
+    );
+    throw fencedError(
+      `${schemaName}.${tableName}`,
+      generation,
+      stored.rows[0] ? Number(stored.rows[0].g) : null,
+    );
+  }
+
   async refreshTable(req: RefreshTableRequest): Promise<RefreshTableResult> {
     const remembered = this.knownSchemas.has(req.schemaName);
     try {
       return await this.refreshOnce(req);
     } catch (error) {
       // the remembered schema was dropped behind our back (3F000 invalid_schema_name): check it again, once
+      // a fence table dropped behind our back (42P01 on it) is created again by the next refresh
+      if (sqlState(error) === '42P01') this.knownFences.delete(req.schemaName);
       if (!remembered || sqlState(error) !== '3F000' || req.signal?.aborted) throw error;
       this.knownSchemas.delete(req.schemaName);
+      this.knownFences.delete(req.schemaName);
       return this.refreshOnce(req);
     }
   }
@@ -165,7 +221,7 @@ export class PostgresSourceDriver implements SourceDriver {
     } catch (error) {
       throw classifySourceError(error, ENGINE);
     }
-    const tmpName = tempTableName(ENGINE, tableName);
+    const tmpName = tempTableName(ENGINE, tableName, req.fence?.generation);
     const bakName = backupTableName(ENGINE, tableName);
     const target = qualifiedName(ENGINE, schemaName, tableName);
     const tmp = qualifiedName(ENGINE, schemaName, tmpName);
@@ -183,6 +239,7 @@ export class PostgresSourceDriver implements SourceDriver {
         return fn();
       };
       await step(() => this.ensureSchema(client, schemaName));
+      if (req.fence) await step(() => this.ensureFenceTable(client, schemaName));
       inTransaction = true;
       // PostgreSQL 14+: if this process dies mid-build, the server notices the closed socket within a second
       // and cancels the build instead of running it to the end. standard_conforming_strings is pinned: the
@@ -202,6 +259,8 @@ export class PostgresSourceDriver implements SourceDriver {
           text: string;
         }),
       );
+      const fence = req.fence;
+      if (fence) await step(() => this.checkFence(client, schemaName, tableName, fence.generation));
       const columns = await step(() => this.swapAndCommit(client, { target, tmp, bak, tableName, bakName }));
       inTransaction = false;
       return {
@@ -221,7 +280,8 @@ export class PostgresSourceDriver implements SourceDriver {
         });
       }
       const classified =
-        signal?.aborted && !(error instanceof SourceError && error.details?.aborted)
+        signal?.aborted &&
+        !(error instanceof SourceError && (error.details?.aborted || error.details?.fenced))
           ? abortError(label, signal, error)
           : classifySourceError(error, ENGINE);
       if (broken || classified.errorClass === 'connection') releaseWith = classified;

@@ -43,6 +43,14 @@ export interface RefreshTableRequest {
   statementTimeoutMs: number;
   /** Aborting cancels the running statement on the server and cleans up the temporary table. */
   signal?: AbortSignal;
+  /**
+   * Fencing token of this build (a generation that only grows, e.g. persisted_info.generation). The swap
+   * checks it inside the source database against the newest generation that swapped this table (the
+   * `cache_fence` table of the cache schema): an older build cannot swap (it fails with a SourceError whose
+   * details have `fenced: true`, and its temporary table is dropped). It also names the temporary table, so
+   * two builds of one table never touch each other's.
+   */
+  fence?: { generation: number };
 }
 
 export interface RefreshTableResult {

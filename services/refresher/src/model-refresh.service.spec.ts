@@ -68,23 +68,24 @@ function fakeRows(info: PersistedInfoEntity) {
         stateChangeAt: row.stateChangeAt,
         lastRunId: row.lastRunId,
       };
-      row = { ...row, state: 'refreshing' };
+      row = { ...row, state: 'refreshing', generation: (row.generation ?? 0) + 1 };
       log.push('claim');
-      return { before, after: { ...row } };
+      return { before, after: { ...row }, generation: row.generation };
     },
     renewLease: async () => true,
     leaseOf: async () => null,
+    leaseView: async () => ({ state: row.state, owner: null, generation: row.generation }),
     finishRefresh: async (
-      _id: number,
-      _o: string,
-      state: 'persisted' | 'error',
+      _lease: unknown,
+      outcome: 'succeed' | 'fail',
       extra: Partial<PersistedInfoEntity>,
     ) => {
+      const state = outcome === 'succeed' ? 'persisted' : 'error';
       row = { ...row, ...extra, state };
       log.push(`finish:${state}`);
       return true;
     },
-    releaseClaim: async (_id: number, _o: string, before: Partial<PersistedInfoEntity>) => {
+    releaseClaim: async (_lease: unknown, before: Partial<PersistedInfoEntity>) => {
       row = { ...row, ...before };
       log.push('release');
       return true;

@@ -8,7 +8,9 @@ import {
   createEvent,
 } from '@model-persistence/contracts';
 import {
+  BuildLease,
   CardEntity,
+  isInactive,
   PersistedInfoEntity,
   PersistedInfoRepository,
   PersistedInfoSnapshot,
@@ -76,19 +78,95 @@ export class ModelRefreshService {
         message: `model ${card.id} was not refreshed: its persisted-info row is no longer in a refreshable state or another refresher holds it`,
       });
     }
-    const renewEvery = Math.max(1000, Math.floor(this.config.leaseMs / 3));
-    const renewal = setInterval(() => {
-      this.rows.renewLease(info.id, owner, this.config.leaseMs).then(
-        (ok) => ok || this.logger.warn(`lease on persisted_info ${info.id} was lost during the refresh`),
-        (e: unknown) =>
-          this.logger.warn(`renewing the lease on persisted_info ${info.id} failed: ${errorMessage(e)}`),
-      );
-    }, renewEvery);
+    const lease: BuildLease = { id: info.id, owner, generation: claim.generation };
+    const aborter = new AbortController();
+    const renewal = this.keepLease(lease, aborter);
     try {
-      return await this.build(claim.after, claim.before, card, ctx, started, onSourceDone);
+      return await this.build(
+        claim.after,
+        claim.before,
+        card,
+        ctx,
+        started,
+        onSourceDone,
+        lease,
+        aborter.signal,
+      );
     } finally {
       clearInterval(renewal);
     }
+  }
+
+  /**
+   * Renews the lease while the build runs. When the row is no longer this build's (unpersisted, disabled,
+   * taken over by a newer generation), or the lease could not be renewed for a whole lease period (another
+   * refresher may have taken it), the build is aborted: the driver cancels the statement on the server.
+   */
+  private keepLease(lease: BuildLease, aborter: AbortController): NodeJS.Timeout {
+    const leaseMs = this.config.leaseMs;
+    let renewedAt = Date.now();
+    let pending = false;
+    const timer = setInterval(() => {
+      if (aborter.signal.aborted || pending) return;
+      // a process paused past its lease (SIGSTOP, a long GC pause) must not go on as if it still held it
+      if (Date.now() - renewedAt > leaseMs) {
+        aborter.abort(
+          new Error(`the lease on persisted_info ${lease.id} expired before it could be renewed`),
+        );
+        return;
+      }
+      pending = true;
+      this.rows
+        .renewLease(lease, leaseMs)
+        .then(
+          (ok) => {
+            if (ok) renewedAt = Date.now();
+            else {
+              this.logger.warn(
+                `persisted_info ${lease.id}: the row is no longer this build's; cancelling it`,
+              );
+              aborter.abort(new Error(`persisted_info ${lease.id} was turned off or taken over`));
+            }
+          },
+          (e: unknown) =>
+            this.logger.warn(`renewing the lease on persisted_info ${lease.id} failed: ${errorMessage(e)}`),
+        )
+        .finally(() => (pending = false));
+    }, this.renewEveryMs());
+    return timer;
+  }
+
+  private renewEveryMs(): number {
+    return Math.max(250, Math.min(1000, Math.floor(this.config.leaseMs / 3)));
+  }
+
+  /**
+   * The outcome of a build that lost its row (turned off, superseded by a newer generation, or aborted): a
+   * skip that writes nothing on the row, so the admin's decision or the newer build stands.
+   */
+  private async lost(
+    info: PersistedInfoEntity,
+    lease: BuildLease,
+    card: CardEntity,
+    ctx: RunContext,
+    started: Date,
+    attempts: number,
+    why: string,
+  ): Promise<ModelOutcome> {
+    const now = await this.rows.leaseView(info.id).catch(() => null);
+    const reason = !now
+      ? 'its persisted-info row is gone'
+      : isInactive(now.state)
+        ? `the model was turned off (state ${now.state})`
+        : now.generation !== lease.generation
+          ? `a newer refresh (generation ${now.generation}) took it over`
+          : why;
+    this.logger.warn(`model ${card.id}: refresh generation ${lease.generation} stopped: ${reason}`);
+    return this.failed(info, card, ctx, started, attempts, 'skipped', {
+      errorClass: 'invalid',
+      code: ErrorCode.IllegalStateTransition,
+      message: `model ${card.id} was not refreshed: ${reason}; this build was cancelled and its result discarded`,
+    });
   }
 
   private async build(
@@ -98,8 +176,9 @@ export class ModelRefreshService {
     ctx: RunContext,
     started: Date,
     onSourceDone: () => void,
+    lease: BuildLease,
+    signal: AbortSignal,
   ): Promise<ModelOutcome> {
-    const owner = this.config.instanceId;
     let sql: string;
     let hash: string;
     try {
@@ -108,7 +187,8 @@ export class ModelRefreshService {
     } catch (e) {
       const c = this.classify(e, ctx);
       onSourceDone();
-      await this.rows.finishRefresh(info.id, owner, 'error', { active: false, error: c.message });
+      if (!(await this.rows.finishRefresh(lease, 'fail', { active: false, error: c.message })))
+        return this.lost(info, lease, card, ctx, started, 0, 'the row was no longer this build');
       return this.failed(info, card, ctx, started, 0, 'error', c);
     }
 
@@ -120,17 +200,21 @@ export class ModelRefreshService {
           tableName: info.tableName,
           sql,
           statementTimeoutMs: timeoutMs,
+          signal,
+          fence: { generation: lease.generation },
         });
         const ended = new Date();
         onSourceDone();
-        const mine = await this.rows.finishRefresh(info.id, owner, 'persisted', {
+        const mine = await this.rows.finishRefresh(lease, 'succeed', {
           active: true,
           error: null,
           definition: result.definition,
           queryHash: hash,
           lastSuccessAt: ended,
         });
-        if (!mine) this.logger.warn(`persisted_info ${info.id}: lease lost before the outcome was written`);
+        // turned off while the swap ran: no success is claimed; prune drops the table
+        if (!mine)
+          return this.lost(info, lease, card, ctx, started, attempt, 'the row was no longer this build');
         this.record(ctx, 'success', started, ended);
         return {
           kind: 'success',
@@ -143,6 +227,10 @@ export class ModelRefreshService {
           }),
         };
       } catch (e) {
+        if (signal.aborted || (e as { details?: { fenced?: unknown } })?.details?.fenced) {
+          onSourceDone();
+          return this.lost(info, lease, card, ctx, started, attempt, errorMessage(e));
+        }
         const c = this.classify(e, ctx);
         const policy = this.config.retry.classes[c.errorClass];
         if (attempt <= policy.retries) {
@@ -155,18 +243,25 @@ export class ModelRefreshService {
             `model ${card.id} attempt ${attempt} failed (${c.errorClass}), retrying in ${delay} ms: ${c.message}`,
           );
           if (delay > 0) await sleep(delay);
+          if (signal.aborted) {
+            onSourceDone();
+            return this.lost(info, lease, card, ctx, started, attempt, errorMessage(signal.reason));
+          }
           continue;
         }
         onSourceDone();
         if (policy.exhausted === 'skip') {
-          await this.rows.releaseClaim(info.id, owner, before);
+          if (!(await this.rows.releaseClaim(lease, before)))
+            return this.lost(info, lease, card, ctx, started, attempt, 'the row was no longer this build');
           return this.failed(info, card, ctx, started, attempt, 'skipped', c);
         }
-        await this.rows.finishRefresh(info.id, owner, 'error', {
+        const written = await this.rows.finishRefresh(lease, 'fail', {
           active: false,
           error: c.message,
           queryHash: hash,
         });
+        if (!written)
+          return this.lost(info, lease, card, ctx, started, attempt, 'the row was no longer this build');
         return this.failed(info, card, ctx, started, attempt, 'error', c);
       }
     }

@@ -74,7 +74,7 @@ function setup(opts: {
   const inbox = new Set(opts.processed ?? []);
   const api = { modelSlug: (n: string) => n, cacheTableName: (_e: string, id: number) => `model_${id}_m` };
   const useCase = new RefreshRunUseCase(
-    { inboxConsumer: 'refresher', cache: { schemaPrefix: 'mp' }, instanceId: 'me' },
+    { inboxConsumer: 'refresher', cache: { schemaPrefix: 'mp' }, instanceId: 'me', leaseMs: 30_000 },
     api as unknown as SourceDbApi,
     {
       has: async (_c: string, id: string) => inbox.has(id),
@@ -128,6 +128,12 @@ function setup(opts: {
     {
       publish: async (o: { event: DomainEvent }) => void published.push(o.event),
       publishAll: async (os: { event: DomainEvent }[]) => void published.push(...os.map((o) => o.event)),
+    } as never,
+    {
+      claim: async () => true,
+      markPublished: async () => undefined,
+      release: async () => undefined,
+      purgeOlderThan: async () => 0,
     } as never,
   );
   return { useCase, published, refreshed, inbox };

@@ -1,21 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG } from '@model-persistence/config';
-import {
-  ErrorClass,
-  RefreshFailed,
-  RefreshRequested,
-  RefreshRunCompleted,
-  Topics,
-  createEvent,
-  databaseKey,
-} from '@model-persistence/contracts';
+import { RefreshRequested, Topics, databaseKey } from '@model-persistence/contracts';
 import {
   CardEntity,
   CardRepository,
   InboxRepository,
+  isFinished,
   PersistedInfoEntity,
   PersistedInfoRepository,
-  SettingKey,
+  RunCompletionRepository,
   SettingRepository,
   SourceDatabaseEntity,
   SourceDatabaseRepository,
@@ -26,71 +19,26 @@ import { EventPublisher } from '@model-persistence/messaging';
 import { Metrics } from '@model-persistence/telemetry';
 import { RefresherConfig } from './config';
 import { CrashRecoveryService } from './crash-recovery.service';
+import { IndividualRunGuard, newPersistedRow, Rejection } from './individual-run.guard';
 import { ModelOutcome, ModelRefreshService, RunContext } from './model-refresh.service';
+import { OutcomeBatcher } from './outcome-batcher';
+import {
+  Counts,
+  ErrorDetail,
+  reannouncedSuccessEvent,
+  rejectedEvent,
+  runCompletedEvent,
+  runStartedEvent,
+} from './refresh-events';
 import { SOURCE_DB, SourceDbApi } from './source-db.port';
 import { SourceDrivers } from './source-drivers.service';
 
-type Counts = { success: number; error: number; skipped: number };
-
-/** How long a finished model's event may wait for others to share its broker request. */
-const OUTCOME_LINGER_MS = 20;
-type ErrorDetail = RefreshRunCompleted['errorDetails'][number];
-
-/** A request that cannot run, reported as a failed model with a clear reason. */
-class Rejection {
-  constructor(
-    readonly outcome: 'error' | 'skipped',
-    readonly errorClass: ErrorClass,
-    readonly code: ErrorCode,
-    readonly message: string,
-    readonly persistedInfoId: number | null = null,
-  ) {}
-}
+/** Completion rows are kept this long (a run is never redelivered later), purged at most once an hour. */
+const COMPLETION_RETENTION_MS = 7 * 24 * 3_600_000;
+const COMPLETION_PURGE_EVERY_MS = 3_600_000;
 
 /**
- * Publishes outcomes without holding up the next model: outcomes finished within a short linger, or while a
- * request is in flight, go out together (one broker round trip for many events, in order). `drain` sends
- * what is left, waits for all of it and throws the first publish failure.
- */
-class OutcomeOutbox {
-  private queue: ModelOutcome[] = [];
-  private flushing: Promise<void> | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly failures: unknown[] = [];
-
-  constructor(
-    private readonly send: (batch: ModelOutcome[]) => Promise<void>,
-    private readonly lingerMs = OUTCOME_LINGER_MS,
-  ) {}
-
-  add(outcome: ModelOutcome): void {
-    this.queue.push(outcome);
-    if (this.flushing || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.flushing ??= this.flush();
-    }, this.lingerMs);
-  }
-
-  private async flush(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
-      await this.send(batch).catch((e: unknown) => void this.failures.push(e));
-    }
-    this.flushing = null;
-  }
-
-  async drain(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    while (this.flushing || this.queue.length > 0) await (this.flushing ??= this.flush());
-    if (this.failures.length > 0) throw this.failures[0];
-  }
-}
-
-/**
- * Handles one RefreshRequested: a database run (every refreshable model of the database) or an individual run
+ * Orchestrates one RefreshRequested: a database run (every refreshable model of the database) or an individual run
  * (one card). Requests are de-duplicated by eventId through the inbox; models already finished by an earlier
  * delivery of the same run are not refreshed again.
  */
@@ -100,18 +48,25 @@ export class RefreshRunUseCase {
 
   constructor(
     @Inject(APP_CONFIG)
-    private readonly config: Pick<RefresherConfig, 'inboxConsumer' | 'cache' | 'instanceId'>,
+    private readonly config: Pick<RefresherConfig, 'inboxConsumer' | 'cache' | 'instanceId' | 'leaseMs'>,
     @Inject(SOURCE_DB) private readonly api: SourceDbApi,
     private readonly inbox: InboxRepository,
     private readonly databases: SourceDatabaseRepository,
     private readonly cards: CardRepository,
     private readonly rows: PersistedInfoRepository,
-    private readonly settings: SettingRepository,
+    settings: SettingRepository,
     private readonly drivers: SourceDrivers,
     private readonly models: ModelRefreshService,
     private readonly recovery: CrashRecoveryService,
     private readonly publisher: EventPublisher,
-  ) {}
+    private readonly completions: RunCompletionRepository,
+  ) {
+    this.guard = new IndividualRunGuard(api, databases, cards, rows, settings, drivers);
+  }
+
+  private readonly guard: IndividualRunGuard;
+
+  private lastPurge = 0;
 
   async execute(request: RefreshRequested): Promise<void> {
     if (await this.inbox.has(this.config.inboxConsumer, request.eventId)) {
@@ -126,7 +81,7 @@ export class RefreshRunUseCase {
   private async databaseRun(request: RefreshRequested): Promise<void> {
     const started = new Date();
     const db = await this.databases.findById(request.databaseId);
-    const enabled = db && (await this.persistenceEnabled(db));
+    const enabled = db && (await this.guard.persistenceEnabled(db));
     if (!db || !enabled) {
       this.logger.warn(
         db
@@ -162,7 +117,7 @@ export class RefreshRunUseCase {
     const counts: Counts = { success: 0, error: 0, skipped: 0 };
     const details: ErrorDetail[] = [];
     // outcomes go out in batches (one broker request while the previous one is in flight), off the models' path
-    const outbox = new OutcomeOutbox((batch) => this.publishOutcomes(batch));
+    const batcher = new OutcomeBatcher((batch) => this.publishOutcomes(batch));
     // Models are built one after the other; a model's outcome write overlaps the next model's claim and build
     // (at most two models in flight, outcomes recorded in order, the run stops at the first failure).
     let previous: Promise<void> = Promise.resolve();
@@ -180,7 +135,7 @@ export class RefreshRunUseCase {
         const prior = previous;
         previous = this.models.refresh(info, card, ctx, sourceDone).then(async (outcome) => {
           await prior;
-          outbox.add(outcome);
+          batcher.add(outcome);
           this.count(outcome, counts, details);
         });
         previous.catch(() => undefined); // awaited below; this only marks it handled meanwhile
@@ -191,12 +146,12 @@ export class RefreshRunUseCase {
     } catch (error) {
       // no model of this run may still be writing when the request is retried
       await previous.catch(() => undefined);
-      await outbox.drain().catch(() => undefined);
+      await batcher.drain().catch(() => undefined);
       throw error;
     }
     // on a failure the message is retried: models already done are not refreshed again, their successes are
     // re-announced
-    await outbox.drain();
+    await batcher.drain();
     await this.publishRunCompleted(request, started, counts, details);
   }
 
@@ -205,11 +160,11 @@ export class RefreshRunUseCase {
     await this.publishRunStarted(request, started, 1);
     const counts: Counts = { success: 0, error: 0, skipped: 0 };
     const details: ErrorDetail[] = [];
-    const prepared = await this.prepareIndividual(request, cardId);
+    const prepared = await this.guard.prepare(request, cardId);
     if (prepared instanceof Rejection) {
       const outcome: ModelOutcome = {
         kind: prepared.outcome,
-        event: this.rejectedEvent(request, cardId, started, prepared),
+        event: rejectedEvent(request, cardId, started, prepared),
       };
       await this.publishOutcome(outcome);
       this.count(outcome, counts, details);
@@ -230,7 +185,8 @@ export class RefreshRunUseCase {
   }
 
   private doneInThisRun(info: PersistedInfoEntity, request: RefreshRequested): boolean {
-    return info.lastRunId === request.eventId && (info.state === 'persisted' || info.state === 'error');
+    // the row ended this run (a success or a failure written by an earlier delivery of the same request)
+    return info.lastRunId === request.eventId && isFinished(info.state);
   }
 
   /**
@@ -255,108 +211,16 @@ export class RefreshRunUseCase {
       return;
     }
     counts.success++;
-    const started = info.refreshBegin ?? new Date();
-    const ended = info.refreshEnd ?? new Date();
     await this.publishOutcome({
       kind: 'success',
-      event: createEvent('RefreshSucceeded', {
-        runId: request.eventId,
-        databaseId: info.databaseId,
-        cardId: card.id,
-        persistedInfoId: info.id,
-        trigger: request.trigger,
-        startedAt: started.toISOString(),
-        endedAt: ended.toISOString(),
-        durationMs: Math.max(0, ended.getTime() - started.getTime()),
-        attempts: 1,
-        schemaName: info.schemaName,
-        tableName: info.tableName,
-        rows: null,
-      }),
+      event: reannouncedSuccessEvent(info, card, request),
     });
-  }
-
-  private async prepareIndividual(
-    request: RefreshRequested,
-    cardId: number,
-  ): Promise<Rejection | { db: SourceDatabaseEntity; card: CardEntity; info: PersistedInfoEntity }> {
-    const db = await this.databases.findById(request.databaseId);
-    if (!db)
-      return new Rejection(
-        'error',
-        'invalid',
-        ErrorCode.UnknownDatabase,
-        `database ${request.databaseId} does not exist`,
-      );
-    const card = await this.cards.findById(cardId);
-    if (!card)
-      return new Rejection('error', 'invalid', ErrorCode.UnknownCard, `card ${cardId} does not exist`);
-    if (card.databaseId !== db.id)
-      return new Rejection(
-        'error',
-        'invalid',
-        ErrorCode.ValidationFailed,
-        `card ${cardId} belongs to database ${card.databaseId}, not ${db.id}`,
-      );
-    let info = await this.rows.findByCardId(card.id);
-    if (card.type !== 'model')
-      return new Rejection(
-        'error',
-        'invalid',
-        ErrorCode.NotAModel,
-        `card ${cardId} is a ${card.type}, not a model; only models are persisted`,
-        info?.id ?? null,
-      );
-    if (card.archived)
-      return new Rejection(
-        'error',
-        'invalid',
-        ErrorCode.ArchivedModel,
-        `model ${cardId} is archived`,
-        info?.id ?? null,
-      );
-    if (!(await this.persistenceEnabled(db)))
-      return new Rejection(
-        'skipped',
-        'invalid',
-        ErrorCode.PersistenceDisabled,
-        `model persistence is disabled for database ${db.id}`,
-        info?.id ?? null,
-      );
-    if (info && (info.state === 'off' || info.state === 'deletable'))
-      return new Rejection(
-        'skipped',
-        'invalid',
-        ErrorCode.Conflict,
-        `model ${cardId} is not persisted (state ${info.state}); persist it first`,
-        info.id,
-      );
-    info ??= await this.rows.createIfMissing(this.newRow(db, card, await this.drivers.schemaName(db.id)));
-    return { db, card, info };
-  }
-
-  private async persistenceEnabled(db: SourceDatabaseEntity): Promise<boolean> {
-    return db.persistModelsEnabled && (await this.settings.getBoolean(SettingKey.PersistedModelsEnabled));
   }
 
   private async createMissingRows(db: SourceDatabaseEntity, schemaName: string): Promise<void> {
     for (const card of await this.rows.findModelsWithoutRow(db.id)) {
-      await this.rows.createIfMissing(this.newRow(db, card, schemaName));
+      await this.rows.createIfMissing(newPersistedRow(this.api, db, card, schemaName));
     }
-  }
-
-  private newRow(db: SourceDatabaseEntity, card: CardEntity, schemaName: string) {
-    return {
-      databaseId: db.id,
-      cardId: card.id,
-      questionSlug: this.api.modelSlug(card.name),
-      schemaName,
-      tableName: this.api.cacheTableName(db.engine, card.id, card.name),
-      state: 'creating' as const,
-      active: false,
-      refreshBegin: new Date(),
-      creator: 'refresher',
-    };
   }
 
   private context(request: RefreshRequested, db: SourceDatabaseEntity): RunContext {
@@ -367,30 +231,6 @@ export class RefreshRunUseCase {
       statementTimeoutMs: db.statementTimeoutMs,
       driver: this.drivers.forDatabase(db),
     };
-  }
-
-  private rejectedEvent(
-    request: RefreshRequested,
-    cardId: number,
-    started: Date,
-    r: Rejection,
-  ): RefreshFailed {
-    const ended = new Date();
-    return createEvent('RefreshFailed', {
-      runId: request.eventId,
-      databaseId: request.databaseId,
-      cardId,
-      persistedInfoId: r.persistedInfoId,
-      trigger: request.trigger,
-      startedAt: started.toISOString(),
-      endedAt: ended.toISOString(),
-      durationMs: ended.getTime() - started.getTime(),
-      attempts: 0,
-      outcome: r.outcome,
-      errorClass: r.errorClass,
-      errorCode: r.code,
-      message: r.message,
-    });
   }
 
   private count(outcome: ModelOutcome, counts: Counts, details: ErrorDetail[]): void {
@@ -429,15 +269,7 @@ export class RefreshRunUseCase {
     await this.publisher.publish({
       topic: Topics.RefreshRuns,
       key: databaseKey(request.databaseId),
-      event: createEvent('RefreshRunStarted', {
-        runId: request.eventId,
-        databaseId: request.databaseId,
-        ...(request.cardId !== undefined ? { cardId: request.cardId } : {}),
-        trigger: request.trigger,
-        ...(request.requestedBy !== undefined ? { requestedBy: request.requestedBy } : {}),
-        startedAt: started.toISOString(),
-        modelCount,
-      }),
+      event: runStartedEvent(request, started, modelCount),
     });
   }
 
@@ -448,22 +280,45 @@ export class RefreshRunUseCase {
     details: ErrorDetail[],
   ): Promise<void> {
     const ended = new Date();
+    const owner = this.config.instanceId;
+    // once in effect: a run executed twice at once (a rebalance) is completed by whoever wins the row
+    const won = await this.completions.claim(
+      request.eventId,
+      request.databaseId,
+      owner,
+      2 * this.config.leaseMs,
+    );
+    if (!won) {
+      this.logger.warn(`run ${request.eventId} was completed by another refresher; not completing it again`);
+      return;
+    }
     Metrics.runs().add(1, { trigger: request.trigger, outcome: counts.error > 0 ? 'failed' : 'success' });
     Metrics.runFailedModels().record(counts.error, { 'db.id': request.databaseId });
+    try {
+      await this.publishCompleted(request, started, ended, counts, details);
+    } catch (error) {
+      // the redelivered request completes the run (on whichever refresher gets it)
+      await this.completions.release(request.eventId, owner).catch(() => undefined);
+      throw error;
+    }
+    await this.completions.markPublished(request.eventId, owner);
+    if (Date.now() - this.lastPurge > COMPLETION_PURGE_EVERY_MS) {
+      this.lastPurge = Date.now();
+      await this.completions.purgeOlderThan(COMPLETION_RETENTION_MS);
+    }
+  }
+
+  private async publishCompleted(
+    request: RefreshRequested,
+    started: Date,
+    ended: Date,
+    counts: Counts,
+    details: ErrorDetail[],
+  ): Promise<void> {
     await this.publisher.publish({
       topic: Topics.RefreshRuns,
       key: databaseKey(request.databaseId),
-      event: createEvent('RefreshRunCompleted', {
-        runId: request.eventId,
-        databaseId: request.databaseId,
-        ...(request.cardId !== undefined ? { cardId: request.cardId } : {}),
-        trigger: request.trigger,
-        startedAt: started.toISOString(),
-        endedAt: ended.toISOString(),
-        durationMs: ended.getTime() - started.getTime(),
-        ...counts,
-        errorDetails: details.slice(0, 10_000),
-      }),
+      event: runCompletedEvent(request, started, ended, counts, details),
     });
   }
 }

@@ -1,4 +1,6 @@
 import { INestApplication } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { MysqlSourceDriver, SourceError } from '@model-persistence/source-db';
 import { countSourceRows, sourceTables, TestSourceDatabase } from '@model-persistence/testing';
 import {
   AppDb,
@@ -124,4 +126,64 @@ describe('refresher on MariaDB (real Kafka, app database and source database)', 
       instancePrefix: 'maria',
     });
   }, 180_000);
+
+  it('fencing: an older build never swaps over a newer one; the newer build stops it and keeps its own table', async () => {
+    const fenceSchema = `mp_fence_${randomUUID().slice(0, 8)}`;
+    const driver = new MysqlSourceDriver(src.connection);
+    try {
+      // the older build (generation 1) is still building when the newer one (generation 2) starts and swaps
+      const older = driver.refreshTable({
+        schemaName: fenceSchema,
+        tableName: 'model_1_fenced',
+        sql: 'select o.id, 1 as v from orders o, (select sleep(3) as z) s',
+        statementTimeoutMs: 60_000,
+        fence: { generation: 1 },
+      });
+      older.catch(() => undefined);
+      const building = async () =>
+        (
+          await src.query<{ n: number }>(
+            `select count(*) as n from information_schema.PROCESSLIST where INFO like '%sleep(3)%' and ID <> CONNECTION_ID()`,
+          )
+        )[0];
+      for (let i = 0; i < 100 && Number((await building()).n) === 0; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      await driver.refreshTable({
+        schemaName: fenceSchema,
+        tableName: 'model_1_fenced',
+        sql: 'select o.id, 2 as v from orders o',
+        statementTimeoutMs: 60_000,
+        fence: { generation: 2 },
+      });
+      // the newer build stopped the older one's statement on the server (it could never swap anyway)
+      const stopped = await older.then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(stopped).toBeInstanceOf(SourceError);
+      // an older generation that does reach the swap is refused there, and its temporary table dropped
+      const refused = await driver
+        .refreshTable({
+          schemaName: fenceSchema,
+          tableName: 'model_1_fenced',
+          sql: 'select o.id, 1 as v from orders o',
+          statementTimeoutMs: 60_000,
+          fence: { generation: 1 },
+        })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(refused).toBeInstanceOf(SourceError);
+      expect((refused as SourceError).details).toMatchObject({ fenced: true, generation: 1, stored: 2 });
+      const values = await src.query<{ v: number }>(
+        `select distinct v from \`${fenceSchema}\`.model_1_fenced order by v`,
+      );
+      expect(values.map((r) => Number(r.v))).toEqual([2]);
+      expect(await sourceTables(src, fenceSchema, 'mp\\_%')).toEqual([]);
+    } finally {
+      await driver.close();
+      await src.query(`drop database if exists \`${fenceSchema}\``).catch(() => undefined);
+    }
+  });
 });

@@ -1,8 +1,10 @@
 import { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { createEvent } from '@model-persistence/contracts';
+import { createAppDataSource, PersistedInfoRepository } from '@model-persistence/database';
 import {
   countSourceRows,
+  eventually,
   openTestSourceSession,
   sourceTables,
   TestSourceDatabase,
@@ -352,5 +354,91 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
     for (const x of [oldDel, archived, question, gone]) expect(remaining).not.toContain(x.info.id);
     expect(remaining).toContain(off.info.id);
     expect(remaining).toContain(newDel.info.id);
+  });
+
+  it('unpersisting the database mid-refresh wins: the build is cancelled on the server, no success, the row stays deletable, prune drops the table', async () => {
+    const offDb = await app.addDatabase({ name: 'pg-turned-off', source: src.connection });
+    const id = await app.addCard({ databaseId: offDb, name: 'Turned off', sql: 'select id from orders' });
+    const first = await bus.request({ databaseId: offDb, cardId: id, trigger: 'manual' });
+    expect(await bus.waitRun(first.eventId)).toMatchObject({ success: 1 });
+    const info = await app.row(id);
+    expect(await tables(info.schema_name)).toContain(info.table_name);
+
+    const marker = `mp_slow_${randomUUID().slice(0, 8)}`;
+    await app.setCardSql(
+      id,
+      `select o.id, '${marker}' as m from orders o, (select 1 as z from pg_sleep(40)) s`,
+    );
+    const building = async () =>
+      (
+        await src.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity
+            where state = 'active' and pid <> pg_backend_pid() and query like $1`,
+          [`%${marker}%pg_sleep%`],
+        )
+      )[0].n;
+    const run = await bus.request({ databaseId: offDb, cardId: id, trigger: 'manual' });
+    await eventually(async () => (await building()) > 0, 30_000);
+
+    // what the API's database unpersist writes, through the same repository
+    const ds = createAppDataSource({ url: app.db.url, poolSize: 1 });
+    await ds.initialize();
+    try {
+      await ds.transaction(async (m) => {
+        await new PersistedInfoRepository(ds).markDeletable(offDb, m);
+        await m.query('update "database" set persist_models_enabled = false where id = $1', [offDb]);
+      });
+    } finally {
+      await ds.destroy();
+    }
+
+    // cancelled on the server long before the 40 s sleep would end
+    await eventually(async () => (await building()) === 0, 15_000);
+    const done = await bus.waitRun(run.eventId, 30_000);
+    expect(done).toMatchObject({ success: 0, error: 0, skipped: 1 });
+    expect(bus.events('RefreshSucceeded', run.eventId)).toEqual([]);
+    expect(bus.events('RefreshFailed', run.eventId)[0]).toMatchObject({
+      outcome: 'skipped',
+      errorCode: 'ILLEGAL_STATE_TRANSITION',
+    });
+    expect(await app.row(id)).toMatchObject({ state: 'deletable', active: false, lease_owner: null });
+
+    const prune = await bus.prune({ graceMs: 0 });
+    await bus.recorder.waitFor(
+      (m) => m.event?.type === 'PruneRunCompleted' && m.event.runId === prune.eventId,
+    );
+    expect(await tables(info.schema_name)).not.toContain(info.table_name);
+    expect(await app.row(id)).toBeUndefined();
+  });
+
+  it('a run executed by two live refreshers at once (a rebalance) is completed once on the wire', async () => {
+    const twiceDb = await app.addDatabase({ name: 'pg-twice', source: src.connection });
+    await app.addCard({ databaseId: twiceDb, name: 'Twice', sql: 'select 1 as s from pg_sleep(2)' });
+    // a second live refresher that receives the same request (as the new owner of a partition does while the
+    // old owner still runs it)
+    const second = await startRefresher(
+      refresherEnv(app.db.url, bus.prefix, {
+        REFRESH_LEASE_MS: '6000',
+        REFRESHER_CONSUMER_GROUP: `refresher-${bus.prefix}-second`,
+        INSTANCE_ID: `second-${randomUUID().slice(0, 6)}`,
+      }),
+    );
+    try {
+      const run = await bus.request({ databaseId: twiceDb, trigger: 'manual' });
+      await bus.waitRun(run.eventId, 60_000);
+      // both refreshers are done with the model: one outcome each
+      await bus.recorder.waitFor(
+        (m) =>
+          (m.event?.type === 'RefreshSucceeded' || m.event?.type === 'RefreshFailed') &&
+          m.event.runId === run.eventId,
+        2,
+        60_000,
+      );
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(bus.events('RefreshRunCompleted', run.eventId)).toHaveLength(1);
+      expect(bus.events('RefreshSucceeded', run.eventId)).toHaveLength(1);
+    } finally {
+      await second.close();
+    }
   });
 });

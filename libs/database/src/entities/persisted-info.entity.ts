@@ -1,7 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
-
-export const PERSISTED_STATES = ['creating', 'refreshing', 'persisted', 'error', 'deletable', 'off'] as const;
-export type PersistedState = (typeof PERSISTED_STATES)[number];
+import type { PersistedState } from '../state/persisted-state-machine';
 
 export interface FieldDefinition {
   fieldName: string;
@@ -77,4 +75,12 @@ export class PersistedInfoEntity {
 
   @Column({ name: 'last_run_id', type: 'uuid', nullable: true })
   lastRunId!: string | null;
+
+  /**
+   * Fencing token: a new value from one sequence at every refresh claim (only grows). A build swaps its table in only if no newer
+   * generation swapped first (checked inside the source database's swap), and writes its outcome only while the
+   * row still carries its generation.
+   */
+  @Column({ type: 'integer', default: 0 })
+  generation!: number;
 }

@@ -7,6 +7,7 @@ export * from './notification-outbox.repository';
 export * from './observability.repository';
 export * from './persisted-info.repository';
 export * from './persisted-info-query.repository';
+export * from './run-completion.repository';
 export * from './schedule-claim.repository';
 export * from './setting.repository';
 export * from './source-database.repository';

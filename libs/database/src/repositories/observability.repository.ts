@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { LIVE_STATES } from '../state/persisted-state-machine';
 
 export interface ModelStateRow {
   state: string;
@@ -44,10 +45,10 @@ export class ObservabilityRepository {
               extract(epoch FROM now() - coalesce(p.last_success_at, p.created_at)) AS staleness
          FROM persisted_info p
          JOIN card c ON c.id = p.card_id AND NOT c.archived AND c.type = 'model'
-        WHERE p.state NOT IN ('off', 'deletable')
+        WHERE p.state = ANY($2)
         ORDER BY staleness DESC
         LIMIT $1`,
-      [limit],
+      [limit, [...LIVE_STATES]],
     );
     return rows.map((r) => ({
       persistedInfoId: Number(r.id),

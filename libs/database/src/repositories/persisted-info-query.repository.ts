@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { PersistedState, TableDefinition } from '../entities';
+import { TableDefinition } from '../entities';
+import { PersistedState } from '../state/persisted-state-machine';
 
 /** A persisted_info row joined with its card and database, as the admin API lists it (timestamps: ISO-8601 UTC). */
 export interface PersistedInfoDetail {

@@ -1,9 +1,32 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, In } from 'typeorm';
-import { CardEntity, PersistedInfoEntity, PersistedState } from '../entities';
+import { DomainError, ErrorCode } from '@model-persistence/errors';
+import { CardEntity, PersistedInfoEntity } from '../entities';
+import {
+  FINISHED_STATES,
+  PersistedState,
+  TRANSITIONS,
+  TransitionName,
+} from '../state/persisted-state-machine';
 
-/** States a refresh may start from (plus `refreshing` whose lease expired: left behind by a dead run). */
-export const REFRESHABLE_STATES: PersistedState[] = ['creating', 'persisted', 'error'];
+/** The transitions the admin (API) makes, each to a single state. */
+export type AdminTransition = 'persist' | 'rebuild' | 'unpersist' | 'disable' | 'delete';
+
+/** A refresh claim: the row before (for a skip) and after, with the build's fencing generation. */
+export interface RefreshClaim {
+  before: PersistedInfoSnapshot;
+  after: PersistedInfoEntity;
+  generation: number;
+}
+
+/** Identifies one build of one row: its lease owner and its fencing generation. */
+export interface BuildLease {
+  id: number;
+  owner: string;
+  generation: number;
+}
+
+const from = (name: TransitionName): string[] => [...TRANSITIONS[name].from];
 
 /** What a refresh claim overwrote, so a skipped refresh can put the row back exactly as it was. */
 export type PersistedInfoSnapshot = Pick<
@@ -48,23 +71,53 @@ export class PersistedInfoRepository {
     return repo.save(repo.create({ stateChangeAt: new Date(), ...values }));
   }
 
-  /** Changes state and stamps state_change_at; extra columns are written in the same statement. */
+  /**
+   * An admin transition, guarded in SQL by the state machine (`state = ANY(<allowed from>)`). Clears any lease:
+   * a refresh in flight loses its row (its lease renewal notices and aborts the build; its outcome write is
+   * refused), so the admin's decision wins. Throws ILLEGAL_STATE_TRANSITION when the row is in a state the
+   * transition does not start from (nothing is written); NOT_FOUND when the row is gone.
+   */
   async transition(
     id: number,
-    state: PersistedState,
+    name: AdminTransition,
     extra: Partial<PersistedInfoEntity> = {},
     manager?: EntityManager,
   ): Promise<void> {
-    await this.repo(manager).update({ id }, { ...extra, state, stateChangeAt: new Date() });
+    const rule = TRANSITIONS[name];
+    const r = await this.repo(manager)
+      .createQueryBuilder()
+      .update()
+      .set({
+        ...extra,
+        state: rule.to[0],
+        stateChangeAt: () => 'now()',
+        leaseOwner: null,
+        leaseExpiresAt: null,
+      })
+      .where('id = :id AND state = ANY(:from)', { id, from: from(name) })
+      .execute();
+    if ((r.affected ?? 0) > 0) return;
+    const row = await this.findById(id, manager);
+    if (!row) throw new DomainError(ErrorCode.NotFound, `persisted_info ${id} not found`);
+    throw illegalTransition(name, id, row.state);
   }
 
-  /** Marks every row of one database (or all) deletable, except rows already off. */
+  /**
+   * Disables every live row of one database (or all): `disable` → deletable, lease cleared (refreshes in
+   * flight are cancelled and cannot write their outcome).
+   */
   async markDeletable(databaseId: number | 'all', manager?: EntityManager): Promise<number> {
     const qb = this.repo(manager)
       .createQueryBuilder()
       .update()
-      .set({ state: 'deletable', active: false, stateChangeAt: () => 'now()' })
-      .where(`state NOT IN ('off', 'deletable')`);
+      .set({
+        state: TRANSITIONS.disable.to[0],
+        active: false,
+        stateChangeAt: () => 'now()',
+        leaseOwner: null,
+        leaseExpiresAt: null,
+      })
+      .where('state = ANY(:from)', { from: from('disable') });
     if (databaseId !== 'all') qb.andWhere('database_id = :databaseId', { databaseId });
     const r = await qb.execute();
     return r.affected ?? 0;
@@ -111,7 +164,7 @@ export class PersistedInfoRepository {
       .innerJoin(CardEntity, 'c', 'c.id = p.card_id')
       .where('p.database_id = :databaseId', { databaseId })
       .andWhere(`c.type = 'model' AND NOT c.archived`)
-      .andWhere(`(p.state IN (:...states) OR p.state = 'refreshing')`, { states: REFRESHABLE_STATES })
+      .andWhere('p.state = ANY(:states)', { states: from('claim') })
       .orderBy('p.id', 'ASC')
       .getMany();
   }
@@ -126,26 +179,31 @@ export class PersistedInfoRepository {
     leaseMs: number,
     runId: string,
     keepActive: boolean,
-  ): Promise<{ before: PersistedInfoSnapshot; after: PersistedInfoEntity } | null> {
-    // one statement (row lock, re-check and update together): this runs once per model refreshed
+  ): Promise<RefreshClaim | null> {
+    // one statement (row lock, re-check and update together): this runs once per model refreshed. A
+    // `refreshing` row is claimable only once its lease expired (or it is our own); every claim takes a new
+    // fencing generation from one sequence, so a build that lost the row can neither swap nor write over a
+    // newer one.
     const [rows] = await this.ds.query<[Record<string, unknown>[], number]>(
       `WITH old AS (
          SELECT id, state, active, refresh_begin, refresh_end, state_change_at, last_run_id
            FROM persisted_info
           WHERE id = $1 AND card_id IS NOT NULL
-            AND (state = ANY($2) OR state = 'refreshing')
+            AND state = ANY($2)
             AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $3)
+            -- a row this very run already finished (another refresher ran it at the same time) is done
+            AND NOT (last_run_id IS NOT DISTINCT FROM $6::uuid AND state = ANY($8))
           FOR UPDATE)
        UPDATE persisted_info p
-          SET state = 'refreshing', active = p.active AND $5, refresh_begin = now(), refresh_end = NULL,
+          SET state = $7, active = p.active AND $5, refresh_begin = now(), refresh_end = NULL,
               state_change_at = now(), lease_owner = $3, lease_expires_at = now() + $4 * interval '1 millisecond',
-              last_run_id = $6
+              last_run_id = $6, generation = nextval('persisted_info_generation_seq')
          FROM old
         WHERE p.id = old.id
        RETURNING p.*, old.state AS old_state, old.active AS old_active, old.refresh_begin AS old_refresh_begin,
                  old.refresh_end AS old_refresh_end, old.state_change_at AS old_state_change_at,
                  old.last_run_id AS old_last_run_id`,
-      [id, REFRESHABLE_STATES, owner, leaseMs, keepActive, runId],
+      [id, from('claim'), owner, leaseMs, keepActive, runId, TRANSITIONS.claim.to[0], [...FINISHED_STATES]],
     );
     if (rows.length === 0) return null;
     const r = rows[0];
@@ -157,7 +215,8 @@ export class PersistedInfoRepository {
       stateChangeAt: r.old_state_change_at as Date | null,
       lastRunId: r.old_last_run_id as string | null,
     };
-    return { before, after: this.fromRaw(r) };
+    const after = this.fromRaw(r);
+    return { before, after, generation: after.generation };
   }
 
   /** Maps a raw `persisted_info` row (column names) to the entity (property names). */
@@ -169,21 +228,26 @@ export class PersistedInfoRepository {
     return entity;
   }
 
-  /** Extends this owner's lease; false when the row is no longer ours. */
-  async renewLease(id: number, owner: string, leaseMs: number): Promise<boolean> {
+  /**
+   * Extends this build's lease; false when the row is no longer this build's (turned off, taken over by a newer
+   * generation): the build must stop.
+   */
+  async renewLease(lease: BuildLease, leaseMs: number): Promise<boolean> {
     const r = await this.ds.query<[unknown, number]>(
-      `UPDATE persisted_info SET lease_expires_at = now() + $3 * interval '1 millisecond'
-        WHERE id = $1 AND lease_owner = $2`,
-      [id, owner, leaseMs],
+      `UPDATE persisted_info SET lease_expires_at = now() + $4 * interval '1 millisecond'
+        WHERE id = $1 AND lease_owner = $2 AND generation = $3 AND state = ANY($5)`,
+      [lease.id, lease.owner, lease.generation, leaseMs, from('succeed')],
     );
     return r[1] > 0;
   }
 
-  /** Ends this owner's refresh: writes the outcome, clears the lease. False when the lease was lost. */
+  /**
+   * Ends this build's refresh (`succeed` or `fail`): writes the outcome and clears the lease, guarded by state,
+   * owner and generation. False when the row is no longer this build's: nothing is written.
+   */
   async finishRefresh(
-    id: number,
-    owner: string,
-    state: 'persisted' | 'error',
+    lease: BuildLease,
+    outcome: 'succeed' | 'fail',
     extra: Partial<PersistedInfoEntity>,
   ): Promise<boolean> {
     const r = await this.repo()
@@ -191,26 +255,47 @@ export class PersistedInfoRepository {
       .update()
       .set({
         ...extra,
-        state,
+        state: TRANSITIONS[outcome].to[0],
         refreshEnd: () => 'now()',
         stateChangeAt: () => 'now()',
         leaseOwner: null,
         leaseExpiresAt: null,
       })
-      .where('id = :id AND lease_owner = :owner', { id, owner })
+      .where('id = :id AND lease_owner = :owner AND generation = :generation AND state = ANY(:from)', {
+        ...lease,
+        from: from(outcome),
+      })
       .execute();
     return (r.affected ?? 0) > 0;
   }
 
-  /** Puts a claimed row back as it was (a skipped refresh leaves the state unchanged). */
-  async releaseClaim(id: number, owner: string, before: PersistedInfoSnapshot): Promise<boolean> {
+  /** Puts a claimed row back as it was (a skipped refresh leaves the state unchanged), if still this build's. */
+  async releaseClaim(lease: BuildLease, before: PersistedInfoSnapshot): Promise<boolean> {
+    if (!(TRANSITIONS.release.to as readonly PersistedState[]).includes(before.state)) {
+      throw illegalTransition('release', lease.id, before.state);
+    }
     const r = await this.repo()
       .createQueryBuilder()
       .update()
       .set({ ...before, leaseOwner: null, leaseExpiresAt: null })
-      .where('id = :id AND lease_owner = :owner', { id, owner })
+      .where('id = :id AND lease_owner = :owner AND generation = :generation AND state = ANY(:from)', {
+        ...lease,
+        from: from('release'),
+      })
       .execute();
     return (r.affected ?? 0) > 0;
+  }
+
+  /** Current state, owner and generation of a row (to tell why a build lost it). */
+  async leaseView(
+    id: number,
+  ): Promise<{ state: PersistedState; owner: string | null; generation: number } | null> {
+    const rows = await this.ds.query<
+      { state: PersistedState; lease_owner: string | null; generation: number }[]
+    >('SELECT state, lease_owner, generation FROM persisted_info WHERE id = $1', [id]);
+    return rows.length
+      ? { state: rows[0].state, owner: rows[0].lease_owner, generation: rows[0].generation }
+      : null;
   }
 
   /** Lease state of one row (for waiting on another refresher's live lease). */
@@ -241,14 +326,14 @@ export class PersistedInfoRepository {
     // UPDATE … RETURNING yields [rows, affected] through TypeORM's pg driver
     const [rows] = await this.ds.query<[{ id: number }[], number]>(
       `UPDATE persisted_info
-          SET state = CASE WHEN active THEN 'persisted' ELSE 'error' END,
+          SET state = CASE WHEN active THEN $2 ELSE $3 END,
               error = CASE WHEN active THEN error
                       ELSE 'refresh interrupted: refresher ' || coalesce(lease_owner, '?') || ' stopped' END,
               state_change_at = now(), lease_owner = NULL, lease_expires_at = NULL, last_run_id = NULL
-        WHERE state = 'refreshing' AND (lease_expires_at IS NULL OR lease_expires_at < now())
+        WHERE state = ANY($4) AND (lease_expires_at IS NULL OR lease_expires_at < now())
           AND ($1::int IS NULL OR database_id = $1)
         RETURNING id`,
-      [databaseId ?? null],
+      [databaseId ?? null, TRANSITIONS.takeOver.to[0], TRANSITIONS.takeOver.to[1], from('takeOver')],
     );
     if (rows.length === 0) return [];
     return this.repo().findBy({ id: In(rows.map((r) => r.id)) });
@@ -270,9 +355,9 @@ export class PersistedInfoRepository {
         'reason',
       )
       .where(
-        `(p.state = 'deletable' AND p.state_change_at < now() - :graceMs * interval '1 millisecond')
+        `(p.state = :deletable AND p.state_change_at < now() - :graceMs * interval '1 millisecond')
           OR p.card_id IS NULL OR c.id IS NULL OR c.archived OR c.type <> 'model'`,
-        { graceMs },
+        { graceMs, deletable: TRANSITIONS.disable.to[0] },
       )
       .orderBy('p.database_id', 'ASC')
       .addOrderBy('p.id', 'ASC')
@@ -295,9 +380,10 @@ export class PersistedInfoRepository {
 
   /** After a prune drop: deletes the row, or keeps an `off` row (inactive, lease cleared). */
   async finishPrune(id: number, owner: string): Promise<void> {
-    await this.ds.query(`DELETE FROM persisted_info WHERE id = $1 AND lease_owner = $2 AND state <> 'off'`, [
+    await this.ds.query(`DELETE FROM persisted_info WHERE id = $1 AND lease_owner = $2 AND state = ANY($3)`, [
       id,
       owner,
+      from('prune'),
     ]);
     await this.ds.query(
       `UPDATE persisted_info SET active = false, lease_owner = NULL, lease_expires_at = NULL
@@ -313,4 +399,13 @@ export class PersistedInfoRepository {
       [id, owner],
     );
   }
+}
+
+function illegalTransition(name: TransitionName, id: number, state: PersistedState): DomainError {
+  const rule = TRANSITIONS[name];
+  return new DomainError(
+    ErrorCode.IllegalStateTransition,
+    `persisted_info ${id} is ${state}: '${name}' (${rule.by}) only goes from ${rule.from.join(', ')}`,
+    { persistedInfoId: id, state, transition: name, allowedFrom: [...rule.from] },
+  );
 }

@@ -110,7 +110,7 @@ describe('CardPersistenceUseCase', () => {
     await off.useCase.persist(5, actor);
     expect(off.persistedInfo.transition).toHaveBeenCalledWith(
       9,
-      'creating',
+      'persist',
       expect.objectContaining({ active: false }),
     );
     expect(off.persistedInfo.create).not.toHaveBeenCalled();
@@ -122,7 +122,7 @@ describe('CardPersistenceUseCase', () => {
   it('unpersist turns the row off; refresh returns the acknowledged event id', async () => {
     const s = setup({ row: { state: 'persisted' } });
     await s.useCase.unpersist(5);
-    expect(s.persistedInfo.transition).toHaveBeenCalledWith(9, 'off', { active: false });
+    expect(s.persistedInfo.transition).toHaveBeenCalledWith(9, 'unpersist', { active: false });
     const requestId = await s.useCase.refresh(5, actor);
     expect(s.rec.events().at(-1)).toMatchObject({ type: 'RefreshRequested', eventId: requestId, cardId: 5 });
   });

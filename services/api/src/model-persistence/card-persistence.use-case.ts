@@ -3,6 +3,8 @@ import { APP_CONFIG } from '@model-persistence/config';
 import {
   CardEntity,
   CardRepository,
+  canTransition,
+  isInactive,
   PersistedInfoEntity,
   PersistedInfoRepository,
   SettingKey,
@@ -15,8 +17,6 @@ import { Actor } from '../common/actor';
 import { ChangeNotifier } from '../common/change-notifier';
 import { isUniqueViolation } from '../common/pg-errors';
 import { SOURCE_DB, SourceDbPort } from '../common/source-db.port';
-
-const INACTIVE_STATES = new Set(['off', 'deletable']);
 
 /** Persist, unpersist and refresh one model. */
 @Injectable()
@@ -46,8 +46,8 @@ export class CardPersistenceUseCase {
     }
     const row = await this.persistedInfo.findByCardId(card.id);
     if (!row) await this.createRow(card, db.engine, actor);
-    else if (INACTIVE_STATES.has(row.state)) {
-      await this.persistedInfo.transition(row.id, 'creating', {
+    else if (canTransition('persist', row.state)) {
+      await this.persistedInfo.transition(row.id, 'persist', {
         active: false,
         refreshBegin: new Date(),
         refreshEnd: null,
@@ -60,11 +60,16 @@ export class CardPersistenceUseCase {
     );
   }
 
-  /** Row → `off` (prune drops the table, the row stays); idempotent. */
+  /**
+   * Row → `off` (prune drops the table, the row stays); idempotent. Wins over a refresh in flight: its lease is
+   * cleared, so the build is cancelled and cannot write `persisted` back.
+   */
   async unpersist(cardId: number): Promise<void> {
     const card = await this.findCard(cardId);
     const row = await this.persistedInfo.findByCardId(card.id);
-    if (row && row.state !== 'off') await this.persistedInfo.transition(row.id, 'off', { active: false });
+    if (row && canTransition('unpersist', row.state)) {
+      await this.persistedInfo.transition(row.id, 'unpersist', { active: false });
+    }
     await this.notifier.send(this.notifier.configChanged('card', card.id, 'updated'));
   }
 
@@ -73,7 +78,7 @@ export class CardPersistenceUseCase {
     const card = await this.modelCard(cardId);
     const row = await this.persistedInfo.findByCardId(card.id);
     if (!row) throw new DomainError(ErrorCode.NotFound, `Model ${card.id} is not persisted.`);
-    if (INACTIVE_STATES.has(row.state)) {
+    if (isInactive(row.state)) {
       throw new DomainError(
         ErrorCode.PersistenceDisabled,
         `Model ${card.id} is not persisted (state ${row.state}); persist it first.`,

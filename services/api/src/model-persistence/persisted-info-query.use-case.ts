@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { QuartzSchedule, resolveModelCron } from '@model-persistence/cron';
 import {
+  LIVE_STATES,
   PersistedInfoDetail,
   PersistedInfoQueryRepository,
   PersistedState,
@@ -23,12 +24,7 @@ export interface PersistedInfoPage {
 
 export const SETTINGS_TTL_MS = 1000;
 
-const SCHEDULED_STATES: ReadonlySet<PersistedState> = new Set([
-  'creating',
-  'refreshing',
-  'persisted',
-  'error',
-]);
+const SCHEDULED_STATES: ReadonlySet<PersistedState> = new Set(LIVE_STATES);
 
 /**
  * Next fire times per (cron, time zone), shared by all requests. A cached time stays right until it passes:

@@ -78,7 +78,7 @@ describe('CardRegistryUseCase', () => {
     expect(s.cards.update).toHaveBeenCalledWith(5, { sql: 'select 2' }, expect.anything());
     expect(s.persistedInfo.transition).toHaveBeenCalledWith(
       9,
-      'creating',
+      'rebuild',
       expect.objectContaining({ active: false }),
       expect.anything(),
     );
@@ -102,7 +102,7 @@ describe('CardRegistryUseCase', () => {
       await s.useCase.update(5, patch, { name: 'a' });
       expect(s.persistedInfo.transition).toHaveBeenCalledWith(
         9,
-        'deletable',
+        'disable',
         { active: false },
         expect.anything(),
       );
@@ -115,7 +115,7 @@ describe('CardRegistryUseCase', () => {
     await s.useCase.delete(5, { name: 'a' });
     expect(s.persistedInfo.transition).toHaveBeenCalledWith(
       9,
-      'deletable',
+      'delete',
       { active: false },
       expect.anything(),
     );

@@ -4,6 +4,8 @@ import {
   CardEntity,
   CardRepository,
   CardType,
+  canTransition,
+  isLive,
   PersistedInfoRepository,
   SettingKey,
   SettingRepository,
@@ -26,8 +28,6 @@ export interface CardInput {
 }
 
 export type CardPatch = Partial<Omit<CardInput, 'databaseId'>>;
-
-const LIVE_STATES = new Set(['creating', 'refreshing', 'persisted', 'error']);
 
 /**
  * Cards (saved queries). SQL must be a single read query; a changed SQL puts the model's row back to
@@ -97,15 +97,15 @@ export class CardRegistryUseCase {
     const effect = await this.uow.run(async (m) => {
       if (Object.keys(changes).length > 0) await this.cards.update(id, changes, m);
       const row = await this.persistedInfo.findByCardId(id, m);
-      if (!row || !LIVE_STATES.has(row.state)) return 'none' as const;
+      if (!row || !isLive(row.state)) return 'none' as const;
       if (retired) {
-        await this.persistedInfo.transition(row.id, 'deletable', { active: false }, m);
+        await this.persistedInfo.transition(row.id, 'disable', { active: false }, m);
         return 'prune' as const;
       }
       if (sqlChanged) {
         await this.persistedInfo.transition(
           row.id,
-          'creating',
+          'rebuild',
           { active: false, refreshBegin: new Date() },
           m,
         );
@@ -128,8 +128,8 @@ export class CardRegistryUseCase {
     await this.get(id);
     const hadRow = await this.uow.run(async (m) => {
       const row = await this.persistedInfo.findByCardId(id, m);
-      if (row && row.state !== 'deletable') {
-        await this.persistedInfo.transition(row.id, 'deletable', { active: false }, m);
+      if (row && canTransition('delete', row.state)) {
+        await this.persistedInfo.transition(row.id, 'delete', { active: false }, m);
       }
       await this.cards.delete(id, m);
       return row !== null;

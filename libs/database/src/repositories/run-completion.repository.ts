@@ -1,0 +1,52 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+
+/**
+ * Once-in-effect completion of a refresh run. A run may be executed by two refreshers at once (a live owner
+ * that lost its partition in a rebalance, and the new owner of the redelivered request): only the one that
+ * wins the run's completion row publishes RefreshRunCompleted. The winner may publish again on its own retry
+ * (a failed publish); another refresher takes the row over only if the winner never published and its claim
+ * is older than `takeOverAfterMs` (it died in between).
+ */
+@Injectable()
+export class RunCompletionRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  /** True when this refresher may publish the run's completion. */
+  async claim(runId: string, databaseId: number, owner: string, takeOverAfterMs: number): Promise<boolean> {
+    // an INSERT … RETURNING comes back as the rows themselves through TypeORM's pg driver
+    const rows = await this.ds.query<unknown[]>(
+      `INSERT INTO refresh_run_completion AS r (run_id, database_id, completed_by) VALUES ($1, $2, $3)
+       ON CONFLICT (run_id) DO UPDATE SET completed_by = EXCLUDED.completed_by, claimed_at = now()
+        WHERE r.published_at IS NULL
+          AND (r.completed_by = EXCLUDED.completed_by OR r.claimed_at < now() - $4 * interval '1 millisecond')
+       RETURNING run_id`,
+      [runId, databaseId, owner, takeOverAfterMs],
+    );
+    return rows.length > 0;
+  }
+
+  async markPublished(runId: string, owner: string): Promise<void> {
+    await this.ds.query(
+      `UPDATE refresh_run_completion SET published_at = now() WHERE run_id = $1 AND completed_by = $2`,
+      [runId, owner],
+    );
+  }
+
+  /** Gives the claim back after a failed publish, so a redelivery (to any refresher) completes the run. */
+  async release(runId: string, owner: string): Promise<void> {
+    await this.ds.query(
+      `DELETE FROM refresh_run_completion WHERE run_id = $1 AND completed_by = $2 AND published_at IS NULL`,
+      [runId, owner],
+    );
+  }
+
+  /** Drops completion rows older than the retention (runs are never redelivered that late). */
+  async purgeOlderThan(ms: number): Promise<number> {
+    const [, n] = await this.ds.query<[unknown, number]>(
+      `DELETE FROM refresh_run_completion WHERE claimed_at < now() - $1 * interval '1 millisecond'`,
+      [ms],
+    );
+    return n;
+  }
+}
