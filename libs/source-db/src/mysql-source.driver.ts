@@ -46,6 +46,9 @@ const likePrefix = (prefix: string) => `${prefix.replace(/[\\_%]/g, (c) => `\\${
 
 type Flavor = 'mariadb' | 'mysql';
 
+/** A connection's own 'error' event: the failure reaches the caller through its command instead. */
+const ignoreConnectionError = (): void => undefined;
+
 /**
  * MySQL/MariaDB driver (a cache "schema" is a database). A refresh builds `<tmp>` with
  * `CREATE TABLE … AS <model SQL>` on the server, then swaps with ONE `RENAME TABLE target TO backup, tmp TO
@@ -90,6 +93,11 @@ export class MysqlSourceDriver implements SourceDriver {
       idleTimeout: 30_000,
       maxIdle: 1,
     });
+    // mysql2 removes a pooled connection on its FIRST 'error' event only (a `once` listener) and emits 'error'
+    // when the server ends it (KILL CONNECTION, a restart): a listener of ours for the connection's whole life
+    // keeps any further one from being an unhandled 'error' event that ends the process. The command in flight
+    // is rejected with the error itself (classified `connection`).
+    this.pool.on('connection', (connection) => connection.on('error', ignoreConnectionError));
   }
 
   private where(): string {
@@ -305,6 +313,7 @@ export class MysqlSourceDriver implements SourceDriver {
     // a dedicated connection: the pool may be exhausted by the very statement being killed
     try {
       const k = await createConnection(this.connectionConfig);
+      k.on('error', ignoreConnectionError);
       try {
         await k.query(`KILL QUERY ${Number(threadId)}`);
       } finally {
