@@ -7,6 +7,7 @@ import {
   TestSourceDatabase,
 } from '@model-persistence/testing';
 import { Client } from 'pg';
+import { PrivateMariadb } from './support/private-mariadb';
 import { PrivatePostgres } from './support/private-pg';
 import { assertBuilt, FaultStack, MODE, recordFigures, size } from './support/stack';
 
@@ -30,17 +31,20 @@ describe(`fault 8: source connections lost mid-refresh (${MODE})`, () => {
   let pgSource: Client;
   let pgName: string;
   let maria: TestSourceDatabase;
+  let mariaServer: PrivateMariadb;
+  const mariaName = `mp_fs_srclost_${Math.random().toString(16).slice(2, 10)}`;
   let smtp: TestSmtpServer;
   let refresher: ServiceProcess;
   const figures: Record<string, unknown> = {};
 
   beforeAll(async () => {
     await assertBuilt();
-    [stack, server, maria, smtp] = await Promise.all([
+    [stack, server, maria, smtp, mariaServer] = await Promise.all([
       FaultStack.create('srclost'),
       PrivatePostgres.create('srclost'),
       createTestSourceDatabase('mysql', 'srclost'),
       new TestSmtpServer().start(0),
+      PrivateMariadb.create('srclost'),
     ]);
     pgName = `mp_fs_srclost_${Math.random().toString(16).slice(2, 10)}`;
     await server.createDatabase(pgName);
@@ -51,9 +55,11 @@ describe(`fault 8: source connections lost mid-refresh (${MODE})`, () => {
       `create table orders as select g as id, (g % 100)::numeric as amount from generate_series(1, ${ROWS}) g`,
     );
     await maria.query('create table orders (id int primary key, amount decimal(10,2))');
-    await maria.query(
-      `insert into orders (id, amount) values ${Array.from({ length: ROWS }, (_, k) => `(${k + 1}, ${(k + 1) % 100})`).join(',')}`,
-    );
+    const values = Array.from({ length: ROWS }, (_, k) => `(${k + 1}, ${(k + 1) % 100})`).join(',');
+    await maria.query(`insert into orders (id, amount) values ${values}`);
+    await mariaServer.query(`create database \`${mariaName}\``);
+    await mariaServer.query('create table orders (id int primary key, amount decimal(10,2))', [], mariaName);
+    await mariaServer.query(`insert into orders (id, amount) values ${values}`, [], mariaName);
   }, 180_000);
 
   afterAll(async () => {
@@ -61,6 +67,7 @@ describe(`fault 8: source connections lost mid-refresh (${MODE})`, () => {
     await pgSource?.end().catch(() => undefined);
     await server?.destroy();
     await maria?.drop();
+    await mariaServer?.destroy();
     await smtp?.stop();
   }, 90_000);
 
@@ -74,7 +81,11 @@ describe(`fault 8: source connections lost mid-refresh (${MODE})`, () => {
   }
 
   /** Every cache table equals its query (the orders table: ROWS distinct ids), none doubled. */
-  async function expectCachesEqualTheirQuery(databaseId: number, engine: 'postgres' | 'mysql') {
+  async function expectCachesEqualTheirQuery(
+    databaseId: number,
+    engine: 'postgres' | 'mysql',
+    mysql: { query: <T>(sql: string) => Promise<T[]> } = maria,
+  ) {
     const rows = await stack.rows('database_id = $1', [databaseId]);
     expect(rows.map((r) => [r.state, r.lease_owner])).toEqual(rows.map(() => ['persisted', null]));
     for (const r of rows) {
@@ -83,7 +94,7 @@ describe(`fault 8: source connections lost mid-refresh (${MODE})`, () => {
       const [c] =
         engine === 'postgres'
           ? (await pgSource.query<{ n: string; d: string }>(sql('"'))).rows
-          : await maria.query<{ n: number; d: number }>(sql('`'));
+          : await mysql.query<{ n: number; d: number }>(sql('`'));
       expect([Number(c.n), Number(c.d)]).toEqual([ROWS, ROWS]);
     }
     return rows.length;
@@ -164,79 +175,106 @@ describe(`fault 8: source connections lost mid-refresh (${MODE})`, () => {
     },
   );
 
-  it('the source PostgreSQL server restarted during a database run: every model ends once, caches equal their query', async () => {
-    const dbId = await stack.addDatabase({ name: 'pg restarted', dbName: pgName, port: server.port });
-    const cards: number[] = [];
-    for (let i = 0; i < RESTART_MODELS; i++)
-      cards.push(
-        await stack.addCard(
-          dbId,
-          `Restarted ${i}`,
-          `select o.id, o.amount from orders o, (select pg_sleep(1)) s`,
-        ),
+  const restarts: Record<string, unknown> = {};
+  it.each(['postgres', 'mysql'] as const)(
+    'the source %s server restarted during a database run: every model ends once, caches equal their query',
+    async (engine) => {
+      const dbId =
+        engine === 'postgres'
+          ? await stack.addDatabase({ name: 'pg restarted', dbName: pgName, port: server.port })
+          : await stack.addDatabase({
+              name: 'maria restarted',
+              engine: 'mysql',
+              dbName: mariaName,
+              port: mariaServer.port,
+            });
+      const cards: number[] = [];
+      for (let i = 0; i < RESTART_MODELS; i++)
+        cards.push(
+          await stack.addCard(
+            dbId,
+            `Restarted ${engine} ${i}`,
+            engine === 'postgres'
+              ? `select o.id, o.amount from orders o, (select pg_sleep(1)) s`
+              : `select id, amount from orders where sleep(${(1 / ROWS).toFixed(3)}) = 0`,
+          ),
+        );
+      const logFrom = refresher.logs.length;
+      const req = await stack.request({ databaseId: dbId, trigger: 'scheduled' });
+      await stack.recorder.waitFor(
+        (m) => m.event?.type === 'RefreshSucceeded' && m.event.runId === req.eventId,
+        1,
+        90_000,
       );
-    const logFrom = refresher.logs.length;
-    const req = await stack.request({ databaseId: dbId, trigger: 'scheduled' });
-    await stack.recorder.waitFor(
-      (m) => m.event?.type === 'RefreshSucceeded' && m.event.runId === req.eventId,
-      1,
-      90_000,
-    );
-    await server.stop('immediate');
-    await new Promise((r) => setTimeout(r, DOWN_MS));
-    await server.start();
-    await pgSource.end().catch(() => undefined);
-    pgSource = new Client({ connectionString: server.url(pgName) });
-    pgSource.on('error', () => undefined);
-    await pgSource.connect();
+      if (engine === 'postgres') {
+        await server.stop('immediate');
+        await new Promise((r) => setTimeout(r, DOWN_MS));
+        await server.start();
+        await pgSource.end().catch(() => undefined);
+        pgSource = new Client({ connectionString: server.url(pgName) });
+        pgSource.on('error', () => undefined);
+        await pgSource.connect();
+      } else {
+        await mariaServer.kill();
+        await new Promise((r) => setTimeout(r, DOWN_MS));
+        await mariaServer.start();
+      }
 
-    const done = await stack.waitRun(req.eventId, 180_000);
-    const { ok, failed } = outcomesOf(req.eventId, cards);
-    expect(done).toMatchObject({ success: ok.length, error: failed.length });
-    // a failure, if the outage outlasted the retries, is classified `connection`, never a crash or a query error
-    for (const f of stack.events('RefreshFailed', req.eventId)) expect(f.errorClass).toBe('connection');
+      const done = await stack.waitRun(req.eventId, 180_000);
+      const { ok, failed } = outcomesOf(req.eventId, cards);
+      expect(done).toMatchObject({ success: ok.length, error: failed.length });
+      // a failure, if the outage outlasted the retries, is classified `connection`, never a crash or a query error
+      for (const f of stack.events('RefreshFailed', req.eventId)) expect(f.errorClass).toBe('connection');
 
-    // the next run brings every model back; each cache equals its query
-    const again = await stack.request({ databaseId: dbId, trigger: 'manual' });
-    expect(await stack.waitRun(again.eventId, 120_000)).toMatchObject({ success: RESTART_MODELS, error: 0 });
-    outcomesOf(again.eventId, cards);
-    expect(await expectCachesEqualTheirQuery(dbId, 'postgres')).toBe(RESTART_MODELS);
+      // the next run brings every model back; each cache equals its query
+      const again = await stack.request({ databaseId: dbId, trigger: 'manual' });
+      expect(await stack.waitRun(again.eventId, 120_000)).toMatchObject({
+        success: RESTART_MODELS,
+        error: 0,
+      });
+      outcomesOf(again.eventId, cards);
+      const mysql = { query: <T>(sql: string) => mariaServer.query<T>(sql, [], mariaName) };
+      expect(await expectCachesEqualTheirQuery(dbId, engine, mysql)).toBe(RESTART_MODELS);
 
-    // nothing doubled downstream: one task-history row per run, emails (if any) once each
-    for (const runId of [req.eventId, again.eventId]) {
-      const h = await eventually(async () => {
-        const rows = await stack.taskHistory('run_id = $1', [runId]);
-        return rows.length > 0 ? rows : null;
-      }, 60_000);
-      expect(h).toHaveLength(1);
-    }
-    await new Promise((r) => setTimeout(r, 3000));
-    const subjects = smtp.received.map((m) => m.subject);
-    expect(subjects.length).toBe(new Set(subjects).size);
-    const letters = stack.recorder.messages
-      .filter((m) => m.event?.type === 'DeadLetter')
-      .map((m) => m.event as DeadLetter);
-    expect(letters.map((d) => `${d.source.consumerGroup}: ${d.reason}`)).toEqual([]);
-    expect(stack.restarts()).toEqual([]);
-    expect(stack.processes.map((p) => [p.name, p.running])).toEqual(
-      stack.processes.map((p) => [p.name, true]),
-    );
+      // nothing doubled downstream: one task-history row per run, emails (if any) once each
+      for (const runId of [req.eventId, again.eventId]) {
+        const h = await eventually(async () => {
+          const rows = await stack.taskHistory('run_id = $1', [runId]);
+          return rows.length > 0 ? rows : null;
+        }, 60_000);
+        expect(h).toHaveLength(1);
+      }
+      await new Promise((r) => setTimeout(r, 3000));
+      const subjects = smtp.received.map((m) => m.subject);
+      expect(subjects.length).toBe(new Set(subjects).size);
+      const letters = stack.recorder.messages
+        .filter((m) => m.event?.type === 'DeadLetter')
+        .map((m) => m.event as DeadLetter);
+      expect(letters.map((d) => `${d.source.consumerGroup}: ${d.reason}`)).toEqual([]);
+      expect(stack.restarts()).toEqual([]);
+      expect(stack.processes.map((p) => [p.name, p.running])).toEqual(
+        stack.processes.map((p) => [p.name, true]),
+      );
 
-    recordFigures('8-source-connection-lost', {
-      load: `refresher, history, notifier; a ${SLOW_S} s build on each engine; a database run of ${RESTART_MODELS} models (~1 s each) on a PostgreSQL cluster of the test's own`,
-      faultsInjected: `pg_terminate_backend of the build's backend; KILL CONNECTION of the MariaDB build's connection; source PostgreSQL stopped (-m immediate) for ${DOWN_MS / 1000} s mid-run`,
-      ...figures,
-      restartRun: {
+      restarts[engine] = {
         modelsSucceeded: ok.length,
         modelsFailedConnection: failed.length,
         connectionRetries: retriesLogged(logFrom),
         outcomesPerModel: 1,
-      },
-      runAfterRestart: `${RESTART_MODELS} of ${RESTART_MODELS} persisted, caches equal their query`,
-      processExits: 0,
-      deadLetters: letters.length,
-      emails: smtp.received.length,
-      lost: 'nothing',
-    });
-  });
+        nextRun: `${RESTART_MODELS} of ${RESTART_MODELS} persisted, caches equal their query`,
+      };
+      if (engine !== 'mysql') return;
+      recordFigures('8-source-connection-lost', {
+        load: `refresher, history, notifier; a ${SLOW_S} s build on each engine; a database run of ${RESTART_MODELS} models (~1 s each) on each engine's server of the test's own`,
+        faultsInjected: `pg_terminate_backend of the build's backend; KILL CONNECTION of the MariaDB build's connection; the source servers (private PostgreSQL cluster: pg_ctl stop -m immediate; private mariadbd: SIGKILL) down ${DOWN_MS / 1000} s mid-run`,
+        ...figures,
+        restartPostgres: restarts.postgres,
+        restartMariadb: restarts.mysql,
+        processExits: 0,
+        deadLetters: letters.length,
+        emails: smtp.received.length,
+        lost: 'nothing',
+      });
+    },
+  );
 });
