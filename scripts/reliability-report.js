@@ -59,12 +59,14 @@ function clearFigures(mode) {
   for (const f of fs.readdirSync(dir)) if (f.endsWith('.json')) fs.rmSync(path.join(dir, f));
 }
 
-function readFigures() {
+const FIGURES_DIR = path.join(root, '.cache', 'faults');
+
+function readFigures(baseDir = FIGURES_DIR) {
   /** name → { short?: object, full?: object } */
   const scenarios = new Map();
   const runs = {};
   for (const mode of MODES) {
-    const dir = path.join(root, '.cache', 'faults', mode);
+    const dir = path.join(baseDir, mode);
     if (!fs.existsSync(dir)) continue;
     for (const f of fs
       .readdirSync(dir)
@@ -137,8 +139,9 @@ function table(header, rows) {
   return lines.join('\n');
 }
 
-function render() {
-  const { scenarios, runs } = readFigures();
+/** The generated part of the doc (from the marker on), from the figures under `baseDir`. */
+function render(baseDir = FIGURES_DIR) {
+  const { scenarios, runs } = readFigures(baseDir);
   const out = [MARKER, '', '## Figures (generated)', ''];
   const modes = MODES.filter((m) => runs[m] || scenarios.some(([, s]) => s[m]));
   if (scenarios.length === 0) {
