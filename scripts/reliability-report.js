@@ -21,7 +21,7 @@ const MARKER =
 const MODES = ['short', 'full'];
 /** Keys every scenario writes that the summary table shows (the detail tables show the rest). */
 const SUMMARY_KEYS = ['load', 'faultsInjected', 'badInputsTried', 'lost'];
-const META_KEYS = new Set(['scenario', 'mode', 'at']);
+const META_KEYS = new Set(['scenario', 'mode', 'at', 'testFile']);
 
 function git(args) {
   const r = spawnSync('git', args, { cwd: root, encoding: 'utf8' });
@@ -47,6 +47,10 @@ function recordRun(mode, summary) {
     passed: summary ? summary.numPassedTests : null,
     failed: summary ? summary.numFailedTests + (summary.numRuntimeErrorTestSuites || 0) : null,
     durationMs: summary && ends.length ? Math.max(...ends) - summary.startTime : null,
+    // figures of a scenario whose test failed are marked so in the report
+    failedFiles: (summary?.testResults ?? [])
+      .filter((t) => t.status !== 'passed')
+      .map((t) => path.relative(root, t.name)),
   };
   fs.writeFileSync(path.join(dir, '_run.json'), JSON.stringify(run, null, 2) + '\n');
   return run;
@@ -165,6 +169,13 @@ function render(baseDir = FIGURES_DIR) {
   }
   out.push('', `Rendered ${new Date().toISOString()} from ${scenarios.length} figure files.`, '');
 
+  /** Whether the test that wrote these figures passed in the recorded whole-suite run of that mode. */
+  const verdict = (s, m) => {
+    if (!s[m]) return '—';
+    const failed = runs[m]?.failedFiles;
+    if (!failed || !s[m].testFile) return 'not recorded';
+    return failed.includes(s[m].testFile) ? '**FAILED**' : 'passed';
+  };
   // summary: one row per scenario, the known keys side by side per mode
   const both = (s, k) => {
     const vals = modes.map((m) => (s[m] ? show(s[m][k]) : '—'));
@@ -174,11 +185,17 @@ function render(baseDir = FIGURES_DIR) {
     table(
       [
         'scenario',
-        ...SUMMARY_KEYS.map(label).map((l) => `${l}${modes.length > 1 ? ` (${modes.join(' / ')})` : ''}`),
+        ...[...SUMMARY_KEYS.map(label), 'test'].map(
+          (l) => `${l}${modes.length > 1 ? ` (${modes.join(' / ')})` : ''}`,
+        ),
       ],
       scenarios
         .filter(([, s]) => SUMMARY_KEYS.some((k) => modes.some((m) => s[m] && s[m][k] !== undefined)))
-        .map(([name, s]) => [name, ...SUMMARY_KEYS.map((k) => both(s, k))]),
+        .map(([name, s]) => [
+          name,
+          ...SUMMARY_KEYS.map((k) => both(s, k)),
+          modes.map((m) => verdict(s, m)).join(' / '),
+        ]),
     ),
     '',
   );

@@ -1,6 +1,6 @@
 /* The fault-injection suite's harness: the real services as separate processes, per-test databases and topics. */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import {
   Topics,
   TopicName,
@@ -67,9 +67,19 @@ export function recordFigures(scenario: string, figures: Record<string, unknown>
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, `${scenario}.json`),
-    JSON.stringify({ scenario, mode: MODE, at: new Date().toISOString(), ...figures }, null, 2) + '\n',
+    JSON.stringify(
+      // the test file, so the report can mark figures whose test then failed
+      { scenario, mode: MODE, at: new Date().toISOString(), testFile: currentTestFile(), ...figures },
+      null,
+      2,
+    ) + '\n',
   );
   console.log(`[faults] ${scenario} (${MODE}): ${JSON.stringify(figures)}`);
+}
+
+function currentTestFile(): string | null {
+  const path = expect.getState().testPath;
+  return path ? relative(ROOT, path) : null;
 }
 
 export interface StackOptions {
