@@ -60,7 +60,7 @@ describe('docs/RELIABILITY.md generation (scripts/reliability-report.js)', () =>
     );
     expect(md).toContain('| pg terminate backend › connection retries | 1 | 2 |');
     expect(md).toContain('| outage (ms) | 9,000 | 20,000 |');
-    expect(md).toContain('| 9-x | — | — | — | nothing | **FAILED** / — |');
+    expect(md).toContain('| 9-x | — | — | — | nothing / — | **FAILED** / — |');
     expect(md).toContain('### sql-fuzz');
     expect(md).toContain('| statements | 12,345 | — |');
     expect(md).toContain('| rejected | 1, 2 | — |');
