@@ -2,14 +2,15 @@
 /*
  * `npm start`: install → build → infrastructure up → migrations → the five services as child processes →
  * a demo source database with sample data and models, registered and persisted through the admin API →
- * prints the admin URL and token. Ctrl-C stops everything it started (services, and Kafka if it started it).
+ * prints the admin URL and token. A service that exits is restarted with a backoff (scripts/supervisor.js),
+ * saying so. Ctrl-C stops everything it started (services, and Kafka if it started it).
  */
 'use strict';
-const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { root, must, ensureInstalled, build } = require('./lib');
+const { Supervisor } = require('./supervisor');
 
 const API_PORT = Number(process.env.API_PORT || 3000);
 const SERVICES = [
@@ -61,16 +62,14 @@ async function main() {
   };
   must('node', ['libs/database/dist/migrate.cli.js', 'up'], { env });
 
-  const children = [];
+  // a service that exits is restarted with a backoff (scripts/supervisor.js); Ctrl-C stops them all
+  const supervisor = new Supervisor();
   let stopping = false;
   const stop = async (code) => {
     if (stopping) return;
     stopping = true;
     console.log('\n[start] stopping services…');
-    for (const c of children) c.kill('SIGTERM');
-    await Promise.all(
-      children.map((c) => new Promise((r) => (c.exitCode !== null ? r() : c.once('exit', r)))),
-    );
+    await supervisor.stopAll();
     if (kafkaStarted) await infra.kafkaDown();
     process.exit(code);
   };
@@ -78,28 +77,10 @@ async function main() {
   process.on('SIGTERM', () => void stop(0));
 
   for (const s of SERVICES) {
-    const child = spawn('node', [path.join('services', s.name, 'dist', 'main.js')], {
+    supervisor.add(s.name, [path.join('services', s.name, 'dist', 'main.js')], {
       cwd: root,
       env: { ...process.env, ...env, METRICS_PORT: String(s.metricsPort) },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const prefix = `[${s.name}] `;
-    for (const stream of [child.stdout, child.stderr]) {
-      let buf = '';
-      stream.on('data', (d) => {
-        buf += d.toString();
-        const lines = buf.split('\n');
-        buf = lines.pop();
-        for (const l of lines) process.stdout.write(prefix + l + '\n');
-      });
-    }
-    child.on('exit', (code, signal) => {
-      if (!stopping) {
-        console.error(`[start] ${s.name} exited (${signal || code}); stopping the stack`);
-        void stop(1);
-      }
-    });
-    children.push(child);
   }
 
   const base = `http://127.0.0.1:${API_PORT}`;

@@ -3,7 +3,8 @@
  * `npm test`: install → build → infrastructure up (Kafka, PostgreSQL, MariaDB databases) → migrations →
  * typecheck + lint → unit tests → integration tests against the real broker and databases.
  *   --faults   only the fault-injection suite (test/faults), at full size (npm run test:faults);
- *              plain `npm test` runs it in short mode after the integration tests
+ *              plain `npm test` runs it in short mode after the integration tests; either way
+ *              docs/RELIABILITY.md's figures are then rewritten from the run (scripts/reliability-report.js)
  *   --unit     unit tests only (no infrastructure)
  * Extra arguments after `--` go to jest (e.g. `npm test -- libs/contracts`).
  */
@@ -53,8 +54,15 @@ async function main() {
   if (!faults) jest('unit', ['--selectProjects', 'unit']);
   if (!unitOnly && !faults) jest('integration', ['--selectProjects', 'integration', '--runInBand']);
   // fault injection (test/faults): short sizes after the integration tests, the issue's sizes with --faults
-  if (!unitOnly && (jestArgs.length === 0 || faults))
+  if (!unitOnly && (jestArgs.length === 0 || faults)) {
+    // docs/RELIABILITY.md's figures are generated from what this run measured (scripts/reliability-report.js)
+    const report = require('./reliability-report');
+    const mode = faults ? 'full' : 'short';
+    if (jestArgs.length === 0) report.clearFigures(mode);
     jest('faults', ['--selectProjects', 'faults', '--runInBand']);
+    report.recordRun(mode, results[results.length - 1].summary);
+    await report.writeReport();
+  }
 
   let passed = 0;
   let failed = 0;

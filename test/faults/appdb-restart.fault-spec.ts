@@ -1,35 +1,31 @@
 import { DeadLetter } from '@model-persistence/contracts';
 import { eventually, TestSmtpServer } from '@model-persistence/testing';
+import { PrivatePostgres } from './support/private-pg';
 import { assertBuilt, createSourcePg, FaultStack, MODE, recordFigures, size } from './support/stack';
-import { TcpProxy } from './support/tcp-proxy';
 
 /*
- * Scenario 7 — the application database "restarts" during a database run: every service reaches PostgreSQL
- * through a TCP proxy that resets all connections and refuses new ones for a while, then comes back. The
- * services reconnect, the run completes (or is retried) and no state transition is lost: every model ends
- * persisted by this run, nothing stays refreshing, task history and the notifier have the run once.
+ * Scenario 7 — the application database restarts during a database run: the app database lives on a PostgreSQL
+ * cluster of the test's own (PrivatePostgres: initdb + pg_ctl on its own port and data directory), stopped
+ * with `pg_ctl stop -m immediate` (every connection dropped, like a crash) and started again after longer than
+ * the 7 s that once dead-lettered good messages. The services reconnect, the run completes (or is retried) and
+ * no state transition is lost or doubled: every model ends persisted by this run, nothing stays refreshing,
+ * task history and the notifier have the run once, one RefreshRunCompleted on the wire, no process exits.
  */
 const MODELS = size(6, 12);
-const DOWN_MS = size(5_000, 20_000);
+const DOWN_MS = size(9_000, 20_000);
 jest.setTimeout(240_000 + DOWN_MS);
 
 describe(`fault 7: application database restarted during a run (${MODE})`, () => {
   let stack: FaultStack;
   let src: Awaited<ReturnType<typeof createSourcePg>>;
-  let proxy: TcpProxy;
+  let server: PrivatePostgres;
   let smtp: TestSmtpServer;
 
   beforeAll(async () => {
     await assertBuilt();
-    proxy = await new TcpProxy(5432).start(0);
+    server = await PrivatePostgres.create('appdb');
     [stack, src, smtp] = await Promise.all([
-      FaultStack.create('appdb', {
-        servicesDatabaseUrl: (url) => {
-          const u = new URL(url);
-          u.port = String(proxy.port);
-          return u.toString();
-        },
-      }),
+      FaultStack.create('appdb', { appServerUrl: server.url() }),
       createSourcePg('appdb', 200),
       new TestSmtpServer().start(0),
     ]);
@@ -37,7 +33,7 @@ describe(`fault 7: application database restarted during a run (${MODE})`, () =>
 
   afterAll(async () => {
     await stack?.close();
-    await proxy?.close();
+    await server?.destroy();
     await smtp?.stop();
     await src?.drop();
   }, 60_000);
@@ -65,10 +61,16 @@ describe(`fault 7: application database restarted during a run (${MODE})`, () =>
       2,
       60_000,
     );
-    await proxy.cut();
+    const [{ n: connectionsDropped }] = await server.query<{ n: number }>(
+      'postgres',
+      'select count(*)::int as n from pg_stat_activity where datname = $1',
+      [stack.app.name],
+    );
+    await server.stop('immediate');
     const cutAt = Date.now();
     await new Promise((r) => setTimeout(r, DOWN_MS));
-    await proxy.restore();
+    await server.start();
+    await stack.reconnect();
 
     const done = await stack.waitRun(req.eventId, 120_000);
     const completedAfterRestoreMs = Date.now() - cutAt - DOWN_MS;
@@ -88,6 +90,18 @@ describe(`fault 7: application database restarted during a run (${MODE})`, () =>
     );
     const succeeded = new Set(stack.events('RefreshSucceeded', req.eventId).map((e) => e.cardId));
     expect([...succeeded].sort()).toEqual([...cards].sort());
+    // on the wire, where a doubled completion would show (a unique constraint protects only the rows)
+    expect(stack.events('RefreshRunCompleted', req.eventId)).toHaveLength(1);
+    expect(stack.events('RefreshFailed', req.eventId)).toEqual([]);
+    // the source tables: every cache equals its query, no row doubled
+    for (const r of rows) {
+      const [c] = (
+        await src.client.query<{ n: number; d: number }>(
+          `select count(*)::int as n, count(distinct id)::int as d from "${r.schema_name}"."${r.table_name}"`,
+        )
+      ).rows;
+      expect(c).toEqual({ n: 200, d: 200 });
+    }
     const history = await eventually(async () => {
       const h = await stack.taskHistory('run_id = $1', [req.eventId]);
       return h.length === 1 && h[0].status === 'success' ? h : null;
@@ -109,16 +123,24 @@ describe(`fault 7: application database restarted during a run (${MODE})`, () =>
       const h = await stack.taskHistory('run_id = $1', [after.eventId]);
       return h.length === 1 && h[0].status === 'success';
     }, 60_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(stack.events('RefreshRunCompleted', after.eventId)).toHaveLength(1);
     expect(stack.restarts()).toEqual([]);
+    expect(stack.processes.map((p) => [p.name, p.running])).toEqual(
+      stack.processes.map((p) => [p.name, true]),
+    );
     expect(smtp.received).toEqual([]);
 
     recordFigures('7-appdb-restart', {
-      load: `1 database run of ${MODELS} models (~1 s each); refresher, history, notifier, scheduler on the app database through a proxy`,
-      faultsInjected: `all app-database connections reset and the port refused for ${DOWN_MS / 1000} s mid-run (${proxy.reset} sockets reset)`,
+      load: `1 database run of ${MODELS} models (~1 s each); refresher, history, notifier, scheduler on an app database of the test's own PostgreSQL cluster`,
+      faultsInjected: `pg_ctl stop -m immediate of the app database's server mid-run (${connectionsDropped} connections dropped), started again after ${DOWN_MS / 1000} s`,
+      outageMs: DOWN_MS,
+      connectionsDropped,
       runCompletedAfterRestoreMs: completedAfterRestoreMs,
       runCompletedEvents: stack.events('RefreshRunCompleted', req.eventId).length,
       refreshSucceededEvents: stack.events('RefreshSucceeded', req.eventId).length,
       modelsPersisted: rows.length,
+      cachesEqualTheirQuery: true,
       taskHistoryRows: history.length,
       deadLetters: letters.length,
       lost: 'nothing',

@@ -1,5 +1,11 @@
 import { createEvent, DeadLetter, RefreshRequested, Topics } from '@model-persistence/contracts';
-import { eventually, PrivateBroker, produceRaw, TestSmtpServer, TopicRecorder } from '@model-persistence/testing';
+import {
+  eventually,
+  PrivateBroker,
+  produceRaw,
+  TestSmtpServer,
+  TopicRecorder,
+} from '@model-persistence/testing';
 import { assertBuilt, createSourcePg, FaultStack, MODE, recordFigures, size } from './support/stack';
 
 /*
@@ -150,6 +156,27 @@ describe(`fault 2: Kafka broker restarted with requests in flight (${MODE})`, ()
       await eventually(async () => missing().length === 0, 60_000).catch(() => undefined);
       expect(missing()).toEqual([]);
       const duplicated = [...completions.values()].filter((n) => n > 1).length;
+      // a repeated completion may only be the same outcome announced again (at least once), never a second,
+      // different result for one run
+      for (const id of ids) {
+        const outcomes = new Set(
+          log
+            .events('RefreshRunCompleted')
+            .filter((e) => e.runId === id)
+            .map((e) => `${e.success}/${e.error}/${e.skipped}`),
+        );
+        expect([id, outcomes.size]).toEqual([id, 1]);
+      }
+      // the source tables: every cache equals its query (100 orders), no row doubled by a repeated build
+      for (const cardId of okCards.values()) {
+        const [row] = await stack.rows('card_id = $1', [cardId]);
+        const [c] = (
+          await src.client.query<{ n: number; d: number }>(
+            `select count(*)::int as n, count(distinct id)::int as d from "${row.schema_name}"."${row.table_name}"`,
+          )
+        ).rows;
+        expect([cardId, c]).toEqual([cardId, { n: 100, d: 100 }]);
+      }
       const letters = log.messages
         .filter((m) => m.event?.type === 'DeadLetter')
         .map((m) => m.event as DeadLetter);

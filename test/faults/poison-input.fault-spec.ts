@@ -198,6 +198,11 @@ describe(`fault 5: poison input on every consumed topic (${MODE})`, () => {
     }, 60_000);
     const scheduler = stack.processes.find((p) => p.name === 'scheduler')!;
     expect(letters().filter((d) => d.headers?.['fault-id']?.startsWith('valid-'))).toEqual([]);
+    // on the wire: each valid request completed exactly once (a poison neighbour must not cause a second run)
+    const runsOf = (type: 'RefreshRunCompleted' | 'PruneRunCompleted', runId: string) =>
+      stack.recorder.messages.filter((m) => m.event?.type === type && m.event.runId === runId).length;
+    expect(validRequests.filter((id) => runsOf('RefreshRunCompleted', id) !== 1)).toEqual([]);
+    expect(validPrunes.filter((id) => runsOf('PruneRunCompleted', id) !== 1)).toEqual([]);
     const configLetters = letters().filter((d) => d.source.topic === stack.topic(Topics.ConfigChanged));
     expect(configLetters.length).toBe(bad.filter((m) => m.topic === Topics.ConfigChanged).length);
 

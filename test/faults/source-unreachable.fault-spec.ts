@@ -107,6 +107,15 @@ describe(`fault 3: source database unreachable (${MODE})`, () => {
     const recoveries = smtp.received.filter((m) => m.subject.includes('succeeded again'));
     expect(failures).toHaveLength(1);
     expect(recoveries).toHaveLength(1);
+    // on the wire: each run one outcome for its model and one completion, however many attempts it took
+    for (const runId of [...failed, again.eventId]) {
+      const outcomes = [...stack.events('RefreshFailed', runId), ...stack.events('RefreshSucceeded', runId)];
+      expect([runId, outcomes.length, stack.events('RefreshRunCompleted', runId).length]).toEqual([
+        runId,
+        1,
+        1,
+      ]);
+    }
     const history = await stack.taskHistory(`task = 'persist-refresh'`);
     expect(history.filter((h) => failed.includes(h.run_id)).map((h) => h.status)).toEqual(
       failed.map(() => 'failed'),

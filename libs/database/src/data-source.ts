@@ -1,3 +1,5 @@
+import { Logger } from '@nestjs/common';
+import { Client, ClientConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
@@ -7,6 +9,22 @@ export interface AppDatabaseOptions {
   poolSize?: number;
   applicationName?: string;
   logging?: boolean;
+}
+
+const logger = new Logger('AppDatabase');
+
+/**
+ * Every connection of the app-database pool listens for its own 'error' event for its whole life. node-postgres
+ * emits one when the server ends a connection (a restart, a failover, pg_terminate_backend), even while a query
+ * runs, and the pool takes its listener off a checked-out client (TypeORM adds one only inside a query runner,
+ * not while it checks clients out at start-up): unheard, that event ends the process. The query in flight is
+ * rejected with the error itself (retried by the consumers as an outage) and the pool discards the client.
+ */
+export class AppDatabaseClient extends Client {
+  constructor(config?: string | ClientConfig) {
+    super(config);
+    this.on('error', (error: Error) => logger.warn(`app database connection lost: ${error.message}`));
+  }
 }
 
 /** The application database. Schema changes only through migrations: `synchronize` is always off. */
@@ -22,6 +40,7 @@ export function createAppDataSource(opts: AppDatabaseOptions): DataSource {
     logging: opts.logging ? ['error', 'warn', 'migration'] : ['error'],
     applicationName: opts.applicationName ?? 'model-persistence',
     extra: {
+      Client: AppDatabaseClient,
       max: opts.poolSize ?? 10,
       connectionTimeoutMillis: 10_000,
       idleTimeoutMillis: 30_000,

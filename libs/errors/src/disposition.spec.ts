@@ -15,6 +15,11 @@ describe('error mappings', () => {
     expect(dispositionOfError(new DomainError(ErrorCode.MalformedMessage, 'bad'))).toBe('dead-letter');
     expect(dispositionOfError(new DomainError(ErrorCode.SourceConnection, 'down'))).toBe('retry');
     expect(dispositionOfError(new Error('something odd'))).toBe('dead-letter');
+    // TypeORM's error after the server ended a transaction's connection (connection-loss.int-spec.ts)
+    const released = Object.assign(new Error('already released'), {
+      name: 'QueryRunnerProviderAlreadyReleasedError',
+    });
+    expect(dispositionOfError(released)).toBe('retry');
   });
 
   it('uses 4xx for input errors and 5xx only for infrastructure', () => {

@@ -73,6 +73,9 @@ export function dispositionOfError(error: unknown): Disposition {
   const name = (error as { name?: unknown } | null)?.name;
   // kafkajs marks its transient failures as retriable
   if ((error as { retriable?: unknown } | null)?.retriable === true) return 'retry';
+  // TypeORM releases a query runner whose connection the server ended mid-transaction; its next statement throws
+  if (name === 'QueryRunnerAlreadyReleasedError' || name === 'QueryRunnerProviderAlreadyReleasedError')
+    return 'retry';
   if (name === 'QueryFailedError' || name === 'EntityNotFoundError') return 'dead-letter';
   return 'dead-letter';
 }

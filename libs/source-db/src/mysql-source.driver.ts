@@ -49,6 +49,9 @@ const likePrefix = (prefix: string) => `${prefix.replace(/[\\_%]/g, (c) => `\\${
 
 type Flavor = 'mariadb' | 'mysql';
 
+/** A connection's own 'error' event: the failure reaches the caller through its command instead. */
+const ignoreConnectionError = (): void => undefined;
+
 /**
  * MySQL/MariaDB driver (a cache "schema" is a database). A refresh builds `<tmp>` with
  * `CREATE TABLE … AS SELECT * FROM (<model SQL>) AS mp_model` on the server (a derived table refuses INTO; no
@@ -94,12 +97,17 @@ export class MysqlSourceDriver implements SourceDriver {
       idleTimeout: 30_000,
       maxIdle: 1,
     });
-    // one known sql_mode on every pooled connection, whatever the server's default: strings lex the way the
+    // mysql2 removes a pooled connection on its FIRST 'error' event only (a `once` listener) and emits 'error'
+    // when the server ends it (KILL CONNECTION, a restart): a listener of ours for the connection's whole life
+    // keeps any further one from being an unhandled 'error' event that ends the process. The command in flight
+    // is rejected with the error itself (classified `connection`).
+    // One known sql_mode on every pooled connection, whatever the server's default: strings lex the way the
     // model-SQL lexer assumes (model-statement.ts). mysql2 emits its callback-style connection here, whatever
     // the promise typings say.
-    this.pool.on('connection', (connection) =>
-      pinMysqlSession(connection as unknown as MysqlSessionConnection),
-    );
+    this.pool.on('connection', (connection) => {
+      connection.on('error', ignoreConnectionError);
+      pinMysqlSession(connection as unknown as MysqlSessionConnection);
+    });
   }
 
   private where(): string {
@@ -411,6 +419,7 @@ export class MysqlSourceDriver implements SourceDriver {
     // a dedicated connection: the pool may be exhausted by the very statement being killed
     try {
       const k = await createConnection(this.connectionConfig);
+      k.on('error', ignoreConnectionError);
       try {
         await k.query(`KILL QUERY ${Number(threadId)}`);
       } finally {

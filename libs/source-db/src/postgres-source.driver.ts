@@ -43,6 +43,9 @@ const likePrefix = (prefix: string) => `${prefix.replace(/[\\_%]/g, (c) => `\\${
 /** A string literal that reads the same whatever standard_conforming_strings is (E'…', `\` and `'` doubled). */
 const pgLiteral = (text: string) => `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 
+/** A connection's own 'error' event: the failure reaches the caller through its query instead (see the pool). */
+const ignoreConnectionError = (): void => undefined;
+
 /** The SQLSTATE of a raw pg error or of a classified one. */
 const sqlState = (error: unknown): string | undefined => {
   const code = error instanceof SourceError ? error.details?.sqlState : (error as { code?: unknown })?.code;
@@ -89,6 +92,12 @@ export class PostgresSourceDriver implements SourceDriver {
     });
     // an idle connection dropped by the server must not crash the process; the next checkout reconnects
     this.pool.on('error', () => undefined);
+    // node-postgres emits 'error' when the server ends a connection (pg_terminate_backend, a restart, a
+    // failover), even while a query runs on it, and the pool takes its own listener off a checked-out client:
+    // without a listener of ours that is an unhandled 'error' event and the process exits. The query in flight
+    // is rejected with the same error (classified `connection`), a later query with "not queryable", and the
+    // pool discards the dead client on release.
+    this.pool.on('connect', (client) => client.on('error', ignoreConnectionError));
   }
 
   private where(): string {
@@ -355,7 +364,7 @@ export class PostgresSourceDriver implements SourceDriver {
   private async cancelBackend(pid: number): Promise<void> {
     // a dedicated connection: the pool may be exhausted by the very statement being cancelled
     const c = new Client(this.clientConfig);
-    c.on('error', () => undefined);
+    c.on('error', ignoreConnectionError);
     try {
       await c.connect();
       await c.query('SELECT pg_catalog.pg_cancel_backend($1)', [pid]);

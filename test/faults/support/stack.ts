@@ -1,6 +1,6 @@
 /* The fault-injection suite's harness: the real services as separate processes, per-test databases and topics. */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import {
   Topics,
   TopicName,
@@ -9,7 +9,7 @@ import {
   DomainEvent,
   RefreshRequested,
 } from '@model-persistence/contracts';
-import { SecretBox } from '@model-persistence/database';
+import { runMigrations, SecretBox } from '@model-persistence/database';
 import {
   createTestAppDatabase,
   createTestTopics,
@@ -67,13 +67,28 @@ export function recordFigures(scenario: string, figures: Record<string, unknown>
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, `${scenario}.json`),
-    JSON.stringify({ scenario, mode: MODE, at: new Date().toISOString(), ...figures }, null, 2) + '\n',
+    JSON.stringify(
+      // the test file, so the report can mark figures whose test then failed
+      { scenario, mode: MODE, at: new Date().toISOString(), testFile: currentTestFile(), ...figures },
+      null,
+      2,
+    ) + '\n',
   );
   console.log(`[faults] ${scenario} (${MODE}): ${JSON.stringify(figures)}`);
 }
 
+function currentTestFile(): string | null {
+  const path = expect.getState().testPath;
+  return path ? relative(ROOT, path) : null;
+}
+
 export interface StackOptions {
   brokers?: string[];
+  /**
+   * Admin URL of the PostgreSQL server to create the app database on (e.g. a PrivatePostgres the test
+   * restarts), default the shared one.
+   */
+  appServerUrl?: string;
   /** The app database URL the services use (a proxy in front of the test's database), default its own. */
   servicesDatabaseUrl?: (url: string) => string;
   recordTopics?: TopicName[];
@@ -90,7 +105,7 @@ export class FaultStack {
     readonly prefix: string,
     readonly brokers: string[],
     readonly app: TestAppDatabase,
-    readonly pg: Client,
+    public pg: Client,
     readonly kafka: Kafka,
     readonly recorder: TopicRecorder,
     readonly servicesDatabaseUrl: string,
@@ -100,11 +115,12 @@ export class FaultStack {
     const prefix = uniqueTopicPrefix(`f${label}`);
     const kafkaConfig = testKafkaConfig(prefix, options.brokers ? { brokers: options.brokers } : {});
     const [app, kafka] = await Promise.all([
-      createTestAppDatabase(`f${label}`),
+      options.appServerUrl
+        ? createAppDatabaseOn(options.appServerUrl, `f${label}`)
+        : createTestAppDatabase(`f${label}`),
       createTestTopics(kafkaConfig),
     ]);
-    const pg = new Client({ connectionString: app.url });
-    await pg.connect();
+    const pg = await openClient(app.url);
     await pg.query(
       `insert into setting (key, value) values ('persisted-models-enabled', 'true'), ('admin-email', 'admin@faults.test')
        on conflict (key) do update set value = excluded.value`,
@@ -130,6 +146,12 @@ export class FaultStack {
       recorder,
       options.servicesDatabaseUrl ? options.servicesDatabaseUrl(app.url) : app.url,
     );
+  }
+
+  /** A new test connection to the app database (after a restart of its server ended the previous one). */
+  async reconnect(): Promise<void> {
+    await this.pg.end().catch(() => undefined);
+    this.pg = await openClient(this.app.url);
   }
 
   topic(t: TopicName): string {
@@ -293,6 +315,28 @@ export class FaultStack {
     await this.pg.end().catch(() => undefined);
     await this.app.drop().catch(() => undefined);
   }
+}
+
+/** A connection of the test's own; a server that ends it (a fault we inject) must not crash the test run. */
+async function openClient(url: string): Promise<Client> {
+  const c = new Client({ connectionString: url });
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
+
+/** A fresh migrated app database on another PostgreSQL server (`adminUrl`: its `postgres` database). */
+async function createAppDatabaseOn(adminUrl: string, label: string): Promise<TestAppDatabase> {
+  const name = `mp_t_${label.replace(/[^a-z0-9]/gi, '').toLowerCase()}_${Math.random().toString(16).slice(2, 10)}`;
+  const admin = async (sql: string) => {
+    const c = await openClient(adminUrl);
+    await c.query(sql).finally(() => c.end().catch(() => undefined));
+  };
+  await admin(`create database "${name}"`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  await runMigrations(url.toString());
+  return { name, url: url.toString(), drop: () => admin(`drop database if exists "${name}" with (force)`) };
 }
 
 /** A fresh PostgreSQL source database with an `orders` table of `rows` rows. */
