@@ -34,6 +34,7 @@ async function main() {
   }
   if (jestArgs.length === 0) {
     must('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
+    must('npx', ['tsc', '-p', 'services/api/console/tsconfig.json']);
     must('npx', ['eslint', '.']);
   }
 

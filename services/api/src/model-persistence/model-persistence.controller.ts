@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { PERSISTED_INFO_SORT_KEYS } from '@model-persistence/database';
 import { Actor } from '../common/actor';
 import { cardIdParams, idParams, parseInput } from '../common/ids';
 import { CurrentActor } from '../http/actor.decorator';
@@ -122,6 +123,9 @@ export class ModelPersistenceController {
     enum: ['creating', 'refreshing', 'persisted', 'error', 'deletable', 'off'],
   })
   @ApiQuery({ name: 'database_id', required: false, schema: { type: 'integer', minimum: 1 } })
+  @ApiQuery({ name: 'q', required: false, description: 'Case-insensitive part of the model name.' })
+  @ApiQuery({ name: 'sort', required: false, enum: PERSISTED_INFO_SORT_KEYS })
+  @ApiQuery({ name: 'direction', required: false, enum: ['asc', 'desc'] })
   async list(@Query() query: unknown) {
     const q = parseInput(persistedInfoListQuery, query, 'query');
     const page = await this.query.list({
@@ -129,6 +133,9 @@ export class ModelPersistenceController {
       offset: q.offset,
       state: q.state,
       databaseId: q.database_id,
+      search: q.q,
+      sort: q.sort,
+      direction: q.direction,
     });
     return { ...page, data: page.data.map(presentPersistedInfo) };
   }
