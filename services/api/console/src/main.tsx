@@ -168,6 +168,17 @@ function App() {
   const [signedIn, setSignedIn] = useState(() => consumeTokenFromUrl() || getToken() !== null);
   const [reason, setReason] = useState<string | null>(null);
   useEffect(() => {
+    // a sign-in link opened in a tab where the console is already loaded only changes the hash
+    const onHash = () => {
+      if (consumeTokenFromUrl()) {
+        setReason(null);
+        setSignedIn(true);
+      }
+    };
+    addEventListener('hashchange', onHash);
+    return () => removeEventListener('hashchange', onHash);
+  }, []);
+  useEffect(() => {
     setUnauthorizedHandler(() => {
       clearToken();
       setReason('Your token is no longer accepted; sign in again.');
