@@ -20,6 +20,7 @@ export function ModelDetailPage({ id }: { id: number }) {
   const [actionError, setActionError] = useState<unknown>(null);
   const [editing, setEditing] = useState<string | null>(null);
   const [cronOk, setCronOk] = useState(false);
+  const [sqlDraft, setSqlDraft] = useState<string | null>(null);
 
   const detail = useLoad(async () => {
     const m = await api<PersistedInfo>('GET', `/api/model-persistence/${id}`);
@@ -66,6 +67,17 @@ export function ModelDetailPage({ id }: { id: number }) {
       setNotice(
         cron ? 'The model now has its own schedule.' : 'The model follows the global schedule again.',
       );
+      await detail.reload(true);
+    } catch (e) {
+      setActionError(e);
+    }
+  };
+  const saveSql = async (sql: string) => {
+    setActionError(null);
+    try {
+      await api('PATCH', `/api/cards/${m.card_id}`, { sql });
+      setSqlDraft(null);
+      setNotice('The SQL is saved; the model is being rebuilt.');
       await detail.reload(true);
     } catch (e) {
       setActionError(e);
@@ -174,7 +186,41 @@ export function ModelDetailPage({ id }: { id: number }) {
       )}
 
       <h2>SQL</h2>
-      <pre class="sql">{card?.sql ?? '(the card was deleted)'}</pre>
+      {sqlDraft === null ? (
+        <>
+          <pre class="sql">{card?.sql ?? '(the card was deleted)'}</pre>
+          {card && (
+            <button type="button" class="secondary" onClick={() => setSqlDraft(card.sql)}>
+              Edit SQL
+            </button>
+          )}
+        </>
+      ) : (
+        <form
+          class="stack wide-stack"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void saveSql(sqlDraft);
+          }}
+        >
+          <label for="model-sql">SQL of this model (one SELECT)</label>
+          <textarea
+            id="model-sql"
+            class="mono"
+            rows={6}
+            value={sqlDraft}
+            onInput={(e) => setSqlDraft((e.target as HTMLTextAreaElement).value)}
+          />
+          <div class="row">
+            <button type="submit" class="primary">
+              Save SQL
+            </button>
+            <button type="button" class="secondary" onClick={() => setSqlDraft(null)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      )}
 
       <h2>Last failures</h2>
       {failures.length === 0 ? (
