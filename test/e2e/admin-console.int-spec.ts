@@ -72,7 +72,7 @@ describe('admin console in Chromium (real stack)', () => {
     await form.getByRole('button', { name: 'Register database' }).click();
     await page.getByRole('status').filter({ hasText: 'Database “Shop” registered.' }).waitFor();
 
-    await page.getByRole('button', { name: 'Persist Shop' }).click();
+    await page.getByRole('button', { name: 'Persist: Shop' }).click();
     await page.getByText('The can-persist check passed.').waitFor();
     expect(await page.locator('.check li.step-passed').count()).toBe(5);
     await page.locator('tr[data-database="Shop"]').getByText('Yes').waitFor();
@@ -94,7 +94,7 @@ describe('admin console in Chromium (real stack)', () => {
     await row('Revenue').getByText('1 rows').waitFor({ timeout: 30_000 });
     const before = await row('Revenue').locator('td[data-label="Last success"]').innerText();
 
-    await page.getByRole('button', { name: 'Refresh Revenue now' }).click();
+    await page.getByRole('button', { name: 'Refresh now: Revenue' }).click();
     await page.getByRole('status').filter({ hasText: 'Refresh of “Revenue” requested.' }).waitFor();
     // the refresh lands: a new last-success time, shown by polling, not by reloading
     const lastSuccess = row('Revenue').locator('td[data-label="Last success"]');

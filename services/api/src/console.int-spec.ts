@@ -48,6 +48,13 @@ describe('api: console endpoints (real PostgreSQL and Kafka)', () => {
     // the data stays behind the token
     expect((await h.request('GET', '/api/model-persistence', { token: null })).status).toBe(401);
     expect((await h.request('GET', '/admin/nope.js', { token: null })).status).toBe(404);
+    // the alert emails link to the reference's paths: they open the console's pages
+    const model = await h.request('GET', '/admin/models/12', { token: null });
+    expect(model.status).toBe(302);
+    expect(model.headers.location).toBe('/admin/#/cards/12');
+    expect((await h.request('GET', '/admin/tools/model-caching', { token: null })).headers.location).toBe(
+      '/admin/#/models',
+    );
   });
 
   it('lists next fire times with the expression in words, in the configured time zone', async () => {

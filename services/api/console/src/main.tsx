@@ -108,8 +108,10 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
     main.current?.focus();
   }, [route]);
   const detail = /^\/models\/(\d+)$/.exec(route);
+  const byCard = /^\/cards\/(\d+)$/.exec(route);
   let page;
   if (detail) page = <ModelDetailPage id={Number(detail[1])} />;
+  else if (byCard) page = <CardRedirect cardId={Number(byCard[1])} />;
   else if (route === '/settings') page = <SettingsPage />;
   else if (route === '/databases') page = <DatabasesPage />;
   else if (route === '/tasks') page = <TasksPage />;
@@ -117,7 +119,7 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
   else if (route === '/mail' && devMail) page = <MailPage />;
   else page = <ModelsPage />;
   const nav = devMail ? [...NAV, ['/mail', 'Mail'] as const] : NAV;
-  const current = detail ? '/models' : route;
+  const current = detail || byCard ? '/models' : route;
   return (
     <>
       <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), main.current?.focus())}>
@@ -164,6 +166,22 @@ class ErrorBoundaryPage extends Component<{ children: ComponentChildren }, { err
   }
 }
 
+/** #/cards/<card id> (the alert emails' model links): the persisted model of that card. */
+function CardRedirect({ cardId }: { cardId: number }) {
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    api<{ id: number }>('GET', `/api/model-persistence/card/${cardId}`).then(
+      (m) => location.replace(`#/models/${m.id}`),
+      setError,
+    );
+  }, [cardId]);
+  return error ? (
+    <ErrorBox error={error} title={`Could not open the model of card ${cardId}`} />
+  ) : (
+    <p>Opening…</p>
+  );
+}
+
 function App() {
   const [signedIn, setSignedIn] = useState(() => consumeTokenFromUrl() || getToken() !== null);
   const [reason, setReason] = useState<string | null>(null);
@@ -204,4 +222,6 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById('app')!);
+const root = document.getElementById('app')!;
+root.textContent = ''; // the "Loading…" placeholder of index.html
+render(<App />, root);

@@ -37,6 +37,16 @@ export function consoleRouter(dir = consoleAssetsDir()): Router {
       res.redirect(301, '/admin/');
       return;
     }
+    // the alert emails' links (the reference's paths) open the console's pages
+    const model = /^\/models\/([1-9][0-9]{0,9})$/.exec(req.path);
+    if (model) {
+      res.redirect(302, `/admin/#/cards/${model[1]}`);
+      return;
+    }
+    if (req.path === '/tools/model-caching') {
+      res.redirect(302, '/admin/#/models');
+      return;
+    }
     next();
   });
   router.use(

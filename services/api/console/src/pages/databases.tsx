@@ -266,7 +266,7 @@ export function DatabasesPage() {
                       class="small secondary"
                       disabled={busy === d.id}
                       onClick={() => void act(d, 'check')}
-                      aria-label={`Check whether ${d.name} can be persisted`}
+                      aria-label={`Check: ${d.name}`}
                     >
                       Check
                     </button>
@@ -276,7 +276,7 @@ export function DatabasesPage() {
                         class="small secondary"
                         disabled={busy === d.id}
                         onClick={() => void act(d, 'unpersist')}
-                        aria-label={`Unpersist ${d.name}`}
+                        aria-label={`Unpersist: ${d.name}`}
                       >
                         Unpersist
                       </button>
@@ -286,7 +286,7 @@ export function DatabasesPage() {
                         class="small"
                         disabled={busy === d.id}
                         onClick={() => void act(d, 'persist')}
-                        aria-label={`Persist ${d.name}`}
+                        aria-label={`Persist: ${d.name}`}
                       >
                         Persist
                       </button>

@@ -55,10 +55,7 @@ export function DeadLettersPage() {
                     <td data-label="Payload">
                       <pre class="payload">{(d.payload ?? '(no value)').slice(0, 300)}</pre>
                       {d.payload !== null && (
-                        <CopyButton
-                          text={d.payload}
-                          label={`Copy the payload of ${d.topic} offset ${d.offset}`}
-                        />
+                        <CopyButton text={d.payload} label={`Copy payload: ${d.topic} offset ${d.offset}`} />
                       )}
                     </td>
                   </tr>

@@ -124,7 +124,11 @@ export function ModelDetailPage({ id }: { id: number }) {
         </dd>
         <dt>Last build</dt>
         <dd>
-          {build ? `${count(build.rows)} rows in ${duration(build.duration_ms)} (${build.outcome})` : '—'}
+          {build
+            ? build.outcome === 'error'
+              ? `failed after ${duration(build.duration_ms)}`
+              : `${count(build.rows)} rows in ${duration(build.duration_ms)}`
+            : '—'}
         </dd>
       </dl>
       {m.card_id !== null && m.state !== 'off' && m.state !== 'deletable' && (

@@ -218,7 +218,7 @@ export function ModelsPage() {
                       <td data-label="Last build">
                         {b ? (
                           <>
-                            {count(b.rows)} rows
+                            {b.outcome === 'error' ? 'failed' : `${count(b.rows)} rows`}
                             <div class="muted">{duration(b.duration_ms)}</div>
                           </>
                         ) : (
@@ -234,7 +234,7 @@ export function ModelsPage() {
                             type="button"
                             class="small"
                             disabled={busy === m.id}
-                            aria-label={`Refresh ${name} now`}
+                            aria-label={`Refresh now: ${name}`}
                             onClick={() => void act(m, 'refresh')}
                           >
                             Refresh now
@@ -246,7 +246,7 @@ export function ModelsPage() {
                               type="button"
                               class="small"
                               disabled={busy === m.id}
-                              aria-label={`Persist ${name}`}
+                              aria-label={`Persist: ${name}`}
                               onClick={() => void act(m, 'persist')}
                             >
                               Persist
@@ -256,7 +256,7 @@ export function ModelsPage() {
                               type="button"
                               class="small secondary"
                               disabled={busy === m.id}
-                              aria-label={`Unpersist ${name}`}
+                              aria-label={`Unpersist: ${name}`}
                               onClick={() => void act(m, 'unpersist')}
                             >
                               Unpersist
