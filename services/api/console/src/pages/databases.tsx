@@ -147,7 +147,7 @@ function ModelForm({ databases, onDone }: { databases: Database[]; onDone: (msg:
         Database
         <select
           name="model-database"
-          value={db}
+          value={db || String(databases[0]?.id ?? '')}
           onChange={(e) => setDb((e.target as HTMLSelectElement).value)}
         >
           {databases.map((d) => (
