@@ -26,7 +26,8 @@ const ARGS = [
 async function main() {
   const base = `http://127.0.0.1:${Number(process.env.API_PORT || 3000)}`;
   const token =
-    process.env.API_BOOTSTRAP_TOKEN || fs.readFileSync(path.join(root, '.cache', 'admin-token'), 'utf8').trim();
+    process.env.API_BOOTSTRAP_TOKEN ||
+    fs.readFileSync(path.join(root, '.cache', 'admin-token'), 'utf8').trim();
   const out = path.join(root, 'docs', 'images');
   fs.mkdirSync(out, { recursive: true });
   const { chromium } = require('playwright-core');

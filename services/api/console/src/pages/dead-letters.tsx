@@ -7,9 +7,14 @@ const PAGE_SIZE = 20;
 
 export function DeadLettersPage() {
   const [offset, setOffset] = useState(0);
+  const [topic, setTopic] = useState('');
   const page = useLoad(
-    () => api<Page<DeadLetter>>('GET', `/api/dead-letters${qs({ limit: PAGE_SIZE, offset })}`),
-    [offset],
+    () =>
+      api<Page<DeadLetter>>(
+        'GET',
+        `/api/dead-letters${qs({ limit: PAGE_SIZE, offset, topic: topic.trim() })}`,
+      ),
+    [offset, topic],
   );
   return (
     <section aria-labelledby="dl-title">
@@ -17,9 +22,22 @@ export function DeadLettersPage() {
       <p class="muted">
         Messages a service could not process, kept on the dead-letter topic with the reason. Newest first.
       </p>
-      <button type="button" class="secondary" onClick={() => void page.reload()}>
-        Reload
-      </button>
+      <form class="filters" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          Source topic (exact name)
+          <input
+            type="search"
+            value={topic}
+            onChange={(e) => {
+              setOffset(0);
+              setTopic((e.target as HTMLInputElement).value);
+            }}
+          />
+        </label>
+        <button type="button" class="secondary" onClick={() => void page.reload()}>
+          Reload
+        </button>
+      </form>
       <ErrorBox error={page.error} title="Could not read the dead-letter topic" />
       {page.loading && !page.data && <p>Reading the dead-letter topic…</p>}
       {page.data && (
