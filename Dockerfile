@@ -12,8 +12,9 @@ COPY services ./services
 COPY tsconfig.base.json tsconfig.build.json ./
 RUN npm ci --no-audit --no-fund
 RUN npx tsc -b tsconfig.build.json \
+ && node services/api/console/build.js \
  && npm prune --omit=dev --no-audit --no-fund \
- && rm -rf libs/*/src services/*/src libs/*/dist/.tsbuildinfo services/*/dist/.tsbuildinfo
+ && rm -rf libs/*/src services/*/src services/api/console/src libs/*/dist/.tsbuildinfo services/*/dist/.tsbuildinfo
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \

@@ -21,6 +21,18 @@ module.exports = tseslint.config(
     },
   },
   {
+    // the admin console (browser code, Preact): its own tsconfig (DOM, JSX)
+    files: ['services/api/console/src/**/*.ts', 'services/api/console/src/**/*.tsx'],
+    extends: [...tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: { project: './services/api/console/tsconfig.json', tsconfigRootDir: __dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     files: ['**/*.spec.ts', '**/*.int-spec.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

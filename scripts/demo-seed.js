@@ -7,9 +7,9 @@
 const PG_DEMO_URL = process.env.DEMO_PG_URL || 'postgres://postgres@127.0.0.1:5432/mp_demo_source';
 const MYSQL_DEMO = { host: '127.0.0.1', port: 3306, user: 'root', database: 'mp_demo_source' };
 
-async function seedPostgres() {
+async function seedPostgres(url = PG_DEMO_URL) {
   const { Client } = require('pg');
-  const c = new Client({ connectionString: PG_DEMO_URL });
+  const c = new Client({ connectionString: url });
   await c.connect();
   try {
     await c.query(
@@ -80,6 +80,11 @@ const MODELS = {
     },
     { name: 'Orders by status', sql: `select status, count(*) as orders from orders group by status` },
     {
+      // fails on purpose (no such table), so a newcomer sees an error in the console and the alert email
+      name: 'Returns by day (broken on purpose)',
+      sql: `select date_trunc('day', returned_at) as day, count(*) as returns from order_returns group by 1`,
+    },
+    {
       name: 'Recent orders',
       sql: `select * from orders order by ordered_at desc limit 100`,
       type: 'question',
@@ -93,17 +98,19 @@ const MODELS = {
   ],
 };
 
-async function seedDemo({ base, token }) {
-  await seedPostgres();
-  const withMysql = await seedMysql();
+/** `pgDbName`/`withMysql`: the README tour test seeds its own source database, without MariaDB. */
+async function seedDemo({ base, token, pgUrl = PG_DEMO_URL, withMysql: mysqlWanted = true }) {
+  await seedPostgres(pgUrl);
+  const withMysql = mysqlWanted && (await seedMysql());
+  const pg = new URL(pgUrl);
   const sources = [
     {
       name: 'Demo shop (PostgreSQL)',
       engine: 'postgres',
-      host: '127.0.0.1',
-      port: 5432,
-      db_name: 'mp_demo_source',
-      user: 'postgres',
+      host: pg.hostname,
+      port: Number(pg.port || 5432),
+      db_name: decodeURIComponent(pg.pathname.slice(1)),
+      user: decodeURIComponent(pg.username || 'postgres'),
     },
   ];
   if (withMysql) {
@@ -117,6 +124,10 @@ async function seedDemo({ base, token }) {
     });
   }
   await api(base, token, 'POST', '/api/model-persistence/enable');
+  // alert emails need a recipient; the local mail catcher of `npm start` receives them
+  const settings = await api(base, token, 'GET', '/api/settings');
+  if (!settings['admin-email'])
+    await api(base, token, 'PUT', '/api/settings/admin-email', { value: 'admin@example.com' });
   // every 5 minutes, so the demo shows scheduled refreshes
   await api(base, token, 'POST', '/api/model-persistence/set-refresh-schedule', { cron: '0 0/5 * * * ? *' });
   const existing = await api(base, token, 'GET', '/api/databases');

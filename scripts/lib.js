@@ -52,6 +52,8 @@ function ensureInstalled() {
 function build() {
   console.log('[setup] building (tsc -b)…');
   must('npx', ['tsc', '-b', 'tsconfig.build.json']);
+  // the admin console the api serves at /admin (esbuild bundle into services/api/console/dist)
+  must('node', ['services/api/console/build.js']);
 }
 
 module.exports = { root, run, must, ensureInstalled, build };

@@ -46,6 +46,8 @@ async function waitForHttp(url, timeoutMs) {
 }
 
 async function main() {
+  const extras = require('./start-console'); // issue 15: one instance, free ports, mail catcher, console link
+  await extras.beforeStart({ apiPort: API_PORT, services: SERVICES });
   ensureInstalled();
   build();
   const infra = require('./infra');
@@ -60,6 +62,7 @@ async function main() {
     SMTP_PORT: process.env.SMTP_PORT || '1025',
     LOG_LEVEL: process.env.LOG_LEVEL || 'info',
   };
+  Object.assign(env, await extras.startDevMail({ base: `http://127.0.0.1:${API_PORT}` }));
   must('node', ['libs/database/dist/migrate.cli.js', 'up'], { env });
 
   // a service that exits is restarted with a backoff (scripts/supervisor.js); Ctrl-C stops them all
@@ -88,6 +91,7 @@ async function main() {
   const { seedDemo } = require('./demo-seed');
   const summary = await seedDemo({ base, token: env.API_BOOTSTRAP_TOKEN });
   console.log('\n================ model-persistence is running ================');
+  extras.printConsole({ base, token: env.API_BOOTSTRAP_TOKEN });
   console.log(`Admin API:   ${base}/api/model-persistence`);
   console.log(`OpenAPI:     ${base}/api/docs`);
   console.log(`Admin token: ${env.API_BOOTSTRAP_TOKEN}`);

@@ -32,9 +32,12 @@ async function main() {
     must('node', ['libs/database/dist/migrate.cli.js', 'up'], { env });
     // test/deploy/prometheus.int-spec.ts runs every dashboard and alert query against a real Prometheus
     must('node', ['scripts/ensure-prometheus.js']);
+    // test/e2e drives the admin console in Debian's headless Chromium (playwright-core)
+    must('node', ['scripts/ensure-chromium.js']);
   }
   if (jestArgs.length === 0) {
     must('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
+    must('npx', ['tsc', '-p', 'services/api/console/tsconfig.json']);
     must('npx', ['eslint', '.']);
   }
 

@@ -6,6 +6,7 @@ import { AppModule, AppModuleOptions } from './app.module';
 import { TokenService } from './auth/token.service';
 import { ApiConfig } from './config';
 import { authMiddleware, bodyMiddlewares } from './http/middleware';
+import { consoleRouter } from './console/console-static';
 
 export interface CreateApiAppOptions extends AppModuleOptions {
   logger?: LoggerService | false;
@@ -29,6 +30,8 @@ export async function createApiApp(
   // no SHA-1 ETag over every JSON body: the admin API's responses are small, dynamic and not cached
   app.set('etag', false);
   app.set('query parser', 'simple');
+  // the admin console's static files (no data in them) come before auth; everything they call needs the token
+  app.use('/admin', consoleRouter());
   app.use(authMiddleware(app.get(TokenService)));
   for (const m of bodyMiddlewares(config.http.maxBodyBytes)) app.use(m);
   const document = SwaggerModule.createDocument(

@@ -22,6 +22,12 @@ import { DatabaseRegistryUseCase } from './registry/database-registry.use-case';
 import { DatabasesController } from './registry/databases.controller';
 import { TaskHistoryController } from './task-history/task-history.controller';
 import { TaskHistoryUseCase } from './task-history/task-history.use-case';
+import { CanPersistCheckController } from './console/can-persist-check.controller';
+import { CanPersistCheckUseCase } from './console/can-persist-check.use-case';
+import { CronPreviewController } from './console/cron-preview.controller';
+import { DevMailController } from './console/dev-mail.controller';
+import { EventTailController } from './event-tail/event-tail.controller';
+import { EventTailService } from './event-tail/event-tail.service';
 
 export interface AppModuleOptions {
   /** Replaces the source-db engine layer (tests of failure paths). */
@@ -45,6 +51,11 @@ export class AppModule {
         CardsController,
         AdminController,
         TaskHistoryController,
+        // the admin console's read views (issue 15)
+        EventTailController,
+        CronPreviewController,
+        CanPersistCheckController,
+        DevMailController,
       ],
       providers: [
         { provide: SOURCE_DB, useFactory: () => options.sourceDb ?? sourceDbFromLib() },
@@ -61,6 +72,8 @@ export class AppModule {
         CardRegistryUseCase,
         AdminSettingsUseCase,
         TaskHistoryUseCase,
+        EventTailService,
+        CanPersistCheckUseCase,
       ],
     };
   }

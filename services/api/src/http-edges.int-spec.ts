@@ -138,9 +138,9 @@ describe('api HTTP edges: auth, health, docs, malformed input (real PostgreSQL +
     });
     expect(r.status).toBe(400);
     expect(r.json.error.message).toMatch(/extra/);
-    const q = await h.request('GET', '/api/model-persistence?limit=5&sort=id');
+    const q = await h.request('GET', '/api/model-persistence?limit=5&order_by=id');
     expect(q.status).toBe(400);
-    expect(q.json.error.message).toMatch(/sort/);
+    expect(q.json.error.message).toMatch(/order_by/);
     const dup = await h.request('GET', '/api/model-persistence?limit=5&limit=6');
     expect(dup.status).toBe(400);
   });

@@ -32,12 +32,35 @@ export interface PersistedInfoDetail {
   stalenessSeconds: number | null;
 }
 
+export const PERSISTED_INFO_SORT_KEYS = [
+  'id',
+  'name',
+  'database',
+  'state',
+  'last_success_at',
+  'state_change_at',
+] as const;
+export type PersistedInfoSortKey = (typeof PERSISTED_INFO_SORT_KEYS)[number];
+
 export interface PersistedInfoListQuery {
   state?: PersistedState;
   databaseId?: number;
+  /** Case-insensitive substring of the model (card) name. */
+  search?: string;
+  sort?: PersistedInfoSortKey;
+  direction?: 'asc' | 'desc';
   limit: number;
   offset: number;
 }
+
+const SORT_COLUMN: Record<PersistedInfoSortKey, string> = {
+  id: 'p.id',
+  name: 'lower(c.name)',
+  database: 'lower(d.name)',
+  state: 'p.state',
+  last_success_at: 'p.last_success_at',
+  state_change_at: 'p.state_change_at',
+};
 
 interface Raw {
   id: number;
@@ -78,10 +101,11 @@ const SELECT = `
          c.name as card_name, c.type as card_type, c.archived as card_archived, c.refresh_cron as card_refresh_cron,
          d.name as database_name, d.persist_models_enabled as database_persist_enabled,
          floor(extract(epoch from (now() - p.last_success_at)))::bigint as staleness_seconds`;
-const FROM = `
-  from persisted_info p
+const JOINS = `
   join "database" d on d.id = p.database_id
   left join card c on c.id = p.card_id`;
+const FROM = `
+  from persisted_info p ${JOINS}`;
 
 function toDetail(r: Raw): PersistedInfoDetail {
   return {
@@ -128,24 +152,35 @@ export class PersistedInfoQueryRepository {
       params.push(q.databaseId);
       where.push(`p.database_id = $${params.length}`);
     }
+    if (q.search !== undefined) {
+      params.push(q.search.toLowerCase());
+      where.push(`position($${params.length} in lower(coalesce(c.name, ''))) > 0`);
+    }
     const filter = where.length ? `where ${where.join(' and ')}` : '';
     params.push(q.limit, q.offset);
+    // sorting by id (the default) and filtering by state or database need no join; a name sort or search does
+    const sortKey = q.sort ?? 'id';
+    const joins = sortKey === 'id' && q.search === undefined ? '' : JOINS;
+    const order =
+      sortKey === 'id'
+        ? `p.id ${q.direction === 'desc' ? 'desc' : 'asc'}`
+        : `${SORT_COLUMN[sortKey]} ${q.direction === 'desc' ? 'desc' : 'asc'} nulls last, p.id`;
     // the page's ids come from an index walk on the primary key (or the filter indexes); only those rows are
     // then read and joined (lateral primary-key lookups), and the total is a count in the same statement
     const raw = await this.ds.query<Raw[]>(
-      `${SELECT}, (select count(*) from persisted_info p ${filter}) as total
-       from (select p.id from persisted_info p ${filter}
-             order by p.id limit $${params.length - 1} offset $${params.length}) page
+      `${SELECT}, (select count(*) from persisted_info p ${joins} ${filter}) as total
+       from (select p.id from persisted_info p ${joins} ${filter}
+             order by ${order} limit $${params.length - 1} offset $${params.length}) page
        cross join lateral (select * from persisted_info x where x.id = page.id) p
        join "database" d on d.id = p.database_id
        left join card c on c.id = p.card_id
-       order by p.id`,
+       order by ${order}`,
       params,
     );
     if (raw.length > 0) return { rows: raw.map(toDetail), total: Number(raw[0].total) };
     // past the end (or nothing matches): no row carried the total
     const count = await this.ds.query<{ n: string }[]>(
-      `select count(*) as n from persisted_info p ${filter}`,
+      `select count(*) as n from persisted_info p ${joins} ${filter}`,
       params.slice(0, -2),
     );
     return { rows: [], total: Number(count[0].n) };

@@ -1,4 +1,4 @@
-import { PERSISTED_STATES } from '@model-persistence/database';
+import { PERSISTED_INFO_SORT_KEYS, PERSISTED_STATES } from '@model-persistence/database';
 import { z } from 'zod';
 import { MAX_ID } from '../common/ids';
 
@@ -26,6 +26,9 @@ export const persistedInfoListQuery = z.strictObject({
   offset: intString(0, MAX_ID).default(0),
   state: z.enum(PERSISTED_STATES).optional(),
   database_id: idValue.optional(),
+  q: z.string().trim().min(1).max(254).optional(),
+  sort: z.enum(PERSISTED_INFO_SORT_KEYS).optional(),
+  direction: z.enum(['asc', 'desc']).optional(),
 });
 
 export const taskHistoryQuery = z.strictObject({

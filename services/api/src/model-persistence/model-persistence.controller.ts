@@ -120,6 +120,9 @@ export class ModelPersistenceController {
       offset: q.offset,
       state: q.state,
       databaseId: q.database_id,
+      search: q.q,
+      sort: q.sort,
+      direction: q.direction,
     });
     return { ...page, data: page.data.map(presentPersistedInfo) };
   }

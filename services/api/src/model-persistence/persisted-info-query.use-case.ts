@@ -3,6 +3,7 @@ import { QuartzSchedule, resolveModelCron } from '@model-persistence/cron';
 import {
   LIVE_STATES,
   PersistedInfoDetail,
+  PersistedInfoListQuery,
   PersistedInfoQueryRepository,
   PersistedState,
   SettingKey,
@@ -88,12 +89,7 @@ export class PersistedInfoQueryUseCase {
     private readonly settings: SettingRepository,
   ) {}
 
-  async list(q: {
-    state?: PersistedState;
-    databaseId?: number;
-    limit: number;
-    offset: number;
-  }): Promise<PersistedInfoPage> {
+  async list(q: PersistedInfoListQuery): Promise<PersistedInfoPage> {
     const [page, calc] = await Promise.all([this.query.page(q), this.calculator()]);
     return {
       data: page.rows.map((r) => ({ ...r, nextFireTime: calc.nextFor(r) })),

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/*
+ * Makes sure Debian's `chromium` package is installed, for the admin console's browser tests
+ * (test/e2e/*.int-spec.ts drive it headless through playwright-core) and `npm run screenshots`.
+ *   node scripts/ensure-chromium.js        installs it when missing (apt-get; root on these machines)
+ * Exports ensureChromium() → the absolute path of the executable. CHROMIUM_PATH overrides the lookup.
+ */
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+
+function which(cmd) {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function apt(args) {
+  const r = spawnSync('apt-get', args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  return r.status === 0;
+}
+
+function findChromium() {
+  if (process.env.CHROMIUM_PATH)
+    return fs.existsSync(process.env.CHROMIUM_PATH) ? process.env.CHROMIUM_PATH : null;
+  return which('chromium') || which('chromium-browser');
+}
+
+function ensureChromium() {
+  let chromium = findChromium();
+  if (!chromium) {
+    console.log('[ensure-chromium] installing Debian package chromium…');
+    const install = ['install', '-y', '--no-install-recommends', 'chromium'];
+    // A fresh machine has no package lists yet: update once, then retry.
+    if (!apt(install) && !(apt(['update']) && apt(install))) {
+      throw new Error('apt-get install chromium failed (needs root and the Debian mirror)');
+    }
+    chromium = findChromium();
+    if (!chromium) throw new Error('chromium still not on PATH after install');
+  }
+  return chromium;
+}
+
+module.exports = { ensureChromium, findChromium };
+
+if (require.main === module) {
+  try {
+    console.log(`[ensure-chromium] ${ensureChromium()}`);
+  } catch (e) {
+    console.error(`[ensure-chromium] ${e.message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,227 @@
+import { Component, ComponentChildren, render } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import {
+  api,
+  ApiError,
+  clearToken,
+  consumeTokenFromUrl,
+  getToken,
+  setToken,
+  setUnauthorizedHandler,
+} from './api';
+import { ErrorBox, errorText } from './components';
+import { DatabasesPage } from './pages/databases';
+import { DeadLettersPage } from './pages/dead-letters';
+import { MailPage } from './pages/mail';
+import { ModelDetailPage } from './pages/model-detail';
+import { ModelsPage } from './pages/models';
+import { SettingsPage } from './pages/settings';
+import { TasksPage } from './pages/tasks';
+
+function useRoute(): string {
+  const [route, setRoute] = useState(location.hash.replace(/^#/, '') || '/models');
+  useEffect(() => {
+    const f = () => setRoute(location.hash.replace(/^#/, '') || '/models');
+    addEventListener('hashchange', f);
+    return () => removeEventListener('hashchange', f);
+  }, []);
+  return route;
+}
+
+function SignIn({ onSignedIn, reason }: { onSignedIn: () => void; reason: string | null }) {
+  const [token, setValue] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <main id="main" class="signin">
+      <h1>Model persistence — admin console</h1>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setBusy(true);
+          setError(null);
+          setToken(token.trim());
+          // any authenticated call checks the token; the settings are small
+          api('GET', '/api/settings').then(
+            () => onSignedIn(),
+            (err) => {
+              clearToken();
+              setError(
+                err instanceof ApiError && err.status === 401
+                  ? new Error(
+                      'This token is not valid. Use the link or token that npm start printed, or an API token.',
+                    )
+                  : err,
+              );
+              setBusy(false);
+            },
+          );
+        }}
+      >
+        {reason && (
+          <p class="alert warn" role="status">
+            {reason}
+          </p>
+        )}
+        <label for="token">API token</label>
+        <input
+          id="token"
+          type="password"
+          autocomplete="current-password"
+          required
+          value={token}
+          onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+        />
+        <p class="muted">
+          The token stays in this browser tab only (session storage) and is sent to this api only.
+        </p>
+        <ErrorBox error={error} title="Sign-in failed" />
+        <button type="submit" class="primary" disabled={busy}>
+          Sign in
+        </button>
+      </form>
+    </main>
+  );
+}
+
+const NAV = [
+  ['/models', 'Models'],
+  ['/databases', 'Databases'],
+  ['/settings', 'Settings'],
+  ['/tasks', 'Task history'],
+  ['/dead-letters', 'Dead letters'],
+] as const;
+
+function Shell({ onSignOut }: { onSignOut: () => void }) {
+  const route = useRoute();
+  const [devMail, setDevMail] = useState(false);
+  const main = useRef<HTMLElement>(null);
+  useEffect(() => {
+    // development mode shows caught mails; elsewhere the endpoint answers 404 and the link stays hidden
+    api('GET', '/api/dev/mail?limit=1').then(
+      () => setDevMail(true),
+      () => setDevMail(false),
+    );
+  }, []);
+  useEffect(() => {
+    // after navigation, focus goes to the page so keyboard and screen-reader users start at its heading
+    main.current?.focus();
+  }, [route]);
+  const detail = /^\/models\/(\d+)$/.exec(route);
+  const byCard = /^\/cards\/(\d+)$/.exec(route);
+  let page;
+  if (detail) page = <ModelDetailPage id={Number(detail[1])} />;
+  else if (byCard) page = <CardRedirect cardId={Number(byCard[1])} />;
+  else if (route === '/settings') page = <SettingsPage />;
+  else if (route === '/databases') page = <DatabasesPage />;
+  else if (route === '/tasks') page = <TasksPage />;
+  else if (route === '/dead-letters') page = <DeadLettersPage />;
+  else if (route === '/mail' && devMail) page = <MailPage />;
+  else page = <ModelsPage />;
+  const nav = devMail ? [...NAV, ['/mail', 'Mail'] as const] : NAV;
+  const current = detail || byCard ? '/models' : route;
+  return (
+    <>
+      <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), main.current?.focus())}>
+        Skip to content
+      </a>
+      <header class="top">
+        <span class="brand">Model persistence</span>
+        <nav aria-label="Main">
+          <ul>
+            {nav.map(([href, label]) => (
+              <li>
+                <a href={`#${href}`} aria-current={current === href ? 'page' : undefined}>
+                  {label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <button type="button" class="secondary signout" onClick={onSignOut}>
+          Sign out
+        </button>
+      </header>
+      <main id="main" ref={main} tabIndex={-1}>
+        <ErrorBoundaryPage key={route}>{page}</ErrorBoundaryPage>
+      </main>
+    </>
+  );
+}
+
+/** A rendering bug shows its message, never a blank screen. */
+class ErrorBoundaryPage extends Component<{ children: ComponentChildren }, { error: unknown }> {
+  override state = { error: null as unknown };
+  override componentDidCatch(error: unknown) {
+    this.setState({ error });
+  }
+  override render() {
+    return this.state.error ? (
+      <div class="alert error" role="alert">
+        <strong>This page failed:</strong> {errorText(this.state.error)}
+      </div>
+    ) : (
+      this.props.children
+    );
+  }
+}
+
+/** #/cards/<card id> (the alert emails' model links): the persisted model of that card. */
+function CardRedirect({ cardId }: { cardId: number }) {
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    api<{ id: number }>('GET', `/api/model-persistence/card/${cardId}`).then(
+      (m) => location.replace(`#/models/${m.id}`),
+      setError,
+    );
+  }, [cardId]);
+  return error ? (
+    <ErrorBox error={error} title={`Could not open the model of card ${cardId}`} />
+  ) : (
+    <p>Opening…</p>
+  );
+}
+
+function App() {
+  const [signedIn, setSignedIn] = useState(() => consumeTokenFromUrl() || getToken() !== null);
+  const [reason, setReason] = useState<string | null>(null);
+  useEffect(() => {
+    // a sign-in link opened in a tab where the console is already loaded only changes the hash
+    const onHash = () => {
+      if (consumeTokenFromUrl()) {
+        setReason(null);
+        setSignedIn(true);
+      }
+    };
+    addEventListener('hashchange', onHash);
+    return () => removeEventListener('hashchange', onHash);
+  }, []);
+  useEffect(() => {
+    setUnauthorizedHandler(() => {
+      clearToken();
+      setReason('Your token is no longer accepted; sign in again.');
+      setSignedIn(false);
+    });
+  }, []);
+  if (!signedIn)
+    return (
+      <SignIn
+        reason={reason}
+        onSignedIn={() => (setReason(null), setSignedIn(true), (location.hash = '#/models'))}
+      />
+    );
+  return (
+    <Shell
+      onSignOut={() => {
+        clearToken();
+        setReason('You are signed out.');
+        setSignedIn(false);
+        history.replaceState(null, '', location.pathname);
+      }}
+    />
+  );
+}
+
+const root = document.getElementById('app')!;
+root.textContent = ''; // the "Loading…" placeholder of index.html
+render(<App />, root);

@@ -1,0 +1,281 @@
+import { useState } from 'preact/hooks';
+import { api, Card, LastBuild, Page, PersistedInfo, qs, Task } from '../api';
+import { CronEditor } from '../cron-editor';
+import { ErrorBox, Notice, StateBadge, useLoad, usePolling } from '../components';
+import { age, count, dateTime, detailText, duration, until } from '../format';
+
+interface ErrorDetail {
+  'card-id': number;
+  error: string;
+}
+
+/** Task runs that concern one model: its own refreshes and the runs of its whole database. */
+function concerns(t: Task, cardId: number): boolean {
+  const d = t.task_details ?? {};
+  return d['card-id'] === undefined || d['card-id'] === cardId;
+}
+
+export function ModelDetailPage({ id }: { id: number }) {
+  const [notice, setNotice] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<unknown>(null);
+  const [editing, setEditing] = useState<string | null>(null);
+  const [cronOk, setCronOk] = useState(false);
+  const [sqlDraft, setSqlDraft] = useState<string | null>(null);
+
+  const detail = useLoad(async () => {
+    const m = await api<PersistedInfo>('GET', `/api/model-persistence/${id}`);
+    const [card, settings, tasks, builds] = await Promise.all([
+      m.card_id === null ? Promise.resolve(null) : api<Card>('GET', `/api/cards/${m.card_id}`),
+      api<Record<string, string>>('GET', '/api/settings'),
+      api<Page<Task>>(
+        'GET',
+        `/api/task-history${qs({ task: 'persist-refresh', db_id: m.database_id, limit: 100 })}`,
+      ),
+      api<{ data: LastBuild[] }>('GET', '/api/model-persistence-builds').catch(() => ({ data: [] })),
+    ]);
+    return {
+      m,
+      card,
+      settings,
+      tasks: tasks.data,
+      build: builds.data.find((b) => b.persisted_info_id === m.id),
+    };
+  }, [id]);
+  usePolling(() => void detail.reload(true), 3000);
+
+  if (detail.error && !detail.data) return <ErrorBox error={detail.error} title="Could not load the model" />;
+  if (!detail.data) return <p>Loading…</p>;
+  const { m, card, settings, tasks, build } = detail.data;
+  const globalCron = settings['persisted-model-refresh-cron-schedule'];
+  const runs = m.card_id === null ? [] : tasks.filter((t) => concerns(t, m.card_id!)).slice(0, 20);
+  const failures =
+    m.card_id === null
+      ? []
+      : tasks
+          .flatMap((t) =>
+            ((t.task_details?.['error-details'] as ErrorDetail[] | undefined) ?? [])
+              .filter((d) => d['card-id'] === m.card_id)
+              .map((d) => ({ at: t.ended_at ?? t.started_at, error: d.error })),
+          )
+          .slice(0, 5);
+
+  const saveSchedule = async (cron: string | null) => {
+    setActionError(null);
+    try {
+      await api('PATCH', `/api/cards/${m.card_id}`, { refresh_cron: cron });
+      setEditing(null);
+      setNotice(
+        cron ? 'The model now has its own schedule.' : 'The model follows the global schedule again.',
+      );
+      await detail.reload(true);
+    } catch (e) {
+      setActionError(e);
+    }
+  };
+  const saveSql = async (sql: string) => {
+    setActionError(null);
+    try {
+      await api('PATCH', `/api/cards/${m.card_id}`, { sql });
+      setSqlDraft(null);
+      setNotice('The SQL is saved; the model is being rebuilt.');
+      await detail.reload(true);
+    } catch (e) {
+      setActionError(e);
+    }
+  };
+  const refresh = async () => {
+    setActionError(null);
+    try {
+      await api('POST', `/api/model-persistence/card/${m.card_id}/refresh`);
+      setNotice('Refresh requested.');
+      await detail.reload(true);
+    } catch (e) {
+      setActionError(e);
+    }
+  };
+
+  return (
+    <section aria-labelledby="detail-title">
+      <p>
+        <a href="#/models">← All models</a>
+      </p>
+      <h1 id="detail-title">{m.card_name ?? m.table_name}</h1>
+      <Notice text={notice} />
+      <ErrorBox error={actionError} title="The action failed" />
+      <ErrorBox error={detail.error} title="Could not reload" />
+      <dl class="facts">
+        <dt>State</dt>
+        <dd>
+          <StateBadge state={m.state} />
+        </dd>
+        <dt>Database</dt>
+        <dd>{m.database_name}</dd>
+        <dt>Cache table</dt>
+        <dd class="mono">
+          {m.schema_name}.{m.table_name}
+        </dd>
+        <dt>Last success</dt>
+        <dd>
+          {dateTime(m.last_success_at)} {m.last_success_at && `(${age(m.staleness_seconds)} ago)`}
+        </dd>
+        <dt>Next refresh</dt>
+        <dd>
+          {dateTime(m.next_fire_time)} ({until(m.next_fire_time)})
+        </dd>
+        <dt>Last build</dt>
+        <dd>
+          {build
+            ? build.outcome === 'error'
+              ? `failed after ${duration(build.duration_ms)}`
+              : `${count(build.rows)} rows in ${duration(build.duration_ms)}`
+            : '—'}
+        </dd>
+      </dl>
+      {m.card_id !== null && m.state !== 'off' && m.state !== 'deletable' && (
+        <button type="button" onClick={() => void refresh()}>
+          Refresh now
+        </button>
+      )}
+      {m.error && (
+        <div class="alert error" role="alert">
+          <strong>Last error:</strong> <span class="mono pre">{m.error}</span>
+        </div>
+      )}
+
+      <h2>Schedule</h2>
+      {card?.refresh_cron ? (
+        <p>
+          Own schedule: <code>{card.refresh_cron}</code>
+        </p>
+      ) : (
+        <p>
+          Inherited from the global schedule: <code>{globalCron}</code>
+        </p>
+      )}
+      {card && editing === null && (
+        <div class="row">
+          <button type="button" onClick={() => setEditing(card.refresh_cron ?? globalCron)}>
+            Set an own schedule
+          </button>
+          {card.refresh_cron && (
+            <button type="button" class="secondary" onClick={() => void saveSchedule(null)}>
+              Use the global schedule
+            </button>
+          )}
+        </div>
+      )}
+      {card && editing !== null && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void saveSchedule(editing.trim());
+          }}
+        >
+          <CronEditor
+            id="model-cron"
+            label="Schedule of this model"
+            value={editing}
+            onInput={setEditing}
+            onValid={setCronOk}
+          />
+          <div class="row">
+            <button type="submit" class="primary" disabled={!cronOk}>
+              Save schedule
+            </button>
+            <button type="button" class="secondary" onClick={() => setEditing(null)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      )}
+
+      <h2>SQL</h2>
+      {sqlDraft === null ? (
+        <>
+          <pre class="sql">{card?.sql ?? '(the card was deleted)'}</pre>
+          {card && (
+            <button type="button" class="secondary" onClick={() => setSqlDraft(card.sql)}>
+              Edit SQL
+            </button>
+          )}
+        </>
+      ) : (
+        <form
+          class="stack wide-stack"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void saveSql(sqlDraft);
+          }}
+        >
+          <label for="model-sql">SQL of this model (one SELECT)</label>
+          <textarea
+            id="model-sql"
+            class="mono"
+            rows={6}
+            value={sqlDraft}
+            onInput={(e) => setSqlDraft((e.target as HTMLTextAreaElement).value)}
+          />
+          <div class="row">
+            <button type="submit" class="primary">
+              Save SQL
+            </button>
+            <button type="button" class="secondary" onClick={() => setSqlDraft(null)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      )}
+
+      <h2>Last failures</h2>
+      {failures.length === 0 ? (
+        <p>No failed refresh in the recent task history.</p>
+      ) : (
+        <ul class="failures">
+          {failures.map((f) => (
+            <li>
+              <time>{dateTime(f.at)}</time>: <span class="mono pre">{f.error}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+
+      <h2>Task history of this model</h2>
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Started</th>
+              <th scope="col">Status</th>
+              <th scope="col">Duration</th>
+              <th scope="col">Trigger</th>
+              <th scope="col">Models (ok / error / skipped)</th>
+            </tr>
+          </thead>
+          <tbody>
+            {runs.length === 0 && (
+              <tr>
+                <td colSpan={5}>No refresh runs yet.</td>
+              </tr>
+            )}
+            {runs.map((t) => {
+              const d = t.task_details ?? {};
+              return (
+                <tr>
+                  <td data-label="Started">{dateTime(t.started_at)}</td>
+                  <td data-label="Status">
+                    <span class={`status status-${t.status}`}>{t.status}</span>
+                  </td>
+                  <td data-label="Duration">{duration(t.duration)}</td>
+                  <td data-label="Trigger">{detailText(d.trigger)}</td>
+                  <td data-label="Models">
+                    {detailText(d.success, '0')} / {detailText(d.error, '0')} / {detailText(d.skipped, '0')}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,176 @@
+import { createTestSourceDatabase, TestSourceDatabase } from '@model-persistence/testing';
+import { Page } from 'playwright-core';
+import { Browser, openBrowser } from './support/browser';
+import { ConsoleStack, TOKEN } from './support/console-stack';
+
+/**
+ * The admin console in a real browser (Debian's headless Chromium) against the real stack: api, refresher,
+ * scheduler and history as processes from dist, real Kafka and PostgreSQL. The page is driven through its
+ * labels and roles only, so an unlabelled control fails the test.
+ */
+describe('admin console in Chromium (real stack)', () => {
+  let stack: ConsoleStack;
+  let source: TestSourceDatabase;
+  let browser: Browser;
+  let page: Page;
+
+  const row = (name: string) => page.locator(`tr[data-model="${name}"]`);
+  const badge = (name: string) => row(name).locator('[data-state]');
+  const nav = (name: string) =>
+    page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
+
+  beforeAll(async () => {
+    source = await createTestSourceDatabase('postgres', 'e2econsole');
+    await source.query('create table orders (id int primary key, amount numeric not null)');
+    await source.query('insert into orders select i, i * 1.5 from generate_series(1, 500) i');
+    [stack, browser] = await Promise.all([ConsoleStack.start('e2econsole'), openBrowser()]);
+    page = browser.page;
+    page.setDefaultTimeout(20_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+    await source?.drop();
+  }, 60_000);
+
+  it('rejects a wrong token with its message, then signs in through the one-time link', async () => {
+    await page.goto(`${stack.apiUrl}/admin/`);
+    await page.getByLabel('API token').fill('not-a-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'This token is not valid' }).waitFor();
+
+    await page.goto(`${stack.apiUrl}/admin/#token=${encodeURIComponent(TOKEN)}`);
+    await page.getByRole('heading', { name: 'Persisted models' }).waitFor();
+    // the token left the address bar and the history entry at once, and lives in session storage
+    expect(page.url()).not.toContain(TOKEN);
+    expect(page.url()).toMatch(/\/admin\/#\/models$/);
+    expect(await page.evaluate("sessionStorage.getItem('mp-admin-token')")).toBe(TOKEN);
+    await page.getByText('Model persistence is turned off').waitFor();
+  });
+
+  it('turns persistence on after spelling out what it does', async () => {
+    await nav('Settings');
+    await page.getByRole('button', { name: 'Turn persistence on…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Turn model persistence on?' });
+    await dialog.getByText('rebuilt as cache tables').waitFor();
+    await dialog.getByRole('button', { name: 'Turn on' }).click();
+    await page.getByTestId('persistence-status').filter({ hasText: 'on' }).waitFor();
+    expect(
+      (await stack.api<Record<string, string>>('GET', '/api/settings'))['persisted-models-enabled'],
+    ).toBe('true');
+  });
+
+  it('registers a database, shows the can-persist steps and persists it', async () => {
+    await nav('Databases');
+    const form = page.getByRole('form', { name: 'Register a source database' });
+    await form.getByLabel('Name', { exact: true }).fill('Shop');
+    await form.getByLabel('Host').fill('127.0.0.1');
+    await form.getByLabel('Port').fill('5432');
+    await form.getByLabel('Database name').fill(source.name);
+    await form.getByLabel('User').fill('postgres');
+    await form.getByRole('button', { name: 'Register database' }).click();
+    await page.getByRole('status').filter({ hasText: 'Database “Shop” registered.' }).waitFor();
+
+    await page.getByRole('button', { name: 'Persist: Shop' }).click();
+    await page.getByText('The can-persist check passed.').waitFor();
+    expect(await page.locator('.check li.step-passed').count()).toBe(5);
+    await page.locator('tr[data-database="Shop"]').getByText('Yes').waitFor();
+  });
+
+  it('adds a model, persists it and shows the state change live (no reload)', async () => {
+    const form = page.getByRole('form', { name: 'Add a model' });
+    await form.getByLabel('Name', { exact: true }).fill('Revenue');
+    await form
+      .getByLabel('SQL (one SELECT)')
+      .fill('select count(*) as orders, sum(amount) as revenue from orders');
+    await form.getByRole('button', { name: 'Add model' }).click();
+    await page.getByRole('status').filter({ hasText: 'Model “Revenue” added and persisted.' }).waitFor();
+
+    await nav('Models');
+    // a marker on the window survives only if the page is never reloaded
+    await page.evaluate('window.marker = 42');
+    await badge('Revenue').and(page.locator('[data-state="persisted"]')).waitFor({ timeout: 60_000 });
+    await row('Revenue').getByText('1 rows').waitFor({ timeout: 30_000 });
+    const before = await row('Revenue').locator('td[data-label="Last success"]').innerText();
+
+    await page.getByRole('button', { name: 'Refresh now: Revenue' }).click();
+    await page.getByRole('status').filter({ hasText: 'Refresh of “Revenue” requested.' }).waitFor();
+    // the refresh lands: a new last-success time, shown by polling, not by reloading
+    const lastSuccess = row('Revenue').locator('td[data-label="Last success"]');
+    const deadline = Date.now() + 60_000;
+    while ((await lastSuccess.innerText()) === before) {
+      if (Date.now() > deadline) throw new Error(`last success stayed ${before}`);
+      await page.waitForTimeout(250);
+    }
+    await badge('Revenue').and(page.locator('[data-state="persisted"]')).waitFor();
+    expect(await page.evaluate('window.marker')).toBe(42);
+  });
+
+  it('shows a failing model in state error with its error text, and in its detail page', async () => {
+    await nav('Databases');
+    const form = page.getByRole('form', { name: 'Add a model' });
+    await form.getByLabel('Name', { exact: true }).fill('Broken');
+    await form.getByLabel('SQL (one SELECT)').fill('select * from no_such_table');
+    await form.getByRole('button', { name: 'Add model' }).click();
+    await page.getByRole('status').filter({ hasText: 'Model “Broken” added' }).waitFor();
+    await nav('Models');
+    await badge('Broken').and(page.locator('[data-state="error"]')).waitFor({ timeout: 60_000 });
+    await row('Broken')
+      .locator('.error-cell')
+      .getByText(/no_such_table/)
+      .waitFor();
+
+    await row('Broken').getByRole('link', { name: 'Broken' }).click();
+    await page.getByRole('heading', { name: 'Broken' }).waitFor();
+    await page.getByRole('alert').filter({ hasText: 'no_such_table' }).waitFor();
+    await page.getByText('select * from no_such_table').waitFor();
+    await page.getByText(/Inherited from the global schedule/).waitFor();
+  });
+
+  it('changes the global schedule with the cron explained, refusing an invalid one with the API reason', async () => {
+    await nav('Settings');
+    const cron = page.getByLabel('Global schedule (Quartz cron)');
+    await cron.fill('0 0 * * *');
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /7 fields|cron/i })
+      .waitFor();
+    expect(await page.getByRole('button', { name: 'Save schedule' }).isDisabled()).toBe(true);
+
+    await cron.fill('0 0/15 * * * ? *');
+    await page.getByText('Every 15 minutes starting at minute 0, every day').waitFor();
+    expect(await page.locator('#global-cron-preview ol li').count()).toBe(5);
+    await page.getByRole('button', { name: 'Save schedule' }).click();
+    await page.getByRole('status').filter({ hasText: 'The refresh schedule is saved.' }).waitFor();
+    expect(
+      (await stack.api<Record<string, string>>('GET', '/api/settings'))[
+        'persisted-model-refresh-cron-schedule'
+      ],
+    ).toBe('0 0/15 * * * ? *');
+  });
+
+  it('fits a 390 px wide screen without sideways scrolling', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await nav('Models');
+    await badge('Revenue').waitFor();
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('signs out: the token is gone and the console asks for it again', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').waitFor();
+    expect(await page.evaluate("sessionStorage.getItem('mp-admin-token')")).toBeNull();
+    await page.reload();
+    await page.getByLabel('API token').waitFor();
+    // expected: the wrong token's 401, the invalid cron's 400 and the development-mail probe's 404 (this is
+    // not a development stack); nothing else failed
+    const expected = [
+      'HTTP 401 GET /api/settings',
+      'HTTP 400 GET /api/cron/next-fire-times',
+      'HTTP 404 GET /api/dev/mail',
+    ];
+    expect(browser.problems.filter((p) => !expected.includes(p))).toEqual([]);
+  });
+});
