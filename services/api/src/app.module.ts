@@ -22,6 +22,8 @@ import { DatabaseRegistryUseCase } from './registry/database-registry.use-case';
 import { DatabasesController } from './registry/databases.controller';
 import { TaskHistoryController } from './task-history/task-history.controller';
 import { TaskHistoryUseCase } from './task-history/task-history.use-case';
+import { ApiTokensController } from './tokens/api-tokens.controller';
+import { ApiTokensUseCase } from './tokens/api-tokens.use-case';
 
 export interface AppModuleOptions {
   /** Replaces the source-db engine layer (tests of failure paths). */
@@ -45,6 +47,7 @@ export class AppModule {
         CardsController,
         AdminController,
         TaskHistoryController,
+        ApiTokensController,
       ],
       providers: [
         { provide: SOURCE_DB, useFactory: () => options.sourceDb ?? sourceDbFromLib() },
@@ -61,6 +64,7 @@ export class AppModule {
         CardRegistryUseCase,
         AdminSettingsUseCase,
         TaskHistoryUseCase,
+        ApiTokensUseCase,
       ],
     };
   }

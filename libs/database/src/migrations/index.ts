@@ -2,6 +2,7 @@ import { InitialSchema1764460800000 } from './1764460800000-initial-schema';
 import { NotifierAlerts1795986493652 } from './1795986493652-notifier-alerts';
 import { TaskHistoryLastEvent1795986536360 } from './1795986536360-task-history-last-event';
 import { NotificationOutboxTraceContext1795990627696 } from './1795990627696-notification-outbox-trace-context';
+import { ApiTokensAndSourceTls1796100000000 } from './1796100000000-api-tokens-and-source-tls';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   NotifierAlerts1795986493652,
   TaskHistoryLastEvent1795986536360,
   NotificationOutboxTraceContext1795990627696,
+  ApiTokensAndSourceTls1796100000000,
 ];
