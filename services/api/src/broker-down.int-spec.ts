@@ -1,4 +1,9 @@
-import { createTestSourceDatabase, eventually, PrivateBroker, TestSourceDatabase } from '@model-persistence/testing';
+import {
+  createTestSourceDatabase,
+  eventually,
+  PrivateBroker,
+  TestSourceDatabase,
+} from '@model-persistence/testing';
 import { ApiHarness } from './testing/api-harness';
 
 /*
@@ -30,7 +35,9 @@ describe('api with the Kafka broker down (real PostgreSQL, a private broker that
       },
     });
     expect(db.status).toBe(201);
-    expect((await api.request('POST', `/api/model-persistence/database/${db.json.id}/persist`)).status).toBe(204);
+    expect((await api.request('POST', `/api/model-persistence/database/${db.json.id}/persist`)).status).toBe(
+      204,
+    );
     const card = await api.request('POST', '/api/cards', {
       body: { name: 'Revenue', database_id: db.json.id, sql: 'select 1 as x', type: 'model' },
     });

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { SourceTlsMode } from '@model-persistence/database';
 import { idParams, parseInput } from '../common/ids';
 import { presentDatabase } from '../http/presenters';
 import { databaseCreateBody, databasePatchBody, openApiSchema } from '../http/schemas';
@@ -14,6 +15,8 @@ type DatabaseBody = Partial<{
   user: string;
   password: string | null;
   statement_timeout_ms: number;
+  tls_mode: SourceTlsMode;
+  tls_ca_cert: string | null;
 }>;
 
 function toInput(b: DatabaseBody): Partial<DatabaseInput> {
@@ -26,6 +29,8 @@ function toInput(b: DatabaseBody): Partial<DatabaseInput> {
     user: b.user,
     password: b.password,
     statementTimeoutMs: b.statement_timeout_ms,
+    tlsMode: b.tls_mode,
+    tlsCaCert: b.tls_ca_cert,
   };
 }
 
@@ -57,11 +62,26 @@ export class DatabasesController {
   }
 
   @Patch(':id')
+  @ApiOperation({
+    summary:
+      'Change a database. Changing engine, host, port or user drops the stored password unless the same request ' +
+      'gives one (`password_cleared: true` says so): a password is never sent to a server it was not given for.',
+  })
   @ApiBody({ schema: openApiSchema(databasePatchBody) })
   async update(@Param() params: unknown, @Body() body: unknown) {
     const { id } = parseInput(idParams, params, 'path');
     const b = parseInput(databasePatchBody, body, 'body');
-    return presentDatabase(await this.registry.update(id, toInput(b)));
+    const { database, passwordCleared } = await this.registry.update(id, toInput(b));
+    return {
+      ...presentDatabase(database),
+      password_cleared: passwordCleared,
+      ...(passwordCleared
+        ? {
+            message:
+              'The connection target changed, so the stored password was removed; set it again with PATCH { "password": … }.',
+          }
+        : {}),
+    };
   }
 
   @Delete(':id')
