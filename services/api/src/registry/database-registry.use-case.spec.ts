@@ -73,7 +73,7 @@ describe('DatabaseRegistryUseCase', () => {
 });
 
 describe('changing the connection target', () => {
-  const stored = {
+  const stored: Partial<SourceDatabaseEntity> = {
     name: 'src',
     engine: 'postgres',
     host: 'h',
