@@ -20,6 +20,7 @@ import {
   tempTableName,
 } from './naming';
 import { classifySourceError, SourceError } from './source-error';
+import { mysqlSslOptions } from './tls-options';
 import {
   abortError,
   canPersistFailure,
@@ -81,6 +82,7 @@ export class MysqlSourceDriver implements SourceDriver {
       multipleStatements: false,
       supportBigNumbers: true,
       bigNumberStrings: true,
+      ssl: mysqlSslOptions(conn),
     };
     this.pool = createPool({
       ...this.connectionConfig,

@@ -12,6 +12,7 @@ import {
   tempTableName,
 } from './naming';
 import { classifySourceError, SourceError } from './source-error';
+import { pgSslOptions } from './tls-options';
 import {
   canPersistFailure,
   connectFailure,
@@ -75,6 +76,7 @@ export class PostgresSourceDriver implements SourceDriver {
       connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       application_name: 'model-persistence',
       keepAlive: true,
+      ssl: pgSslOptions(conn),
     };
     this.pool = new Pool({
       ...this.clientConfig,

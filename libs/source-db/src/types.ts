@@ -1,4 +1,5 @@
 import type { ErrorClass } from '@model-persistence/contracts';
+import type { SourceTlsSettings } from './tls-options';
 
 export type SourceEngine = 'postgres' | 'mysql';
 
@@ -11,6 +12,8 @@ export interface SourceConnectionInfo {
   /** Plain text (already decrypted by the caller); null for trust/no-password auth. */
   password: string | null;
   statementTimeoutMs: number;
+  /** TLS of the connection; absent: disable. */
+  tls?: SourceTlsSettings;
 }
 
 export type CanPersistStep =

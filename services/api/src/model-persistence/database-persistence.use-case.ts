@@ -7,6 +7,7 @@ import {
   SettingRepository,
   SourceDatabaseEntity,
   SourceDatabaseRepository,
+  sourceConnectionSettings,
 } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { SourceConnectionInfo } from '@model-persistence/source-db';
@@ -16,15 +17,7 @@ import { SOURCE_DB, SourceDbPort } from '../common/source-db.port';
 import { UnitOfWork } from '../common/unit-of-work';
 
 export function connectionInfo(db: SourceDatabaseEntity, box: SecretBox): SourceConnectionInfo {
-  return {
-    engine: db.engine,
-    host: db.host,
-    port: db.port,
-    dbName: db.dbName,
-    username: db.username,
-    password: db.passwordEncrypted ? box.decrypt(db.passwordEncrypted) : null,
-    statementTimeoutMs: db.statementTimeoutMs,
-  };
+  return sourceConnectionSettings(db, box);
 }
 
 /** Turning persistence on and off for one source database. */
