@@ -10,3 +10,4 @@ export * from './postgres-source.driver';
 export * from './mysql-source.driver';
 export * from './open-source-driver';
 export * from './tls-options';
+export * from './privilege-audit';

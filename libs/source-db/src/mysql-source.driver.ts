@@ -19,6 +19,7 @@ import {
   TEMP_TABLE_PREFIX,
   tempTableName,
 } from './naming';
+import { auditMysqlPrivileges } from './privilege-audit';
 import { classifySourceError, SourceError } from './source-error';
 import { mysqlSslOptions } from './tls-options';
 import {
@@ -380,7 +381,7 @@ export class MysqlSourceDriver implements SourceDriver {
             `INSERT INTO ${cacheInfo} (\`key\`, \`value\`) VALUES ('settings-version', ?), ('created-at', ?), ('instance-uuid', ?)`,
             [ctx.settingsVersion, new Date().toISOString(), ctx.instanceUuid],
           );
-        })) ?? { ok: true }
+        })) ?? { ok: true, privilegeWarning: await auditMysqlPrivileges(c, schema) }
       );
     } finally {
       if (!broken) await c.query(`DROP TABLE IF EXISTS ${checkTable}`).catch(() => undefined);

@@ -11,6 +11,7 @@ import {
   TEMP_TABLE_PREFIX,
   tempTableName,
 } from './naming';
+import { auditPostgresPrivileges } from './privilege-audit';
 import { classifySourceError, SourceError } from './source-error';
 import { pgSslOptions } from './tls-options';
 import {
@@ -385,7 +386,7 @@ export class PostgresSourceDriver implements SourceDriver {
             await client.query('ROLLBACK').catch(() => undefined);
             throw error;
           }
-        })) ?? { ok: true }
+        })) ?? { ok: true, privilegeWarning: await auditPostgresPrivileges(client, schema) }
       );
     } finally {
       // a check table left by a failed read/drop step is not ours to keep

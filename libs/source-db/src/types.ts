@@ -1,4 +1,5 @@
 import type { ErrorClass } from '@model-persistence/contracts';
+import type { PrivilegeWarning } from './privilege-audit';
 import type { SourceTlsSettings } from './tls-options';
 
 export type SourceEngine = 'postgres' | 'mysql';
@@ -19,8 +20,13 @@ export interface SourceConnectionInfo {
 export type CanPersistStep =
   'create-schema' | 'create-table' | 'read-table' | 'drop-table' | 'create-cache-info';
 
+/**
+ * `privilegeWarning`: what the connection user may change outside its cache schema (null: nothing found).
+ * A warning only: the check still passes.
+ */
 export type CanPersistResult =
-  { ok: true } | { ok: false; step: CanPersistStep; message: string; errorClass?: ErrorClass };
+  | { ok: true; privilegeWarning?: PrivilegeWarning | null }
+  | { ok: false; step: CanPersistStep; message: string; errorClass?: ErrorClass };
 
 export interface CanPersistContext {
   schemaName: string;

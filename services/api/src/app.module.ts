@@ -18,6 +18,7 @@ import { PersistedInfoQueryUseCase } from './model-persistence/persisted-info-qu
 import { PersistenceSettingsUseCase } from './model-persistence/persistence-settings.use-case';
 import { CardRegistryUseCase } from './registry/card-registry.use-case';
 import { CardsController } from './registry/cards.controller';
+import { CacheSchemaNames } from './registry/cache-schema-names';
 import { DatabaseRegistryUseCase } from './registry/database-registry.use-case';
 import { DatabasesController } from './registry/databases.controller';
 import { TaskHistoryController } from './task-history/task-history.controller';
@@ -61,6 +62,7 @@ export class AppModule {
         CardPersistenceUseCase,
         PersistedInfoQueryUseCase,
         DatabaseRegistryUseCase,
+        CacheSchemaNames,
         CardRegistryUseCase,
         AdminSettingsUseCase,
         TaskHistoryUseCase,

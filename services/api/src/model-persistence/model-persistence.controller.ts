@@ -53,14 +53,17 @@ export class ModelPersistenceController {
   }
 
   @Post('database/:id/persist')
-  @HttpCode(204)
+  @HttpCode(200)
   @ApiOperation({
-    summary: 'Persist the models of a database after the can-persist check (422 when it fails).',
+    summary:
+      'Persist the models of a database after the can-persist check (422 when it fails). `privilege_warning` ' +
+      '(also in GET /api/databases/:id) says what the connection user may change outside its cache schema.',
   })
-  async persistDatabase(@Param() params: unknown, @Body() body: unknown): Promise<void> {
+  async persistDatabase(@Param() params: unknown, @Body() body: unknown) {
     const { id } = parseInput(idParams, params, 'path');
     parseInput(emptyBody, body, 'body');
-    await this.databases.persist(id);
+    const { privilegeWarning } = await this.databases.persist(id);
+    return { database_id: id, persist_models_enabled: true, privilege_warning: privilegeWarning };
   }
 
   @Post('database/:id/unpersist')

@@ -1,9 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { SourceTlsMode } from '@model-persistence/database';
+import { SourceDatabaseEntity, SourceTlsMode } from '@model-persistence/database';
 import { idParams, parseInput } from '../common/ids';
 import { presentDatabase } from '../http/presenters';
 import { databaseCreateBody, databasePatchBody, openApiSchema } from '../http/schemas';
+import { CacheSchemaNames } from './cache-schema-names';
 import { DatabaseInput, DatabaseRegistryUseCase } from './database-registry.use-case';
 
 type DatabaseBody = Partial<{
@@ -38,7 +39,15 @@ function toInput(b: DatabaseBody): Partial<DatabaseInput> {
 @ApiBearerAuth()
 @Controller('api/databases')
 export class DatabasesController {
-  constructor(private readonly registry: DatabaseRegistryUseCase) {}
+  constructor(
+    private readonly registry: DatabaseRegistryUseCase,
+    private readonly cacheSchemas: CacheSchemaNames,
+  ) {}
+
+  /** The database as returned, with the name of its cache schema. */
+  private async present(d: SourceDatabaseEntity) {
+    return { ...presentDatabase(d), cache_schema: await this.cacheSchemas.of(d.id) };
+  }
 
   @Post()
   @ApiOperation({
@@ -47,18 +56,18 @@ export class DatabasesController {
   @ApiBody({ schema: openApiSchema(databaseCreateBody) })
   async create(@Body() body: unknown) {
     const b = parseInput(databaseCreateBody, body, 'body');
-    return presentDatabase(await this.registry.create(toInput(b) as DatabaseInput));
+    return this.present(await this.registry.create(toInput(b) as DatabaseInput));
   }
 
   @Get()
   async list() {
-    return { data: (await this.registry.list()).map(presentDatabase) };
+    return { data: await Promise.all((await this.registry.list()).map((d) => this.present(d))) };
   }
 
   @Get(':id')
   async get(@Param() params: unknown) {
     const { id } = parseInput(idParams, params, 'path');
-    return presentDatabase(await this.registry.get(id));
+    return this.present(await this.registry.get(id));
   }
 
   @Patch(':id')
@@ -73,7 +82,7 @@ export class DatabasesController {
     const b = parseInput(databasePatchBody, body, 'body');
     const { database, passwordCleared } = await this.registry.update(id, toInput(b));
     return {
-      ...presentDatabase(database),
+      ...(await this.present(database)),
       password_cleared: passwordCleared,
       ...(passwordCleared
         ? {
