@@ -63,18 +63,19 @@ WITH rel AS (
    WHERE c.relkind IN ('r', 'p', 'v', 'f') AND n.nspname <> $1
      AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
 ), found AS (
-  SELECT a.privilege, 'the server' AS obj, 0 AS ord
+  SELECT a.privilege, 'the server' AS obj, a.ord
     FROM pg_catalog.pg_roles r
-   CROSS JOIN LATERAL (VALUES ('SUPERUSER', r.rolsuper), ('BYPASSRLS', r.rolbypassrls), ('CREATEROLE', r.rolcreaterole)) AS a(privilege, granted)
+   CROSS JOIN LATERAL (VALUES ('SUPERUSER', r.rolsuper, 0), ('BYPASSRLS', r.rolbypassrls, 1),
+                              ('CREATEROLE', r.rolcreaterole, 2)) AS a(privilege, granted, ord)
    WHERE r.rolname = current_user AND a.granted
   UNION ALL
-  SELECT 'OWNER', rel.obj, 1 FROM rel WHERE pg_catalog.pg_has_role(rel.relowner, 'USAGE')
+  SELECT 'OWNER', rel.obj, 3 FROM rel WHERE pg_catalog.pg_has_role(rel.relowner, 'USAGE')
   UNION ALL
-  SELECT p.privilege, rel.obj, 2
+  SELECT p.privilege, rel.obj, 4
     FROM rel CROSS JOIN (VALUES ('INSERT'), ('UPDATE'), ('DELETE'), ('TRUNCATE')) AS p(privilege)
    WHERE pg_catalog.has_table_privilege(rel.oid, p.privilege)
   UNION ALL
-  SELECT 'CREATE', format('schema %I', n.nspname), 3
+  SELECT 'CREATE', format('schema %I', n.nspname), 5
     FROM pg_catalog.pg_namespace n
    WHERE n.nspname <> $1 AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
      AND pg_catalog.has_schema_privilege(n.oid, 'CREATE')
