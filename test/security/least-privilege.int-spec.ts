@@ -203,7 +203,7 @@ describe.each<Engine>(['postgres', 'mysql'])('a dedicated %s user per docs/SECUR
         : `grant insert on \`${src.name}\`.orders to '${user}'@'%'`,
     );
     try {
-      const d = refresher.forDatabase({ ...entity(2), name: 'with insert' } as SourceDatabaseEntity);
+      const d = refresher.forDatabase({ ...entity(2), name: 'with insert' });
       const widened = await d.checkCanPersist(ctx());
       const w = widened.ok ? widened.privilegeWarning : undefined;
       expect(w).toMatchObject({
