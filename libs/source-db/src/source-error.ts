@@ -59,6 +59,7 @@ const TLS_CODES = new Set([
   'CERT_SIGNATURE_FAILURE',
   'ERR_TLS_CERT_ALTNAME_INVALID',
   'HANDSHAKE_NO_SSL_SUPPORT',
+  'HANDSHAKE_SSL_ERROR', // mysql2: the TLS handshake failed (the node TLS error, re-coded)
   'EPROTO',
 ]);
 

@@ -1,4 +1,4 @@
-import { PrivatePostgres } from '@model-persistence/testing';
+import { PrivateMariadb, PrivatePostgres } from '@model-persistence/testing';
 import { openSourceDriver } from './open-source-driver';
 import { SourceError } from './source-error';
 import type { SourceConnectionInfo, SourceDriver } from './types';
@@ -84,5 +84,64 @@ describe('source connections over TLS (private PostgreSQL, ssl=on, hostssl only)
     expect(plain.message).toMatch(/no encryption|pg_hba/);
     const none = await failure(driver(undefined));
     expect(none.message).toMatch(/no encryption|pg_hba/);
+  });
+});
+
+describe('source connections over TLS (private MariaDB, require_secure_transport)', () => {
+  let maria: PrivateMariadb;
+  const drivers: SourceDriver[] = [];
+
+  beforeAll(async () => {
+    maria = await PrivateMariadb.startTls();
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const d of drivers) await d.close().catch(() => undefined);
+    await maria?.stop();
+  }, 60_000);
+
+  function driver(tls: SourceTlsSettings | undefined, host = '127.0.0.1'): SourceDriver {
+    const d = openSourceDriver(
+      {
+        engine: 'mysql',
+        host,
+        port: maria.port,
+        dbName: 'mysql',
+        username: 'root',
+        password: null,
+        statementTimeoutMs: 10_000,
+        tls,
+      },
+      { connectTimeoutMs: 5_000 },
+    );
+    drivers.push(d);
+    return d;
+  }
+
+  async function failure(d: SourceDriver): Promise<SourceError> {
+    try {
+      await d.tableExists('mysql', 'nothing');
+    } catch (e) {
+      return e as SourceError;
+    }
+    throw new Error('expected the connection to be refused');
+  }
+
+  it('verify-full with the right CA connects and passes the check', async () => {
+    const d = driver({ mode: 'verify-full', caCert: maria.tls.caCert }, 'localhost');
+    await expect(d.tableExists('mysql', 'nothing')).resolves.toBe(false);
+    await expect(
+      d.checkCanPersist({ schemaName: 'mp_cache_tls_2', instanceUuid: 'u', settingsVersion: '1' }),
+    ).resolves.toMatchObject({ ok: true });
+  });
+
+  it('a wrong CA is refused with a classified TLS error; no TLS is refused by the server', async () => {
+    const e = await failure(driver({ mode: 'verify-ca', caCert: maria.tls.otherCaCert }));
+    expect(e.errorClass).toBe('connection');
+    expect(e.details).toMatchObject({ tls: true });
+    expect(e.message).toMatch(/TLS failed: .*certificate/i);
+    await expect(driver({ mode: 'require', caCert: null }).tableExists('mysql', 'x')).resolves.toBe(false);
+    const plain = await failure(driver({ mode: 'disable', caCert: null }));
+    expect(plain.errorClass).not.toBe('query');
   });
 });

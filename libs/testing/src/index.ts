@@ -6,3 +6,4 @@ export * from './service-process';
 export * from './source-database';
 export * from './private-broker';
 export * from './private-postgres';
+export * from './private-mariadb';

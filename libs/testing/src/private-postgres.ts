@@ -30,6 +30,92 @@ function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/**
+ * Writes ca.crt/ca.key, server.crt/server.key (CN 127.0.0.1, the given SAN, signed by the CA) and an
+ * unrelated self-signed other.crt into `dir`.
+ */
+export function makeTlsFiles(dir: string, subjectAltName = 'IP:127.0.0.1'): void {
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=mp test CA',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+    ],
+    dir,
+  );
+  openssl(
+    [
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+    ],
+    dir,
+  );
+  writeFileSync(join(dir, 'san.ext'), `subjectAltName=${subjectAltName}\n`);
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      'san.ext',
+      '-out',
+      'server.crt',
+    ],
+    dir,
+  );
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=mp unrelated CA',
+      '-keyout',
+      'other.key',
+      '-out',
+      'other.crt',
+    ],
+    dir,
+  );
+}
+
+export function readTlsMaterial(dir: string): TlsMaterial {
+  return {
+    caCert: readFileSync(join(dir, 'ca.crt'), 'utf8'),
+    otherCaCert: readFileSync(join(dir, 'other.crt'), 'utf8'),
+  };
+}
+
 export interface TlsMaterial {
   /** The CA that signed the server certificate (PEM). */
   caCert: string;
@@ -55,79 +141,7 @@ export class PrivatePostgres {
     const data = join(dir, 'data');
     const port = await freePort();
     if (userInfo().uid === 0) chownSync(dir, uidOf('postgres'), gidOf('postgres'));
-    // CA, server certificate (SAN IP:127.0.0.1), and an unrelated CA
-    openssl(
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=mp test CA',
-        '-keyout',
-        'ca.key',
-        '-out',
-        'ca.crt',
-      ],
-      dir,
-    );
-    openssl(
-      [
-        'req',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-keyout',
-        'server.key',
-        '-out',
-        'server.csr',
-      ],
-      dir,
-    );
-    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    openssl(
-      [
-        'x509',
-        '-req',
-        '-in',
-        'server.csr',
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-days',
-        '2',
-        '-extfile',
-        'san.ext',
-        '-out',
-        'server.crt',
-      ],
-      dir,
-    );
-    openssl(
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=mp unrelated CA',
-        '-keyout',
-        'other.key',
-        '-out',
-        'other.crt',
-      ],
-      dir,
-    );
+    makeTlsFiles(dir);
     chmodSync(join(dir, 'server.key'), 0o600);
     if (userInfo().uid === 0) {
       for (const f of ['server.key', 'server.crt'])
@@ -159,14 +173,7 @@ export class PrivatePostgres {
       ].join('\n'),
     );
     asPostgres(pgBin('pg_ctl'), ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
-    return new PrivatePostgres(
-      port,
-      {
-        caCert: readFileSync(join(dir, 'ca.crt'), 'utf8'),
-        otherCaCert: readFileSync(join(dir, 'other.crt'), 'utf8'),
-      },
-      dir,
-    );
+    return new PrivatePostgres(port, readTlsMaterial(dir), dir);
   }
 
   async stop(): Promise<void> {

@@ -109,3 +109,17 @@ describe('changing the connection target', () => {
     }
   });
 });
+
+describe('TLS settings', () => {
+  it('refuses a CA without verification, and verify-full to a MySQL IP address (400)', async () => {
+    const s = setup();
+    await expect(s.useCase.create({ ...input, tlsMode: 'require', tlsCaCert: 'pem' })).rejects.toMatchObject({
+      code: ErrorCode.ValidationFailed,
+    });
+    await expect(
+      s.useCase.create({ ...input, engine: 'mysql', host: '10.0.0.5', tlsMode: 'verify-full' }),
+    ).rejects.toMatchObject({ code: ErrorCode.ValidationFailed });
+    await s.useCase.create({ ...input, engine: 'mysql', host: 'db.internal', tlsMode: 'verify-full' });
+    expect(s.databases.create).toHaveBeenCalledTimes(1);
+  });
+});

@@ -66,7 +66,7 @@ export class DatabaseRegistryUseCase {
   }
 
   async create(input: DatabaseInput): Promise<SourceDatabaseEntity> {
-    assertTlsConsistent(input.tlsMode ?? 'disable', input.tlsCaCert ?? null);
+    assertTlsConsistent(input.tlsMode ?? 'disable', input.tlsCaCert ?? null, input.engine, input.host);
     const db = await this.conflictAware(input.name, () => this.databases.create(this.columns(input)));
     await this.notifier.send(this.notifier.configChanged('database', db.id, 'created'));
     return db;
@@ -82,6 +82,8 @@ export class DatabaseRegistryUseCase {
     assertTlsConsistent(
       columns.tlsMode ?? current.tlsMode ?? 'disable',
       (columns.tlsCaCert !== undefined ? columns.tlsCaCert : current.tlsCaCert) ?? null,
+      columns.engine ?? current.engine,
+      columns.host ?? current.host,
     );
     const passwordCleared =
       input.password === undefined && current.passwordEncrypted !== null && changesTarget(current, columns);

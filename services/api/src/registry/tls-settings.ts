@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { SOURCE_TLS_MODES, SourceTlsMode } from '@model-persistence/database';
+import { isIP } from 'node:net';
+import { SOURCE_TLS_MODES, SourceEngine, SourceTlsMode } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { z } from 'zod';
 
@@ -24,8 +25,22 @@ export const tlsCaCertField = z
   .refine(isPemCertificateBundle, 'must be one or more PEM certificates (-----BEGIN CERTIFICATE-----)')
   .nullable();
 
-/** A CA only means something when the server certificate is verified: refused otherwise (400). */
-export function assertTlsConsistent(mode: SourceTlsMode, caCert: string | null): void {
+/**
+ * A CA only means something when the server certificate is verified: refused otherwise (400). MySQL's client
+ * (mysql2) checks host names only, so verify-full on MySQL/MariaDB needs a host name, not an IP address.
+ */
+export function assertTlsConsistent(
+  mode: SourceTlsMode,
+  caCert: string | null,
+  engine?: SourceEngine,
+  host?: string,
+): void {
+  if (mode === 'verify-full' && engine === 'mysql' && host !== undefined && isIP(host) !== 0) {
+    throw new DomainError(
+      ErrorCode.ValidationFailed,
+      'body.tls_mode: verify-full on MySQL/MariaDB needs a host name that the server certificate names, not an IP address; use verify-ca for an IP address',
+    );
+  }
   if (caCert !== null && (mode === 'disable' || mode === 'require')) {
     throw new DomainError(
       ErrorCode.ValidationFailed,
