@@ -36,9 +36,10 @@ interface Compose {
 /** Variables the services read outside their config schema (OpenTelemetry's own, read by telemetry/register). */
 const NON_CONFIG_VARIABLES = new Set(['OTEL_SERVICE_NAME', 'OTEL_SDK_DISABLED']);
 
+// what an operator exports (production refuses weaker secrets: 32 random bytes, tokens of 32+ characters)
 const SHELL_ENV: Env = {
-  SECRETS_KEY: 'a-test-secret-key-of-32-characters!',
-  API_BOOTSTRAP_TOKEN: 'a-bootstrap-token-for-tests',
+  SECRETS_KEY: '5f1c7a9e3b2d4f6081a2c3e4d5b6a7980f1e2d3c4b5a69788796a5b4c3d2e1f0',
+  API_BOOTSTRAP_TOKEN: 'a-bootstrap-token-for-tests-0123456789',
 };
 
 /** Compose variable interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $$. */

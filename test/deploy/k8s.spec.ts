@@ -68,6 +68,10 @@ const keys = (schema: unknown) => Object.keys((schema as { shape: Record<string,
 /** Secret-looking variables must come from the Secret, never from the ConfigMap or a literal. */
 const SECRET_VARIABLES = ['DATABASE_URL', 'SECRETS_KEY', 'API_BOOTSTRAP_TOKEN', 'SMTP_USER', 'SMTP_PASSWORD'];
 
+/** The Secret ships placeholders, which production refuses; the test fills them as an operator would. */
+const OPERATOR_SECRET = '5f1c7a9e3b2d4f6081a2c3e4d5b6a7980f1e2d3c4b5a69788796a5b4c3d2e1f0';
+const operatorValue = (v: string) => v.replace(/CHANGE-ME[^@\s]*/, OPERATOR_SECRET);
+
 describe('deploy/k8s manifests', () => {
   const configMap = find('ConfigMap', 'model-persistence-config')!;
   const secret = find('Secret', 'model-persistence-secrets')!;
@@ -126,7 +130,7 @@ describe('deploy/k8s manifests', () => {
         if (e.value !== undefined) env[e.name] = e.value;
         else if (e.valueFrom?.secretKeyRef) {
           expect(e.valueFrom.secretKeyRef.name).toBe('model-persistence-secrets');
-          env[e.name] = secret.stringData![e.valueFrom.secretKeyRef.key];
+          env[e.name] = operatorValue(secret.stringData![e.valueFrom.secretKeyRef.key]);
         } else if (e.valueFrom?.fieldRef) env[e.name] = `${name}-7d9f8-abcde`;
       }
       for (const v of SECRET_VARIABLES) {

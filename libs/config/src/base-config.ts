@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError, Env, envBool, envInt, envString, parseEnv } from './env';
+import { productionSecretProblems, schemaKeys } from './secrets';
 
 export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:19092';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/model_persistence';
@@ -65,10 +66,16 @@ export interface BaseConfig {
   cache: { schemaPrefix: string };
 }
 
-export function loadBaseConfig(service: string, env: Env = process.env): BaseConfig {
+/** `serviceKeys`: the service's own variables, checked for placeholders in production too. */
+export function loadBaseConfig(
+  service: string,
+  env: Env = process.env,
+  serviceKeys: readonly string[] = [],
+): BaseConfig {
   const e = parseEnv(service, baseEnvSchema, env);
-  if (e.NODE_ENV === 'production' && e.SECRETS_KEY === DEV_SECRETS_KEY) {
-    throw new ConfigError(service, ['SECRETS_KEY (unset): must be set in production']);
+  if (e.NODE_ENV === 'production') {
+    const problems = productionSecretProblems(env, [...Object.keys(baseEnvSchema.shape), ...serviceKeys]);
+    if (problems.length > 0) throw new ConfigError(service, problems);
   }
   const instanceId = e.INSTANCE_ID ?? `${service}-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   return {
@@ -100,8 +107,21 @@ export function loadServiceConfig<S extends z.ZodType, T>(
   build: (parsed: z.infer<S>) => T,
   env: Env = process.env,
 ): BaseConfig & T {
-  const base = loadBaseConfig(service, env);
-  return { ...base, ...build(parseEnv(service, schema, env)) };
+  // both sections are checked before failing, so one start-up lists every problem
+  const problems: string[] = [];
+  const attempt = <R>(fn: () => R): R | undefined => {
+    try {
+      return fn();
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      problems.push(...e.problems);
+      return undefined;
+    }
+  };
+  const base = attempt(() => loadBaseConfig(service, env, schemaKeys(schema)));
+  const own = attempt(() => parseEnv(service, schema, env));
+  if (!base || problems.length > 0) throw new ConfigError(service, problems);
+  return { ...base, ...build(own as z.infer<S>) };
 }
 
 /** Injection token for the typed config object in Nest modules. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeValue } from './secrets';
 
 /** Thrown once at start-up when the environment does not describe a valid configuration. */
 export class ConfigError extends Error {
@@ -28,10 +29,9 @@ export function parseEnv<S extends z.ZodType>(service: string, schema: S, env: E
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const variable = issue.path.join('.') || '(environment)';
-      const value = typeof issue.path[0] === 'string' ? env[issue.path[0]] : undefined;
-      const shown =
-        value === undefined ? 'unset' : JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
-      return `${variable} (${shown}): ${issue.message}`;
+      const name = typeof issue.path[0] === 'string' ? issue.path[0] : '';
+      // secrets are never printed; credentials inside URLs are masked
+      return `${variable} (${describeValue(name, name ? env[name] : undefined)}): ${issue.message}`;
     });
     throw new ConfigError(service, problems);
   }

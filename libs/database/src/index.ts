@@ -6,3 +6,4 @@ export * from './data-source';
 export * from './database.module';
 export * from './settings';
 export * from './secret-box';
+export * from './source-connection';

@@ -10,3 +10,5 @@ export * from './source-error';
 export * from './postgres-source.driver';
 export * from './mysql-source.driver';
 export * from './open-source-driver';
+export * from './tls-options';
+export * from './privilege-audit';

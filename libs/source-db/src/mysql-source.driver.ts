@@ -21,7 +21,9 @@ import {
   TEMP_TABLE_PREFIX,
   tempTableName,
 } from './naming';
+import { auditMysqlPrivileges } from './privilege-audit';
 import { classifySourceError, SourceError } from './source-error';
+import { mysqlSslOptions } from './tls-options';
 import {
   abortError,
   fencedError,
@@ -88,6 +90,7 @@ export class MysqlSourceDriver implements SourceDriver {
       multipleStatements: false,
       supportBigNumbers: true,
       bigNumberStrings: true,
+      ssl: mysqlSslOptions(conn),
     };
     this.pool = createPool({
       ...this.connectionConfig,
@@ -493,7 +496,7 @@ export class MysqlSourceDriver implements SourceDriver {
             `INSERT INTO ${cacheInfo} (\`key\`, \`value\`) VALUES ('settings-version', ?), ('created-at', ?), ('instance-uuid', ?)`,
             [ctx.settingsVersion, new Date().toISOString(), ctx.instanceUuid],
           );
-        })) ?? { ok: true }
+        })) ?? { ok: true, privilegeWarning: await auditMysqlPrivileges(c, schema) }
       );
     } finally {
       if (!broken) await c.query(`DROP TABLE IF EXISTS ${checkTable}`).catch(() => undefined);

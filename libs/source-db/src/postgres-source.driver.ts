@@ -13,7 +13,9 @@ import {
   TEMP_TABLE_PREFIX,
   tempTableName,
 } from './naming';
+import { auditPostgresPrivileges } from './privilege-audit';
 import { classifySourceError, SourceError } from './source-error';
+import { pgSslOptions } from './tls-options';
 import {
   canPersistFailure,
   connectFailure,
@@ -84,6 +86,7 @@ export class PostgresSourceDriver implements SourceDriver {
       connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       application_name: 'model-persistence',
       keepAlive: true,
+      ssl: pgSslOptions(conn),
     };
     this.pool = new Pool({
       ...this.clientConfig,
@@ -457,7 +460,7 @@ export class PostgresSourceDriver implements SourceDriver {
             await client.query('ROLLBACK').catch(() => undefined);
             throw error;
           }
-        })) ?? { ok: true }
+        })) ?? { ok: true, privilegeWarning: await auditPostgresPrivileges(client, schema) }
       );
     } finally {
       // a check table left by a failed read/drop step is not ours to keep

@@ -45,6 +45,34 @@ const NETWORK_CODES = new Set([
   'PROTOCOL_ENQUEUE_AFTER_QUIT',
 ]);
 
+// Node TLS / OpenSSL codes: the server certificate was not accepted, or TLS could not be negotiated.
+const TLS_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'HANDSHAKE_NO_SSL_SUPPORT',
+  'HANDSHAKE_SSL_ERROR', // mysql2: the TLS handshake failed (the node TLS error, re-coded)
+  'EPROTO',
+]);
+
+/** A TLS failure of the connection: a setting to fix (tls_mode / tls_ca_cert), said so in the message. */
+function tlsFailure(shape: DriverErrorShape, message: string): boolean {
+  const code = typeof shape.code === 'string' ? shape.code : '';
+  return (
+    TLS_CODES.has(code) ||
+    code.startsWith('ERR_SSL_') ||
+    /does not support (SSL|secure connection)/i.test(message)
+  );
+}
+
 // PostgreSQL SQLSTATEs (https://www.postgresql.org/docs/current/errcodes-appendix.html)
 function classifyPgState(state: string, message: string): ErrorClass | undefined {
   if (state.startsWith('08')) return 'connection'; // connection_exception
@@ -157,6 +185,18 @@ export function classifySourceError(error: unknown, engine: SourceEngine): Sourc
       if (!cls && /denied/i.test(message)) cls = 'permission';
       cls ??= 'query';
     }
+  }
+  if (!cls && tlsFailure(shape, message)) {
+    if (typeof shape.code === 'string') details.code = shape.code;
+    details.tls = true;
+    // node's TLS errors may come from another realm (not instanceof Error): read their message directly
+    const text = typeof shape.message === 'string' && shape.message !== '' ? shape.message : message;
+    return new SourceError(
+      'connection',
+      `TLS failed: ${text} (check the database's tls_mode and tls_ca_cert)`,
+      details,
+      { cause: error },
+    );
   }
   if (!cls) {
     cls = networkClass(shape, message);

@@ -1,4 +1,6 @@
 import type { ErrorClass } from '@model-persistence/contracts';
+import type { PrivilegeWarning } from './privilege-audit';
+import type { SourceTlsSettings } from './tls-options';
 
 export type SourceEngine = 'postgres' | 'mysql';
 
@@ -11,13 +13,20 @@ export interface SourceConnectionInfo {
   /** Plain text (already decrypted by the caller); null for trust/no-password auth. */
   password: string | null;
   statementTimeoutMs: number;
+  /** TLS of the connection; absent: disable. */
+  tls?: SourceTlsSettings;
 }
 
 export type CanPersistStep =
   'create-schema' | 'create-table' | 'read-table' | 'drop-table' | 'create-cache-info';
 
+/**
+ * `privilegeWarning`: what the connection user may change outside its cache schema (null: nothing found).
+ * A warning only: the check still passes.
+ */
 export type CanPersistResult =
-  { ok: true } | { ok: false; step: CanPersistStep; message: string; errorClass?: ErrorClass };
+  | { ok: true; privilegeWarning?: PrivilegeWarning | null }
+  | { ok: false; step: CanPersistStep; message: string; errorClass?: ErrorClass };
 
 export interface CanPersistContext {
   schemaName: string;

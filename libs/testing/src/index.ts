@@ -5,3 +5,5 @@ export * from './smtp';
 export * from './service-process';
 export * from './source-database';
 export * from './private-broker';
+export * from './private-postgres';
+export * from './private-mariadb';

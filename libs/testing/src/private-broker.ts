@@ -10,7 +10,12 @@ interface BrokerHandle {
   stop(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
 }
 interface Infra {
-  startBroker(o: { port: number; controllerPort: number; dataDir: string; heapMb?: number }): Promise<BrokerHandle>;
+  startBroker(o: {
+    port: number;
+    controllerPort: number;
+    dataDir: string;
+    heapMb?: number;
+  }): Promise<BrokerHandle>;
 }
 // scripts/infra.js is plain Node (it runs before anything is built)
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -18,6 +18,7 @@ import { PersistedInfoQueryUseCase } from './model-persistence/persisted-info-qu
 import { PersistenceSettingsUseCase } from './model-persistence/persistence-settings.use-case';
 import { CardRegistryUseCase } from './registry/card-registry.use-case';
 import { CardsController } from './registry/cards.controller';
+import { CacheSchemaNames } from './registry/cache-schema-names';
 import { DatabaseRegistryUseCase } from './registry/database-registry.use-case';
 import { DatabasesController } from './registry/databases.controller';
 import { TaskHistoryController } from './task-history/task-history.controller';
@@ -28,6 +29,8 @@ import { CronPreviewController } from './console/cron-preview.controller';
 import { DevMailController } from './console/dev-mail.controller';
 import { EventTailController } from './event-tail/event-tail.controller';
 import { EventTailService } from './event-tail/event-tail.service';
+import { ApiTokensController } from './tokens/api-tokens.controller';
+import { ApiTokensUseCase } from './tokens/api-tokens.use-case';
 
 export interface AppModuleOptions {
   /** Replaces the source-db engine layer (tests of failure paths). */
@@ -56,6 +59,7 @@ export class AppModule {
         CronPreviewController,
         CanPersistCheckController,
         DevMailController,
+        ApiTokensController,
       ],
       providers: [
         { provide: SOURCE_DB, useFactory: () => options.sourceDb ?? sourceDbFromLib() },
@@ -69,11 +73,13 @@ export class AppModule {
         CardPersistenceUseCase,
         PersistedInfoQueryUseCase,
         DatabaseRegistryUseCase,
+        CacheSchemaNames,
         CardRegistryUseCase,
         AdminSettingsUseCase,
         TaskHistoryUseCase,
         EventTailService,
         CanPersistCheckUseCase,
+        ApiTokensUseCase,
       ],
     };
   }

@@ -108,7 +108,7 @@ describe('api /api/model-persistence (real PostgreSQL, MariaDB and Kafka)', () =
     cacheSchemas.push(`mp_cache_${short}_${pgDb}`);
     cacheDatabases.push(`mp_cache_${short}_${mysqlDb}`);
 
-    expect((await post(`/database/${pgDb}/persist`)).status).toBe(204);
+    expect((await post(`/database/${pgDb}/persist`)).status).toBe(200);
     const info = await source.query(`select key, value from "mp_cache_${short}_${pgDb}".cache_info`);
     expect(info.rows).toEqual(expect.arrayContaining([{ key: 'instance-uuid', value: uuid }]));
     expect((await h.request('GET', `/api/databases/${pgDb}`)).json.persist_models_enabled).toBe(true);
@@ -116,7 +116,7 @@ describe('api /api/model-persistence (real PostgreSQL, MariaDB and Kafka)', () =
       isEvent('ConfigurationChanged', { entity: 'database', entityId: pgDb, change: 'updated' }),
     );
 
-    expect((await post(`/database/${mysqlDb}/persist`)).status).toBe(204);
+    expect((await post(`/database/${mysqlDb}/persist`)).status).toBe(200);
     expect((await h.request('GET', `/api/databases/${mysqlDb}`)).json.persist_models_enabled).toBe(true);
   });
 

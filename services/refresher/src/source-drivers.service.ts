@@ -1,6 +1,12 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG } from '@model-persistence/config';
-import { SecretBox, SettingKey, SettingRepository, SourceDatabaseEntity } from '@model-persistence/database';
+import {
+  SecretBox,
+  SettingKey,
+  SettingRepository,
+  SourceDatabaseEntity,
+  sourceConnectionSettings,
+} from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { SourceConnectionInfo, SourceDriver } from '@model-persistence/source-db';
 import { RefresherConfig } from './config';
@@ -26,15 +32,7 @@ export class SourceDrivers implements OnApplicationShutdown {
   }
 
   connectionInfo(db: SourceDatabaseEntity): SourceConnectionInfo {
-    return {
-      engine: db.engine,
-      host: db.host,
-      port: db.port,
-      dbName: db.dbName,
-      username: db.username,
-      password: db.passwordEncrypted ? this.secrets.decrypt(db.passwordEncrypted) : null,
-      statementTimeoutMs: db.statementTimeoutMs,
-    };
+    return sourceConnectionSettings(db, this.secrets);
   }
 
   forDatabase(db: SourceDatabaseEntity): SourceDriver {
@@ -46,6 +44,8 @@ export class SourceDrivers implements OnApplicationShutdown {
       db.username,
       db.passwordEncrypted,
       db.statementTimeoutMs,
+      db.tlsMode,
+      db.tlsCaCert,
     ]);
     const existing = this.drivers.get(db.id);
     if (existing?.key === key) return existing.driver;

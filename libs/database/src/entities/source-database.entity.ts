@@ -2,6 +2,19 @@ import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateCol
 
 export type SourceEngine = 'postgres' | 'mysql';
 
+/** How the source connection uses TLS (libpq's sslmode names; the same four apply to MySQL/MariaDB). */
+export const SOURCE_TLS_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+export type SourceTlsMode = (typeof SOURCE_TLS_MODES)[number];
+
+/** What the can-persist check found the connection user may change outside its cache schema. */
+export interface PrivilegeWarning {
+  message: string;
+  /** How many grants (privilege × object) were found. */
+  count: number;
+  /** A few of them, e.g. `{ privilege: 'INSERT', on: 'public.orders' }`. */
+  examples: { privilege: string; on: string }[];
+}
+
 /** A source database whose models are persisted into cache tables inside it. */
 @Entity({ name: 'database' })
 export class SourceDatabaseEntity {
@@ -32,6 +45,20 @@ export class SourceDatabaseEntity {
 
   @Column({ name: 'statement_timeout_ms', type: 'int', default: 600_000 })
   statementTimeoutMs!: number;
+
+  @Column({ name: 'tls_mode', type: 'text', default: 'disable' })
+  tlsMode!: SourceTlsMode;
+
+  /** PEM CA certificate(s) the server certificate must chain to (public data, stored as is). */
+  @Column({ name: 'tls_ca_cert', type: 'text', nullable: true })
+  tlsCaCert!: string | null;
+
+  /** Null when the last can-persist check found no write privilege outside the cache schema (or never ran). */
+  @Column({ name: 'privilege_warning', type: 'jsonb', nullable: true })
+  privilegeWarning!: PrivilegeWarning | null;
+
+  @Column({ name: 'privilege_checked_at', type: 'timestamptz', nullable: true })
+  privilegeCheckedAt!: Date | null;
 
   @Column({ name: 'persist_models_enabled', type: 'boolean', default: false })
   persistModelsEnabled!: boolean;

@@ -3,6 +3,7 @@ import { NotifierAlerts1795986493652 } from './1795986493652-notifier-alerts';
 import { TaskHistoryLastEvent1795986536360 } from './1795986536360-task-history-last-event';
 import { NotificationOutboxTraceContext1795990627696 } from './1795990627696-notification-outbox-trace-context';
 import { RefreshFencing1796100000000 } from './1796100000000-refresh-fencing';
+import { ApiTokensAndSourceTls1796100000001 } from './1796100000001-api-tokens-and-source-tls';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   TaskHistoryLastEvent1795986536360,
   NotificationOutboxTraceContext1795990627696,
   RefreshFencing1796100000000,
+  ApiTokensAndSourceTls1796100000001,
 ];

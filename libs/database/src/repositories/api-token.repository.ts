@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
-import { ApiTokenEntity } from '../entities';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { ApiTokenEntity, ApiTokenKind } from '../entities';
 
 /** Admin API tokens; only SHA-256 hashes are stored (the plain token is never persisted). */
 @Injectable()
@@ -11,18 +11,66 @@ export class ApiTokenRepository {
     return (manager ?? this.ds.manager).getRepository(ApiTokenEntity);
   }
 
+  /** A token that may authenticate: known and not revoked. */
+  findActiveByHash(tokenHash: string, manager?: EntityManager): Promise<ApiTokenEntity | null> {
+    return this.repo(manager).findOneBy({ tokenHash, revokedAt: IsNull() });
+  }
+
   findByHash(tokenHash: string, manager?: EntityManager): Promise<ApiTokenEntity | null> {
     return this.repo(manager).findOneBy({ tokenHash });
   }
 
+  findById(id: number, manager?: EntityManager): Promise<ApiTokenEntity | null> {
+    return this.repo(manager).findOneBy({ id });
+  }
+
+  /** Every token, revoked ones included (their history stays visible); newest first. */
+  list(manager?: EntityManager): Promise<ApiTokenEntity[]> {
+    return this.repo(manager).find({ order: { id: 'DESC' } });
+  }
+
+  async create(
+    values: { name: string; tokenHash: string; kind: ApiTokenKind; createdBy: string | null },
+    manager?: EntityManager,
+  ): Promise<ApiTokenEntity> {
+    const repo = this.repo(manager);
+    return repo.save(repo.create(values));
+  }
+
   /** Inserts the hash unless it is already stored; returns true when inserted. */
-  async insertIfAbsent(name: string, tokenHash: string, manager?: EntityManager): Promise<boolean> {
+  async insertIfAbsent(
+    name: string,
+    tokenHash: string,
+    kind: ApiTokenKind = 'user',
+    manager?: EntityManager,
+  ): Promise<boolean> {
     const rows = await (manager ?? this.ds.manager).query<unknown[]>(
-      `insert into api_token (name, token_hash) values ($1, $2)
+      `insert into api_token (name, token_hash, kind) values ($1, $2, $3)
        on conflict (token_hash) do nothing returning id`,
-      [name, tokenHash],
+      [name, tokenHash, kind],
     );
     return rows.length > 0;
+  }
+
+  /** Revokes one token; returns it (null when unknown). Revoking twice keeps the first time. */
+  async revoke(id: number, at: Date, manager?: EntityManager): Promise<ApiTokenEntity | null> {
+    await (manager ?? this.ds.manager).query(
+      `update api_token set revoked_at = $2 where id = $1 and revoked_at is null`,
+      [id, at],
+    );
+    return this.findById(id, manager);
+  }
+
+  /** Revokes every active bootstrap token except the one with `keepHash`; returns how many. */
+  async revokeOtherBootstraps(keepHash: string, at: Date, manager?: EntityManager): Promise<number> {
+    const rows = await (manager ?? this.ds.manager).query<unknown[]>(
+      `update api_token set revoked_at = $2
+        where kind = 'bootstrap' and revoked_at is null and token_hash <> $1 returning id`,
+      [keepHash, at],
+    );
+    // pg returns [rows, count] for UPDATE … RETURNING through typeorm's query()
+    const list = Array.isArray(rows[0]) ? (rows[0] as unknown[]) : rows;
+    return list.length;
   }
 
   async touch(id: number, at: Date, manager?: EntityManager): Promise<void> {

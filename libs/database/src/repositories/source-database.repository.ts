@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { SourceDatabaseEntity } from '../entities';
+import { PrivilegeWarning, SourceDatabaseEntity } from '../entities';
 
 @Injectable()
 export class SourceDatabaseRepository {
@@ -41,5 +41,19 @@ export class SourceDatabaseRepository {
     if (id === 'all')
       await repo.createQueryBuilder().update().set({ persistModelsEnabled: enabled }).execute();
     else await repo.update({ id }, { persistModelsEnabled: enabled });
+  }
+
+  /** The least-privilege report of the last successful can-persist check (null: nothing outside the cache). */
+  async setPrivilegeReport(
+    id: number,
+    warning: PrivilegeWarning | null,
+    at: Date,
+    manager?: EntityManager,
+  ): Promise<void> {
+    // jsonb through a parameter: typeorm's update() would need the object cast; a plain statement is clearer
+    await (manager ?? this.ds.manager).query(
+      `update "database" set privilege_warning = $2::jsonb, privilege_checked_at = $3 where id = $1`,
+      [id, warning === null ? null : JSON.stringify(warning), at],
+    );
   }
 }

@@ -34,11 +34,29 @@ export class TokenService implements OnApplicationBootstrap {
     private readonly tokens: ApiTokenRepository,
   ) {}
 
+  /**
+   * Registers the configured bootstrap token and revokes every previous bootstrap token, so rotating
+   * API_BOOTSTRAP_TOKEN really retires the old one. A bootstrap token revoked through the API stays revoked.
+   */
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.bootstrapToken) return;
-    if (await this.tokens.insertIfAbsent(BOOTSTRAP_TOKEN_NAME, hashToken(this.config.bootstrapToken))) {
+    const hash = hashToken(this.config.bootstrapToken);
+    if (await this.tokens.insertIfAbsent(BOOTSTRAP_TOKEN_NAME, hash, 'bootstrap')) {
       this.logger.log('bootstrap API token registered');
     }
+    const revoked = await this.tokens.revokeOtherBootstraps(hash, new Date());
+    if (revoked > 0) this.logger.log(`previous bootstrap API token revoked (${revoked})`);
+    const current = await this.tokens.findByHash(hash);
+    if (current?.revokedAt) {
+      this.logger.warn(
+        'API_BOOTSTRAP_TOKEN was revoked through the API and does not authenticate; set a new one',
+      );
+    }
+  }
+
+  /** Drops a revoked token from this process's verified cache at once (other replicas: within VERIFIED_TTL_MS). */
+  forget(tokenHash: string): void {
+    this.verified.delete(tokenHash);
   }
 
   /** Resolves the caller of an Authorization header value, or throws 401. */
@@ -53,7 +71,7 @@ export class TokenService implements OnApplicationBootstrap {
     const presented = hashToken(match[1]);
     const known = this.verified.get(presented);
     if (known && known.until > Date.now()) return known.actor;
-    const row = await this.tokens.findByHash(presented);
+    const row = await this.tokens.findActiveByHash(presented);
     // the lookup is by hash (an index probe), and the final comparison is constant-time on equal-length hashes
     if (!row || !timingSafeEqual(Buffer.from(row.tokenHash, 'hex'), Buffer.from(presented, 'hex'))) {
       throw new DomainError(ErrorCode.Unauthorized, 'Invalid API token.');

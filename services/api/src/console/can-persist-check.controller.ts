@@ -1,6 +1,7 @@
-import { Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { idParams, parseInput } from '../common/ids';
+import { IdParams, idParams } from '../common/ids';
+import { ZodParams } from '../http/zod-validation';
 import { CanPersistCheckUseCase } from './can-persist-check.use-case';
 
 @ApiTags('model-persistence')
@@ -16,8 +17,7 @@ export class CanPersistCheckController {
       'Run the can-persist check of a database step by step (create schema, create/read/drop a table, ' +
       'cache_info) and report each step; changes no setting.',
   })
-  async run(@Param() params: unknown) {
-    const { id } = parseInput(idParams, params, 'path');
+  async run(@ZodParams(idParams) { id }: IdParams) {
     return this.check.check(id);
   }
 }

@@ -1,8 +1,9 @@
-import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Controller, Get } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { QuartzSchedule, validateQuartzCron } from '@model-persistence/cron';
 import { SettingKey, SettingRepository } from '@model-persistence/database';
-import { parseInput } from '../common/ids';
+import { z } from 'zod';
+import { ZodQuery } from '../http/zod-validation';
 import { cronPreviewQuery } from './console-schemas';
 import { describeQuartz } from './quartz-description';
 
@@ -19,11 +20,7 @@ export class CronPreviewController {
       'Validate a Quartz cron (400 with the reason when invalid) and list its next fire times, in the ' +
       'configured schedule time zone unless time_zone is given, with the expression in words.',
   })
-  @ApiQuery({ name: 'cron', required: true, example: '0 0 0/6 * * ? *' })
-  @ApiQuery({ name: 'count', required: false, schema: { type: 'integer', minimum: 1, maximum: 20 } })
-  @ApiQuery({ name: 'time_zone', required: false, example: 'Europe/Berlin' })
-  async nextFireTimes(@Query() query: unknown) {
-    const q = parseInput(cronPreviewQuery, query, 'query');
+  async nextFireTimes(@ZodQuery(cronPreviewQuery) q: z.infer<typeof cronPreviewQuery>) {
     const cron = validateQuartzCron(q.cron);
     const timeZone = q.time_zone ?? (await this.settings.get(SettingKey.ScheduleTimeZone));
     const schedule = new QuartzSchedule(cron, timeZone);

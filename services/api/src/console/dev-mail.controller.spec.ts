@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DomainError } from '@model-persistence/errors';
-import { DevMailController } from './dev-mail.controller';
+import { ZodValidationPipe } from '../http/zod-validation';
+import { DevMailController, mailQuery } from './dev-mail.controller';
 
 describe('DevMailController (GET /api/dev/mail)', () => {
   const saved = process.env.DEV_MAIL_DIR;
@@ -13,7 +14,7 @@ describe('DevMailController (GET /api/dev/mail)', () => {
 
   it('does not exist without DEV_MAIL_DIR (404, no file is read)', async () => {
     delete process.env.DEV_MAIL_DIR;
-    await expect(new DevMailController().mail({})).rejects.toThrow(DomainError);
+    await expect(new DevMailController().mail({ limit: 50 })).rejects.toThrow(DomainError);
   });
 
   it('lists caught mails newest first, skipping files that are not mails', async () => {
@@ -36,9 +37,9 @@ describe('DevMailController (GET /api/dev/mail)', () => {
       writeFileSync(join(dir, '2026-01-01T00-00-03.json'), '{"half": ');
       writeFileSync(join(dir, '2026-01-01T00-00-02.eml'), 'raw');
       process.env.DEV_MAIL_DIR = dir;
-      const r = await new DevMailController().mail({ limit: '10' });
+      const r = await new DevMailController().mail({ limit: 10 });
       expect(r.data.map((m) => m.subject)).toEqual(['newer', 'older']);
-      await expect(new DevMailController().mail({ limit: '0' })).rejects.toThrow(/limit/);
+      expect(() => new ZodValidationPipe(mailQuery, 'query').transform({ limit: '0' })).toThrow(/limit/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,10 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { z } from 'zod';
-import { parseInput } from '../common/ids';
+import { ZodQuery } from '../http/zod-validation';
 
 /**
  * DEV_MAIL_DIR: the folder where `npm start`'s local mail catcher writes caught mails (.cache/mail). Only set in
@@ -15,7 +15,7 @@ export function devMailDir(env = process.env): string | null {
   return dir ? path.resolve(dir) : null;
 }
 
-const mailQuery = z.strictObject({
+export const mailQuery = z.strictObject({
   limit: z
     .string()
     .regex(/^[1-9][0-9]{0,2}$/, 'must be an integer between 1 and 200')
@@ -44,9 +44,8 @@ export class DevMailController {
     summary:
       'Development only (DEV_MAIL_DIR set by npm start): mails caught by the local mail catcher, newest first.',
   })
-  async mail(@Query() query: unknown) {
+  async mail(@ZodQuery(mailQuery) { limit }: z.infer<typeof mailQuery>) {
     if (!this.dir) throw new DomainError(ErrorCode.NotFound, 'Not found.');
-    const { limit } = parseInput(mailQuery, query, 'query');
     let names: string[];
     try {
       names = (await readdir(this.dir)).filter((n) => n.endsWith('.json'));

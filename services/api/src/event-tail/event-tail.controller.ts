@@ -1,6 +1,7 @@
-import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { parseInput } from '../common/ids';
+import { Controller, Get } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { ZodQuery } from '../http/zod-validation';
 import { deadLetterQuery } from '../console/console-schemas';
 import { DEAD_LETTERS_KEPT } from './dead-letter-log';
 import { EventTailService } from './event-tail.service';
@@ -16,15 +17,7 @@ export class EventTailController {
   @ApiOperation({
     summary: `Recent dead-lettered messages (the newest ${DEAD_LETTERS_KEPT}), newest first, read from the dead-letter topic.`,
   })
-  @ApiQuery({
-    name: 'limit',
-    required: false,
-    schema: { type: 'integer', minimum: 1, maximum: 200, default: 20 },
-  })
-  @ApiQuery({ name: 'offset', required: false, schema: { type: 'integer', minimum: 0, default: 0 } })
-  @ApiQuery({ name: 'topic', required: false, description: 'Only messages that came from this topic.' })
-  async deadLetters(@Query() query: unknown) {
-    const q = parseInput(deadLetterQuery, query, 'query');
+  async deadLetters(@ZodQuery(deadLetterQuery) q: z.infer<typeof deadLetterQuery>) {
     await this.tail.caughtUp();
     const page = this.tail.deadLetters.page(q);
     return {

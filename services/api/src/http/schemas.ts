@@ -1,6 +1,7 @@
 import { PERSISTED_INFO_SORT_KEYS, PERSISTED_STATES } from '@model-persistence/database';
 import { z } from 'zod';
 import { MAX_ID } from '../common/ids';
+import { tlsCaCertField, tlsModeField } from '../registry/tls-settings';
 
 /* Request schemas: strict objects everywhere, so unknown fields are rejected. */
 
@@ -55,6 +56,10 @@ export const databaseCreateBody = z.strictObject({
   user: z.string().min(1).max(128),
   password: z.string().max(1024).nullable().optional(),
   statement_timeout_ms: z.int().min(1000).max(86_400_000).optional(),
+  /** disable (default) | require (encrypted, unverified) | verify-ca | verify-full (CA + host name). */
+  tls_mode: tlsModeField.optional(),
+  /** PEM CA certificate(s) for verify-ca / verify-full; null removes it (the system CAs are used then). */
+  tls_ca_cert: tlsCaCertField.optional(),
 });
 
 export const databasePatchBody = databaseCreateBody

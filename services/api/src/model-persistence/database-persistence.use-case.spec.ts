@@ -47,6 +47,7 @@ function setup(opts: {
   const databases = {
     findById: async () => db,
     setPersistEnabled: jest.fn(async () => undefined),
+    setPrivilegeReport: jest.fn(async () => undefined),
   };
   const persistedInfo = { markDeletable: jest.fn(async () => 0) };
   const rec = recordingNotifier();
@@ -92,6 +93,17 @@ describe('DatabasePersistenceUseCase', () => {
     expect(s.rec.events()).toMatchObject([{ type: 'ConfigurationChanged', entity: 'database', entityId: 7 }]);
   });
 
+  it('keeps and returns the privilege warning of a passed check (a warning, not a refusal)', async () => {
+    const warning = { message: 'can write', count: 2, examples: [{ privilege: 'INSERT', on: 'public.t' }] };
+    const s = setup({ check: { ok: true, privilegeWarning: warning } });
+    await expect(s.useCase.persist(7)).resolves.toEqual({ privilegeWarning: warning });
+    expect(s.databases.setPrivilegeReport).toHaveBeenCalledWith(7, warning, expect.any(Date));
+    expect(s.databases.setPersistEnabled).toHaveBeenCalledWith(7, true);
+    const clean = setup({});
+    await expect(clean.useCase.persist(7)).resolves.toEqual({ privilegeWarning: null });
+    expect(clean.databases.setPrivilegeReport).toHaveBeenCalledWith(7, null, expect.any(Date));
+  });
+
   it('fails with 422 and the failing step message, leaving the flag off', async () => {
     const s = setup({
       check: { ok: false, step: 'create-table', message: 'Lack permission to create table' },
@@ -104,6 +116,7 @@ describe('DatabasePersistenceUseCase', () => {
     });
     expect(s.driver.close).toHaveBeenCalled();
     expect(s.databases.setPersistEnabled).not.toHaveBeenCalled();
+    expect(s.databases.setPrivilegeReport).not.toHaveBeenCalled();
     expect(s.rec.sent).toEqual([]);
   });
 

@@ -2,11 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '@model-persistence/config';
 import {
   PersistedInfoRepository,
+  PrivilegeWarning,
   SecretBox,
   SettingKey,
   SettingRepository,
   SourceDatabaseEntity,
   SourceDatabaseRepository,
+  sourceConnectionSettings,
 } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { SourceConnectionInfo } from '@model-persistence/source-db';
@@ -16,15 +18,7 @@ import { SOURCE_DB, SourceDbPort } from '../common/source-db.port';
 import { UnitOfWork } from '../common/unit-of-work';
 
 export function connectionInfo(db: SourceDatabaseEntity, box: SecretBox): SourceConnectionInfo {
-  return {
-    engine: db.engine,
-    host: db.host,
-    port: db.port,
-    dbName: db.dbName,
-    username: db.username,
-    password: db.passwordEncrypted ? box.decrypt(db.passwordEncrypted) : null,
-    statementTimeoutMs: db.statementTimeoutMs,
-  };
+  return sourceConnectionSettings(db, box);
 }
 
 /** Turning persistence on and off for one source database. */
@@ -44,8 +38,11 @@ export class DatabasePersistenceUseCase {
     this.box = new SecretBox(config.secretsKey);
   }
 
-  /** 400 when globally off, 404 unknown, 422 with the failing step when the can-persist check fails. */
-  async persist(databaseId: number): Promise<void> {
+  /**
+   * 400 when globally off, 404 unknown, 422 with the failing step when the can-persist check fails. A passed
+   * check also reports what the connection user may change outside its cache schema (kept on the database).
+   */
+  async persist(databaseId: number): Promise<{ privilegeWarning: PrivilegeWarning | null }> {
     if (!(await this.settings.getBoolean(SettingKey.PersistedModelsEnabled))) {
       throw new DomainError(ErrorCode.PersistenceDisabled, 'Persisting models is not enabled.');
     }
@@ -57,16 +54,20 @@ export class DatabasePersistenceUseCase {
     ]);
     const schemaName = this.sourceDb.cacheSchemaName(this.config.cache.schemaPrefix, instanceUuid, db.id);
     const driver = this.sourceDb.openSourceDriver(connectionInfo(db, this.box));
+    let privilegeWarning: PrivilegeWarning | null = null;
     try {
       const result = await driver.checkCanPersist({ schemaName, instanceUuid, settingsVersion });
       if (!result.ok) {
         throw new DomainError(ErrorCode.CanPersistCheckFailed, result.message, { step: result.step });
       }
+      privilegeWarning = result.privilegeWarning ?? null;
     } finally {
       await driver.close().catch(() => undefined);
     }
+    await this.databases.setPrivilegeReport(db.id, privilegeWarning, new Date());
     await this.databases.setPersistEnabled(db.id, true);
     await this.notifier.send(this.notifier.configChanged('database', db.id, 'updated'));
+    return { privilegeWarning };
   }
 
   /** Rows of the database become deletable (prune drops their tables after the grace period). */

@@ -58,15 +58,15 @@ export class ModelPersistenceController {
   }
 
   @Post('database/:id/persist')
-  @HttpCode(204)
+  @HttpCode(200)
   @ApiOperation({
-    summary: 'Persist the models of a database after the can-persist check (422 when it fails).',
+    summary:
+      'Persist the models of a database after the can-persist check (422 when it fails). `privilege_warning` ' +
+      '(also in GET /api/databases/:id) says what the connection user may change outside its cache schema.',
   })
-  async persistDatabase(
-    @ZodParams(idParams) { id }: IdParams,
-    @ZodBody(emptyBody) _body: unknown,
-  ): Promise<void> {
-    await this.databases.persist(id);
+  async persistDatabase(@ZodParams(idParams) { id }: IdParams, @ZodBody(emptyBody) _body: unknown) {
+    const { privilegeWarning } = await this.databases.persist(id);
+    return { database_id: id, persist_models_enabled: true, privilege_warning: privilegeWarning };
   }
 
   @Post('database/:id/unpersist')

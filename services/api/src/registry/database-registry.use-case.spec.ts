@@ -71,3 +71,55 @@ describe('DatabaseRegistryUseCase', () => {
     await expect(setup().useCase.delete(9)).rejects.toMatchObject({ code: ErrorCode.NotFound });
   });
 });
+
+describe('changing the connection target', () => {
+  const stored: Partial<SourceDatabaseEntity> = {
+    name: 'src',
+    engine: 'postgres',
+    host: 'h',
+    port: 5432,
+    username: 'u',
+    passwordEncrypted: 'x',
+  };
+
+  it.each([{ host: 'other' }, { port: 6432 }, { user: 'v' }, { engine: 'mysql' as const }])(
+    'drops the stored password when %p changes without a new one',
+    async (change) => {
+      const s = setup({ existing: [stored] });
+      const r = await s.useCase.update(1, change);
+      expect(r.passwordCleared).toBe(true);
+      expect(s.databases.update).toHaveBeenCalledWith(
+        1,
+        expect.objectContaining({ passwordEncrypted: null }),
+      );
+    },
+  );
+
+  it('keeps it for the same values, other fields, or a new password in the same request', async () => {
+    for (const change of [
+      { host: 'h', port: 5432 },
+      { name: 'renamed' },
+      { host: 'other', password: 'new' },
+    ]) {
+      const s = setup({ existing: [stored] });
+      const r = await s.useCase.update(1, change);
+      expect(r.passwordCleared).toBe(false);
+      const columns = (s.databases.update.mock.calls as unknown[][])[0][1] as Record<string, unknown>;
+      expect(columns.passwordEncrypted).not.toBeNull();
+    }
+  });
+});
+
+describe('TLS settings', () => {
+  it('refuses a CA without verification, and verify-full to a MySQL IP address (400)', async () => {
+    const s = setup();
+    await expect(s.useCase.create({ ...input, tlsMode: 'require', tlsCaCert: 'pem' })).rejects.toMatchObject({
+      code: ErrorCode.ValidationFailed,
+    });
+    await expect(
+      s.useCase.create({ ...input, engine: 'mysql', host: '10.0.0.5', tlsMode: 'verify-full' }),
+    ).rejects.toMatchObject({ code: ErrorCode.ValidationFailed });
+    await s.useCase.create({ ...input, engine: 'mysql', host: 'db.internal', tlsMode: 'verify-full' });
+    expect(s.databases.create).toHaveBeenCalledTimes(1);
+  });
+});

@@ -6,11 +6,13 @@ import {
   SourceDatabaseEntity,
   SourceDatabaseRepository,
   SourceEngine,
+  SourceTlsMode,
 } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { ApiConfig } from '../config';
 import { ChangeNotifier } from '../common/change-notifier';
 import { isUniqueViolation } from '../common/pg-errors';
+import { assertTlsConsistent } from './tls-settings';
 
 export interface DatabaseInput {
   name: string;
@@ -21,6 +23,22 @@ export interface DatabaseInput {
   user: string;
   password?: string | null;
   statementTimeoutMs?: number;
+  tlsMode?: SourceTlsMode;
+  tlsCaCert?: string | null;
+}
+
+/** The fields that say which server and account a password is for. */
+const TARGET_FIELDS = ['engine', 'host', 'port', 'username'] as const;
+
+/**
+ * True when an update points the connection at another server or account: the stored password was given for
+ * the old target and must not follow (the database enforces the same rule with a trigger).
+ */
+export function changesTarget(
+  current: SourceDatabaseEntity,
+  columns: Partial<SourceDatabaseEntity>,
+): boolean {
+  return TARGET_FIELDS.some((f) => columns[f] !== undefined && columns[f] !== current[f]);
 }
 
 /** Source databases: CRUD with the password encrypted at rest (never returned). */
@@ -48,19 +66,33 @@ export class DatabaseRegistryUseCase {
   }
 
   async create(input: DatabaseInput): Promise<SourceDatabaseEntity> {
+    assertTlsConsistent(input.tlsMode ?? 'disable', input.tlsCaCert ?? null, input.engine, input.host);
     const db = await this.conflictAware(input.name, () => this.databases.create(this.columns(input)));
     await this.notifier.send(this.notifier.configChanged('database', db.id, 'created'));
     return db;
   }
 
-  async update(id: number, input: Partial<DatabaseInput>): Promise<SourceDatabaseEntity> {
-    await this.get(id);
+  /** `passwordCleared`: the target changed without a new password, so the stored one was dropped. */
+  async update(
+    id: number,
+    input: Partial<DatabaseInput>,
+  ): Promise<{ database: SourceDatabaseEntity; passwordCleared: boolean }> {
+    const current = await this.get(id);
     const columns = this.columns(input);
+    assertTlsConsistent(
+      columns.tlsMode ?? current.tlsMode ?? 'disable',
+      (columns.tlsCaCert !== undefined ? columns.tlsCaCert : current.tlsCaCert) ?? null,
+      columns.engine ?? current.engine,
+      columns.host ?? current.host,
+    );
+    const passwordCleared =
+      input.password === undefined && current.passwordEncrypted !== null && changesTarget(current, columns);
+    if (passwordCleared) columns.passwordEncrypted = null;
     if (Object.keys(columns).length > 0) {
       await this.conflictAware(input.name, () => this.databases.update(id, columns), id);
     }
     await this.notifier.send(this.notifier.configChanged('database', id, 'updated'));
-    return this.get(id);
+    return { database: await this.get(id), passwordCleared };
   }
 
   /**
@@ -91,6 +123,8 @@ export class DatabaseRegistryUseCase {
     if (input.password !== undefined)
       c.passwordEncrypted = input.password === null ? null : this.box.encrypt(input.password);
     if (input.statementTimeoutMs !== undefined) c.statementTimeoutMs = input.statementTimeoutMs;
+    if (input.tlsMode !== undefined) c.tlsMode = input.tlsMode;
+    if (input.tlsCaCert !== undefined) c.tlsCaCert = input.tlsCaCert;
     return c;
   }
 
