@@ -88,4 +88,35 @@ module.exports = tseslint.config(
       ],
     },
   },
+  {
+    // production code never reaches into test code: test kits, fixtures and int-specs live in <package>/test, so
+    // the production import graph has no loop, even at folder level (libs/testing imports libs/database, …)
+    files: ['libs/*/src/**/*.ts', 'services/*/src/**/*.ts'],
+    ignores: ['libs/testing/**', '**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@model-persistence/*/*', '!@model-persistence/telemetry/register'],
+              message: 'Import a lib through its entry point (or @model-persistence/telemetry/register).',
+            },
+            {
+              group: ['**/services/*', '../../services/**', '../../../services/**'],
+              message: 'Services never import each other.',
+            },
+            {
+              group: ['**/libs/*/src/**', '../../libs/**'],
+              message: 'Import libs as @model-persistence/<lib>.',
+            },
+            {
+              group: ['@model-persistence/testing', '**/test/**'],
+              message: 'Production code never imports test code.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

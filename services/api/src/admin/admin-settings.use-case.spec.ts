@@ -1,5 +1,5 @@
 import { ErrorCode } from '@model-persistence/errors';
-import { recordingNotifier } from '../testing/fakes';
+import { recordingNotifier } from '../../test/fakes';
 import { AdminSettingsUseCase } from './admin-settings.use-case';
 
 function setup(existingEmail?: string) {

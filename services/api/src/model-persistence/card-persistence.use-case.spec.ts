@@ -2,7 +2,7 @@ import { CardEntity, PersistedInfoEntity } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { ApiConfig } from '../config';
 import { SourceDbPort } from '../common/source-db.port';
-import { recordingNotifier } from '../testing/fakes';
+import { recordingNotifier } from '../../test/fakes';
 import { CardPersistenceUseCase } from './card-persistence.use-case';
 
 const config = { cache: { schemaPrefix: 'mp' } } as ApiConfig;

@@ -3,7 +3,7 @@ import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { CanPersistResult, SourceConnectionInfo } from '@model-persistence/source-db';
 import { ApiConfig } from '../config';
 import { SourceDbPort } from '../common/source-db.port';
-import { fakeUnitOfWork, recordingNotifier } from '../testing/fakes';
+import { fakeUnitOfWork, recordingNotifier } from '../../test/fakes';
 import { DatabasePersistenceUseCase } from './database-persistence.use-case';
 
 const config = { secretsKey: 'unit-test-secrets-key', cache: { schemaPrefix: 'mp' } } as ApiConfig;

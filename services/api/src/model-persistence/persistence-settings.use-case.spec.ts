@@ -1,6 +1,6 @@
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { QUARTZ_FORMAT_MESSAGE } from '@model-persistence/cron';
-import { fakeUnitOfWork, recordingNotifier, TX } from '../testing/fakes';
+import { fakeUnitOfWork, recordingNotifier, TX } from '../../test/fakes';
 import { PersistenceSettingsUseCase } from './persistence-settings.use-case';
 
 function setup(opts: { failSetting?: boolean } = {}) {

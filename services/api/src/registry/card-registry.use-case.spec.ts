@@ -1,7 +1,7 @@
 import { CardEntity, PersistedInfoEntity } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { SourceDbPort } from '../common/source-db.port';
-import { fakeUnitOfWork, recordingNotifier } from '../testing/fakes';
+import { fakeUnitOfWork, recordingNotifier } from '../../test/fakes';
 import { CardRegistryUseCase } from './card-registry.use-case';
 
 const sourceDb = {

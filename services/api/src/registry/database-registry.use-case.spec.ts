@@ -1,7 +1,7 @@
 import { SecretBox, SourceDatabaseEntity } from '@model-persistence/database';
 import { ErrorCode } from '@model-persistence/errors';
 import { ApiConfig } from '../config';
-import { recordingNotifier } from '../testing/fakes';
+import { recordingNotifier } from '../../test/fakes';
 import { DatabaseInput, DatabaseRegistryUseCase } from './database-registry.use-case';
 
 const config = { secretsKey: 'unit-test-secrets-key' } as ApiConfig;

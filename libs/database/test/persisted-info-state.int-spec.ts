@@ -1,0 +1,102 @@
+import { createTestAppDatabase, TestAppDatabase } from '@model-persistence/testing';
+import { DataSource } from 'typeorm';
+import { DomainError, ErrorCode } from '@model-persistence/errors';
+import { createAppDataSource, PersistedInfoRepository } from '../src/index';
+
+/*
+ * The state machine's SQL guards on a real PostgreSQL: an illegal transition fails with a code and writes
+ * nothing; an admin transition wins over a refresh in flight (its renewal and outcome write are refused);
+ * every claim takes a newer generation.
+ */
+describe('persisted_info state transitions (real PostgreSQL)', () => {
+  let db: TestAppDatabase;
+  let ds: DataSource;
+  let rows: PersistedInfoRepository;
+  let dbId: number;
+  let n = 0;
+
+  beforeAll(async () => {
+    db = await createTestAppDatabase('pistate');
+    ds = createAppDataSource({ url: db.url, poolSize: 2 });
+    await ds.initialize();
+    rows = new PersistedInfoRepository(ds);
+    const [d] = await ds.query<{ id: number }[]>(
+      `insert into "database" (name, engine, host, port, db_name, user_name, statement_timeout_ms, persist_models_enabled)
+       values ('src', 'postgres', '127.0.0.1', 5432, 'x', 'postgres', 1000, true) returning id`,
+    );
+    dbId = d.id;
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  async function row(state: string): Promise<number> {
+    n++;
+    const [c] = await ds.query<{ id: number }[]>(
+      `insert into card (name, database_id, query_sql, type) values ($1, $2, 'select 1', 'model') returning id`,
+      [`m${n}`, dbId],
+    );
+    const info = await rows.create({
+      databaseId: dbId,
+      cardId: c.id,
+      questionSlug: `m${n}`,
+      schemaName: 's',
+      tableName: `model_${c.id}`,
+      state: state as 'persisted',
+      active: state === 'persisted',
+    });
+    return info.id;
+  }
+
+  it('an illegal admin transition fails with ILLEGAL_STATE_TRANSITION and writes nothing', async () => {
+    const id = await row('persisted');
+    const failure = await rows.transition(id, 'persist').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(DomainError.is(failure, ErrorCode.IllegalStateTransition)).toBe(true);
+    expect(await rows.findById(id)).toMatchObject({ state: 'persisted', active: true });
+    await expect(rows.transition(99_999, 'unpersist')).rejects.toMatchObject({ code: ErrorCode.NotFound });
+  });
+
+  it('unpersist during a refresh wins: renewal and outcome of the build are refused, the state stays off', async () => {
+    const id = await row('persisted');
+    const claim = await rows.claimForRefresh(id, 'r1', 30_000, '00000000-0000-4000-8000-000000000001', true);
+    expect(claim).not.toBeNull();
+    const lease = { id, owner: 'r1', generation: claim!.generation };
+    await rows.transition(id, 'unpersist', { active: false });
+    expect(await rows.renewLease(lease, 30_000)).toBe(false);
+    expect(await rows.finishRefresh(lease, 'succeed', { active: true })).toBe(false);
+    expect(await rows.releaseClaim(lease, claim!.before)).toBe(false);
+    expect(await rows.findById(id)).toMatchObject({ state: 'off', active: false, leaseOwner: null });
+    // and a refresh cannot take an off row
+    expect(
+      await rows.claimForRefresh(id, 'r1', 30_000, '00000000-0000-4000-8000-000000000002', true),
+    ).toBeNull();
+  });
+
+  it('every claim takes a newer generation; the older build can no longer renew or finish', async () => {
+    const id = await row('persisted');
+    const run = '00000000-0000-4000-8000-000000000003';
+    const first = await rows.claimForRefresh(id, 'r1', 1, run, true);
+    await new Promise((r) => setTimeout(r, 20)); // the 1 ms lease expires: another refresher may take it
+    const second = await rows.claimForRefresh(id, 'r2', 30_000, run, true);
+    expect(second!.generation).toBeGreaterThan(first!.generation);
+    const old = { id, owner: 'r1', generation: first!.generation };
+    expect(await rows.renewLease(old, 30_000)).toBe(false);
+    expect(await rows.finishRefresh(old, 'fail', { error: 'late' })).toBe(false);
+    const mine = { id, owner: 'r2', generation: second!.generation };
+    expect(await rows.finishRefresh(mine, 'succeed', { active: true })).toBe(true);
+    expect(await rows.findById(id)).toMatchObject({ state: 'persisted', error: null });
+    // a row this run already finished is not claimed again by the same run
+    expect(await rows.claimForRefresh(id, 'r3', 30_000, run, true)).toBeNull();
+  });
+
+  it('disabling a database (or globally) marks live rows deletable and clears their leases', async () => {
+    const id = await row('persisted');
+    await rows.claimForRefresh(id, 'r1', 30_000, '00000000-0000-4000-8000-000000000004', true);
+    expect(await rows.markDeletable(dbId)).toBeGreaterThan(0);
+    expect(await rows.findById(id)).toMatchObject({ state: 'deletable', leaseOwner: null, active: false });
+  });
+});
