@@ -12,3 +12,4 @@ export * from './mysql-source.driver';
 export * from './open-source-driver';
 export * from './tls-options';
 export * from './privilege-audit';
+export * from './source-db.port';

@@ -5,7 +5,7 @@ import { AdminSettingsUseCase } from './admin/admin-settings.use-case';
 import { AdminController } from './admin/admin.controller';
 import { TokenService } from './auth/token.service';
 import { ChangeNotifier } from './common/change-notifier';
-import { SOURCE_DB, SourceDbPort, sourceDbFromLib } from './common/source-db.port';
+import { SOURCE_DB, SourceDbPort, sourceDbFromLib } from '@model-persistence/source-db';
 import { UnitOfWork } from './common/unit-of-work';
 import { ApiConfig } from './config';
 import { HealthController } from './health/health.controller';

@@ -7,14 +7,13 @@ import { PruneRequestedHandler } from './prune-requested.handler';
 import { PruneUseCase } from './prune.use-case';
 import { RefreshRequestedHandler } from './refresh-requested.handler';
 import { RefreshRunUseCase } from './refresh-run.use-case';
-import { realSourceDb } from './real-source-db';
-import { SOURCE_DB, SourceDbApi } from './source-db.port';
+import { sourceDbFromLib, SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
 import { SourceDrivers } from './source-drivers.service';
 
 @Module({})
 export class AppModule {
   /** `sourceDb` is replaceable for unit tests only; integration tests and production use the real engine layer. */
-  static forRoot(config: RefresherConfig, sourceDb: SourceDbApi = realSourceDb()): DynamicModule {
+  static forRoot(config: RefresherConfig, sourceDb: SourceDbPort = sourceDbFromLib()): DynamicModule {
     const providers: Provider[] = [
       { provide: SOURCE_DB, useValue: sourceDb },
       SourceDrivers,

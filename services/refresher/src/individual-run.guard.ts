@@ -11,7 +11,7 @@ import {
   SourceDatabaseRepository,
 } from '@model-persistence/database';
 import { ErrorCode } from '@model-persistence/errors';
-import { SourceDbApi } from './source-db.port';
+import { SourceDbPort } from '@model-persistence/source-db';
 import { SourceDrivers } from './source-drivers.service';
 
 /** A request that cannot run, reported as a failed model with a clear reason. */
@@ -31,7 +31,7 @@ export class Rejection {
  */
 export class IndividualRunGuard {
   constructor(
-    private readonly api: Pick<SourceDbApi, 'modelSlug' | 'cacheTableName'>,
+    private readonly api: Pick<SourceDbPort, 'modelSlug' | 'cacheTableName'>,
     private readonly databases: SourceDatabaseRepository,
     private readonly cards: CardRepository,
     private readonly rows: PersistedInfoRepository,
@@ -107,7 +107,7 @@ export class IndividualRunGuard {
 
 /** A new `creating` row for a model (written by the refresher when the model has none yet). */
 export function newPersistedRow(
-  api: Pick<SourceDbApi, 'modelSlug' | 'cacheTableName'>,
+  api: Pick<SourceDbPort, 'modelSlug' | 'cacheTableName'>,
   db: SourceDatabaseEntity,
   card: CardEntity,
   schemaName: string,

@@ -1,9 +1,8 @@
 import { CardEntity, PersistedInfoEntity, PersistedInfoRepository } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
-import { RefreshTableRequest, SourceDriver } from '@model-persistence/source-db';
+import { RefreshTableRequest, SourceDriver, SourceDbPort } from '@model-persistence/source-db';
 import { buildRetryPolicy, refresherEnvSchema } from './config';
 import { ModelRefreshService, RunContext } from './model-refresh.service';
-import { SourceDbApi } from './source-db.port';
 
 /** A classified engine error, shaped like source-db's SourceError. */
 class FakeSourceError extends DomainError {
@@ -15,7 +14,7 @@ class FakeSourceError extends DomainError {
   }
 }
 
-const api: SourceDbApi = {
+const api: SourceDbPort = {
   openSourceDriver: () => {
     throw new Error('not used');
   },

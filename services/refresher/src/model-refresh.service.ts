@@ -17,10 +17,9 @@ import {
 } from '@model-persistence/database';
 import { DomainError, ErrorCode, errorMessage } from '@model-persistence/errors';
 import { backoffDelay, sleep } from '@model-persistence/messaging';
-import { SourceDriver } from '@model-persistence/source-db';
+import { SourceDriver, SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
 import { Metrics } from '@model-persistence/telemetry';
 import { RefresherConfig } from './config';
-import { SOURCE_DB, SourceDbApi } from './source-db.port';
 
 export interface RunContext {
   runId: string;
@@ -49,7 +48,7 @@ export class ModelRefreshService {
 
   constructor(
     private readonly rows: PersistedInfoRepository,
-    @Inject(SOURCE_DB) private readonly api: SourceDbApi,
+    @Inject(SOURCE_DB) private readonly api: SourceDbPort,
     @Inject(APP_CONFIG)
     private readonly config: Pick<RefresherConfig, 'instanceId' | 'leaseMs' | 'retry'>,
   ) {}

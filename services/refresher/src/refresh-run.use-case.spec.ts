@@ -2,7 +2,7 @@ import { createEvent, DomainEvent, RefreshRequested } from '@model-persistence/c
 import { CardEntity, PersistedInfoEntity, SourceDatabaseEntity } from '@model-persistence/database';
 import { ModelOutcome } from './model-refresh.service';
 import { RefreshRunUseCase } from './refresh-run.use-case';
-import { SourceDbApi } from './source-db.port';
+import { SourceDbPort } from '@model-persistence/source-db';
 
 /* Orchestration of runs with in-memory stand-ins for the repositories, the engine and the broker. */
 
@@ -75,7 +75,7 @@ function setup(opts: {
   const api = { modelSlug: (n: string) => n, cacheTableName: (_e: string, id: number) => `model_${id}_m` };
   const useCase = new RefreshRunUseCase(
     { inboxConsumer: 'refresher', cache: { schemaPrefix: 'mp' }, instanceId: 'me', leaseMs: 30_000 },
-    api as unknown as SourceDbApi,
+    api as unknown as SourceDbPort,
     {
       has: async (_c: string, id: string) => inbox.has(id),
       record: async (_c: string, id: string) => inbox.add(id),

@@ -30,7 +30,7 @@ import {
   runCompletedEvent,
   runStartedEvent,
 } from './refresh-events';
-import { SOURCE_DB, SourceDbApi } from './source-db.port';
+import { SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
 import { SourceDrivers } from './source-drivers.service';
 
 /** Completion rows are kept this long (a run is never redelivered later), purged at most once an hour. */
@@ -49,7 +49,7 @@ export class RefreshRunUseCase {
   constructor(
     @Inject(APP_CONFIG)
     private readonly config: Pick<RefresherConfig, 'inboxConsumer' | 'cache' | 'instanceId' | 'leaseMs'>,
-    @Inject(SOURCE_DB) private readonly api: SourceDbApi,
+    @Inject(SOURCE_DB) private readonly api: SourceDbPort,
     private readonly inbox: InboxRepository,
     private readonly databases: SourceDatabaseRepository,
     private readonly cards: CardRepository,

@@ -8,9 +8,8 @@ import {
   sourceConnectionSettings,
 } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
-import { SourceConnectionInfo, SourceDriver } from '@model-persistence/source-db';
+import { SourceConnectionInfo, SourceDriver, SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
 import { RefresherConfig } from './config';
-import { SOURCE_DB, SourceDbApi } from './source-db.port';
 
 /**
  * One pooled driver per source database, reopened when its connection settings change; the password is
@@ -24,7 +23,7 @@ export class SourceDrivers implements OnApplicationShutdown {
   private instanceUuid: string | null = null;
 
   constructor(
-    @Inject(SOURCE_DB) private readonly api: SourceDbApi,
+    @Inject(SOURCE_DB) private readonly api: SourceDbPort,
     @Inject(APP_CONFIG) private readonly config: Pick<RefresherConfig, 'secretsKey' | 'cache'>,
     private readonly settings: SettingRepository,
   ) {

@@ -8,7 +8,7 @@ import {
 } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { ApiConfig } from '../config';
-import { SOURCE_DB, SourceDbPort } from '../common/source-db.port';
+import { SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
 import { connectionInfo } from '../model-persistence/database-persistence.use-case';
 
 /** The can-persist check's steps, in the order the drivers run them; a failure stops the check. */

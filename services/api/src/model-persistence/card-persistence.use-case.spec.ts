@@ -1,7 +1,7 @@
 import { CardEntity, PersistedInfoEntity } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { ApiConfig } from '../config';
-import { SourceDbPort } from '../common/source-db.port';
+import { SourceDbPort } from '@model-persistence/source-db';
 import { recordingNotifier } from '../../test/fakes';
 import { CardPersistenceUseCase } from './card-persistence.use-case';
 

@@ -16,7 +16,7 @@ import { ApiConfig } from '../config';
 import { Actor } from '../common/actor';
 import { ChangeNotifier } from '../common/change-notifier';
 import { isUniqueViolation } from '../common/pg-errors';
-import { SOURCE_DB, SourceDbPort } from '../common/source-db.port';
+import { SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
 
 /** Persist, unpersist and refresh one model. */
 @Injectable()

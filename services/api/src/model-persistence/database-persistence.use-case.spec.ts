@@ -1,8 +1,7 @@
 import { SecretBox, SourceDatabaseEntity } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
-import { CanPersistResult, SourceConnectionInfo } from '@model-persistence/source-db';
+import { CanPersistResult, SourceConnectionInfo, SourceDbPort } from '@model-persistence/source-db';
 import { ApiConfig } from '../config';
-import { SourceDbPort } from '../common/source-db.port';
 import { fakeUnitOfWork, recordingNotifier } from '../../test/fakes';
 import { DatabasePersistenceUseCase } from './database-persistence.use-case';
 

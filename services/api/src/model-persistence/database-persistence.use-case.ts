@@ -11,10 +11,9 @@ import {
   sourceConnectionSettings,
 } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
-import { SourceConnectionInfo } from '@model-persistence/source-db';
+import { SourceConnectionInfo, SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
 import { ApiConfig } from '../config';
 import { ChangeNotifier } from '../common/change-notifier';
-import { SOURCE_DB, SourceDbPort } from '../common/source-db.port';
 import { UnitOfWork } from '../common/unit-of-work';
 
 export function connectionInfo(db: SourceDatabaseEntity, box: SecretBox): SourceConnectionInfo {

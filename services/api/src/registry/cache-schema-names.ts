@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '@model-persistence/config';
 import { SettingKey, SettingRepository } from '@model-persistence/database';
 import { ApiConfig } from '../config';
-import { SOURCE_DB, SourceDbPort } from '../common/source-db.port';
+import { SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
 
 /**
  * The cache schema (MySQL: database) of a source database, shown in its details so an operator can create it

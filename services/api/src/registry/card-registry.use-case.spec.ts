@@ -1,6 +1,6 @@
 import { CardEntity, PersistedInfoEntity } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
-import { SourceDbPort } from '../common/source-db.port';
+import { SourceDbPort } from '@model-persistence/source-db';
 import { fakeUnitOfWork, recordingNotifier } from '../../test/fakes';
 import { CardRegistryUseCase } from './card-registry.use-case';
 
