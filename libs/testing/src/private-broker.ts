@@ -9,8 +9,22 @@ interface BrokerHandle {
   brokers: string;
   stop(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
 }
+export interface PrivateBrokerOptions {
+  /** message.max.bytes of the broker; null = Kafka's default (1048588); default 2 MiB like the shared broker. */
+  messageMaxBytes?: number | null;
+  /** Clients must log in with these SCRAM credentials (a SASL_PLAINTEXT listener). */
+  scram?: { mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
+}
 interface Infra {
-  startBroker(o: { port: number; controllerPort: number; dataDir: string; heapMb?: number }): Promise<BrokerHandle>;
+  startBroker(
+    o: {
+      port: number;
+      controllerPort: number;
+      dataDir: string;
+      heapMb?: number;
+      interBrokerPort?: number;
+    } & PrivateBrokerOptions,
+  ): Promise<BrokerHandle>;
 }
 // scripts/infra.js is plain Node (it runs before anything is built)
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -32,19 +46,26 @@ export class PrivateBroker {
   private handle: BrokerHandle | null = null;
   private readonly dataDir = join(ROOT, '.cache', 'private-kafka', randomBytes(4).toString('hex'));
 
-  private constructor(private readonly ports: { port: number; controllerPort: number }) {}
+  private constructor(
+    private readonly ports: { port: number; controllerPort: number; interBrokerPort?: number },
+    readonly options: PrivateBrokerOptions = {},
+  ) {}
 
   get brokers(): string {
     return `127.0.0.1:${this.ports.port}`;
   }
 
-  static async start(): Promise<PrivateBroker> {
-    const b = new PrivateBroker({ port: await freePort(), controllerPort: await freePort() });
-    return b.start();
+  static async start(options: PrivateBrokerOptions = {}): Promise<PrivateBroker> {
+    const ports = {
+      port: await freePort(),
+      controllerPort: await freePort(),
+      ...(options.scram ? { interBrokerPort: await freePort() } : {}),
+    };
+    return new PrivateBroker(ports, options).start();
   }
 
   async start(): Promise<this> {
-    this.handle = await infra.startBroker({ ...this.ports, dataDir: this.dataDir });
+    this.handle = await infra.startBroker({ ...this.ports, ...this.options, dataDir: this.dataDir });
     return this;
   }
 
