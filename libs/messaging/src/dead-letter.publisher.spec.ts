@@ -62,14 +62,16 @@ describe('DeadLetterPublisher: a dead letter always fits the broker', () => {
 });
 
 describe('recordRejection: a refused record is not a broker outage', () => {
+  // what kafkajs throws for a record over message.max.bytes: a non-retriable wrapper around the protocol error
   const tooLarge = () => {
-    const protocol = new KafkaJSProtocolError({
-      type: 'MESSAGE_TOO_LARGE',
-      code: 10,
-      retriable: false,
-      message: 'The request included a message larger than the max message size the server will accept',
-    });
-    return new KafkaJSNonRetriableError(protocol, { cause: protocol });
+    const protocol = new KafkaJSProtocolError(
+      Object.assign(new Error('The request included a message larger than the max message size'), {
+        type: 'MESSAGE_TOO_LARGE',
+        code: 10,
+        retriable: false,
+      }),
+    );
+    return Object.assign(new KafkaJSNonRetriableError(protocol), { cause: protocol });
   };
 
   it('finds MESSAGE_TOO_LARGE inside kafkajs wrappers and nothing in connection errors', () => {
