@@ -268,6 +268,9 @@ async function startBroker({
         'listener.security.protocol.map':
           'SASL_PLAINTEXT:SASL_PLAINTEXT,PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
         'sasl.enabled.mechanisms': scram.mechanism,
+        // the server side of SCRAM needs a login module entry; the credentials live in the metadata log
+        [`listener.name.sasl_plaintext.${scram.mechanism.toLowerCase()}.sasl.jaas.config`]:
+          'org.apache.kafka.common.security.scram.ScramLoginModule required;',
       }
     : {
         listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
@@ -349,7 +352,13 @@ async function startBroker({
       }
     : {};
   try {
-    await kafkaReady([brokers], timeoutMs, security);
+    // a broker that exits at start-up (bad config) fails at once instead of after the whole timeout
+    await Promise.race([
+      kafkaReady([brokers], timeoutMs, security),
+      exited.then(() => {
+        throw new Error(`Kafka on ${brokers} exited during start-up`);
+      }),
+    ]);
   } catch (e) {
     await stop('SIGKILL');
     const tail = fs.readFileSync(brokerLog, 'utf8').split('\n').slice(-30).join('\n');
