@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { RefreshSucceeded, Topics } from '@model-persistence/contracts';
+import { Topics } from '@model-persistence/contracts';
 import { createKafka } from '@model-persistence/messaging';
 import {
   PrivateBroker,
@@ -257,7 +257,7 @@ describe('deploy/k8s pods run for real against a SCRAM broker (probes as the kub
         await client('POST', `/api/model-persistence/card/${card.id as number}/persist`);
         await client('POST', `/api/model-persistence/card/${card.id as number}/refresh`);
         const [done] = await recorder.waitFor(
-          (m) => m.event?.type === 'RefreshSucceeded' && (m.event as RefreshSucceeded).cardId === card.id,
+          (m) => m.event?.type === 'RefreshSucceeded' && m.event.cardId === card.id,
           1,
           90_000,
         );
