@@ -247,6 +247,8 @@ async function kafkaDown() {
  *  - scram: { mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512', username, password }: clients must log in on
  *    `port` (a SASL_PLAINTEXT listener); the credentials are written at format time (kafka-storage format
  *    --add-scram), and the broker talks to itself on `interBrokerPort` (PLAINTEXT, loopback).
+ *  - tls: { keystorePem }: `port` speaks TLS (SASL_SSL with scram, SSL without); keystorePem is one PEM file
+ *    with the broker's PKCS#8 private key and its certificate chain (ssl.keystore.type=PEM).
  */
 async function startBroker({
   port,
@@ -257,26 +259,35 @@ async function startBroker({
   messageMaxBytes = 2097152,
   scram = null,
   interBrokerPort = null,
+  tls = null,
 }) {
   ensureJars();
   fs.mkdirSync(dir, { recursive: true });
-  if (scram && !interBrokerPort) throw new Error('startBroker: scram needs an interBrokerPort');
-  const listeners = scram
-    ? {
-        listeners: `SASL_PLAINTEXT://127.0.0.1:${port},PLAINTEXT://127.0.0.1:${interBrokerPort},CONTROLLER://127.0.0.1:${controllerPort}`,
-        'advertised.listeners': `SASL_PLAINTEXT://127.0.0.1:${port},PLAINTEXT://127.0.0.1:${interBrokerPort}`,
-        'listener.security.protocol.map':
-          'SASL_PLAINTEXT:SASL_PLAINTEXT,PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-        'sasl.enabled.mechanisms': scram.mechanism,
-        // the server side of SCRAM needs a login module entry; the credentials live in the metadata log
-        [`listener.name.sasl_plaintext.${scram.mechanism.toLowerCase()}.sasl.jaas.config`]:
-          'org.apache.kafka.common.security.scram.ScramLoginModule required;',
-      }
-    : {
-        listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-        'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
-        'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-      };
+  if ((scram || tls) && !interBrokerPort)
+    throw new Error('startBroker: scram or tls needs an interBrokerPort');
+  // the clients' listener: SASL_SSL, SASL_PLAINTEXT or SSL
+  const client = scram ? `SASL_${tls ? 'SSL' : 'PLAINTEXT'}` : 'SSL';
+  const listeners =
+    scram || tls
+      ? {
+          listeners: `${client}://127.0.0.1:${port},PLAINTEXT://127.0.0.1:${interBrokerPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+          'advertised.listeners': `${client}://127.0.0.1:${port},PLAINTEXT://127.0.0.1:${interBrokerPort}`,
+          'listener.security.protocol.map': `${client}:${client},PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT`,
+          ...(scram
+            ? {
+                'sasl.enabled.mechanisms': scram.mechanism,
+                // the server side of SCRAM needs a login module entry; the credentials live in the metadata log
+                [`listener.name.${client.toLowerCase()}.${scram.mechanism.toLowerCase()}.sasl.jaas.config`]:
+                  'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+              }
+            : {}),
+          ...(tls ? { 'ssl.keystore.type': 'PEM', 'ssl.keystore.location': tls.keystorePem } : {}),
+        }
+      : {
+          listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+          'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+          'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        };
   const props = {
     'process.roles': 'broker,controller',
     'node.id': '1',
@@ -342,15 +353,19 @@ async function startBroker({
     await exited;
     clearTimeout(timer);
   };
-  const security = scram
-    ? {
-        sasl: {
-          mechanism: scram.mechanism.toLowerCase(),
-          username: scram.username,
-          password: scram.password,
-        },
-      }
-    : {};
+  const security = {
+    ...(scram
+      ? {
+          sasl: {
+            mechanism: scram.mechanism.toLowerCase(),
+            username: scram.username,
+            password: scram.password,
+          },
+        }
+      : {}),
+    // readiness only: the broker answers TLS (the tests check the certificate with their own clients)
+    ...(tls ? { ssl: { rejectUnauthorized: false } } : {}),
+  };
   try {
     // a broker that exits at start-up (bad config) fails at once instead of after the whole timeout
     await Promise.race([

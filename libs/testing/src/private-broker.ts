@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { AddressInfo, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -14,6 +15,8 @@ export interface PrivateBrokerOptions {
   messageMaxBytes?: number | null;
   /** Clients must log in with these SCRAM credentials (a SASL_PLAINTEXT listener). */
   scram?: { mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
+  /** Clients must speak TLS; one PEM file with the broker's PKCS#8 key and certificate chain. */
+  tls?: { keystorePem: string };
 }
 interface Infra {
   startBroker(
@@ -59,7 +62,7 @@ export class PrivateBroker {
     const ports = {
       port: await freePort(),
       controllerPort: await freePort(),
-      ...(options.scram ? { interBrokerPort: await freePort() } : {}),
+      ...(options.scram || options.tls ? { interBrokerPort: await freePort() } : {}),
     };
     return new PrivateBroker(ports, options).start();
   }
@@ -79,4 +82,68 @@ export class PrivateBroker {
     await this.stop('SIGKILL');
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A throw-away CA and a server certificate for 127.0.0.1/localhost signed by it, made with openssl: `ca` is the
+ * CA's PEM (what clients trust), `keystorePem` the server's PKCS#8 key + certificate for PrivateBroker's tls.
+ */
+export function makeTestCertificates(dir: string): { caFile: string; keystorePem: string } {
+  mkdirSync(dir, { recursive: true });
+  const run = (args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+  };
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=model-persistence test CA',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+  ]);
+  run([
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=localhost',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+  ]);
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    'san.ext',
+    '-out',
+    'server.pem',
+  ]);
+  run(['pkcs8', '-topk8', '-nocrypt', '-in', 'server.key', '-out', 'server.pk8']);
+  const keystorePem = join(dir, 'keystore.pem');
+  writeFileSync(
+    keystorePem,
+    readFileSync(join(dir, 'server.pk8'), 'utf8') + readFileSync(join(dir, 'server.pem'), 'utf8'),
+  );
+  return { caFile: join(dir, 'ca.pem'), keystorePem };
 }
