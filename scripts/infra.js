@@ -133,11 +133,13 @@ function kafkaSecurityFromEnv(env = process.env) {
   return out;
 }
 
-async function kafkaReady(brokers, timeoutMs, security = kafkaSecurityFromEnv()) {
+async function kafkaReady(brokers, timeoutMs, security = kafkaSecurityFromEnv(), giveUp = null) {
   const { Kafka, logLevel } = require('kafkajs');
   const deadline = Date.now() + timeoutMs;
   let lastError;
-  while (Date.now() < deadline) {
+  let gaveUp = false;
+  if (giveUp) giveUp.catch(() => (gaveUp = true));
+  while (Date.now() < deadline && !gaveUp) {
     const admin = new Kafka({
       clientId: 'infra',
       brokers,
@@ -368,12 +370,11 @@ async function startBroker({
   };
   try {
     // a broker that exits at start-up (bad config) fails at once instead of after the whole timeout
-    await Promise.race([
-      kafkaReady([brokers], timeoutMs, security),
-      exited.then(() => {
-        throw new Error(`Kafka on ${brokers} exited during start-up`);
-      }),
-    ]);
+    const exitedEarly = exited.then(() => {
+      throw new Error(`Kafka on ${brokers} exited during start-up`);
+    });
+    exitedEarly.catch(() => undefined); // once ready, a later exit (stop) is not an error
+    await Promise.race([kafkaReady([brokers], timeoutMs, security, exitedEarly), exitedEarly]);
   } catch (e) {
     await stop('SIGKILL');
     const tail = fs.readFileSync(brokerLog, 'utf8').split('\n').slice(-30).join('\n');
