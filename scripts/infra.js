@@ -114,16 +114,38 @@ function writeServerProperties() {
   return file;
 }
 
-async function kafkaReady(brokers, timeoutMs) {
+/**
+ * TLS and SASL for this script's own Kafka client, from the same variables the services read (README
+ * "Configuration"); the password is never printed.
+ */
+function kafkaSecurityFromEnv(env = process.env) {
+  const out = {};
+  if (/^(true|1|yes)$/i.test(env.KAFKA_SSL || '')) {
+    out.ssl = { rejectUnauthorized: !/^(false|0|no)$/i.test(env.KAFKA_SSL_REJECT_UNAUTHORIZED || '') };
+    if (env.KAFKA_SSL_CA_FILE) out.ssl.ca = [fs.readFileSync(env.KAFKA_SSL_CA_FILE, 'utf8')];
+  }
+  if (env.KAFKA_SASL_MECHANISM)
+    out.sasl = {
+      mechanism: env.KAFKA_SASL_MECHANISM.trim().toLowerCase(),
+      username: env.KAFKA_SASL_USERNAME || '',
+      password: env.KAFKA_SASL_PASSWORD || '',
+    };
+  return out;
+}
+
+async function kafkaReady(brokers, timeoutMs, security = kafkaSecurityFromEnv(), giveUp = null) {
   const { Kafka, logLevel } = require('kafkajs');
   const deadline = Date.now() + timeoutMs;
   let lastError;
-  while (Date.now() < deadline) {
+  let gaveUp = false;
+  if (giveUp) giveUp.catch(() => (gaveUp = true));
+  while (Date.now() < deadline && !gaveUp) {
     const admin = new Kafka({
       clientId: 'infra',
       brokers,
       logLevel: logLevel.NOTHING,
       retry: { retries: 0 },
+      ...security,
     }).admin();
     try {
       await admin.connect();
@@ -222,19 +244,59 @@ async function kafkaDown() {
  * and restart it; the shared broker on 19092 is never touched). Same jars and settings as the shared one.
  * Resolves once it answers; `stop('SIGKILL' | 'SIGTERM')` ends it, `startBroker` again on the same dataDir
  * restarts it with its data.
+ *  - messageMaxBytes: the broker's message.max.bytes; `null` leaves Kafka's default (1048588, as in
+ *    docker-compose and most clusters), default 2 MiB like the shared local broker.
+ *  - scram: { mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512', username, password }: clients must log in on
+ *    `port` (a SASL_PLAINTEXT listener); the credentials are written at format time (kafka-storage format
+ *    --add-scram), and the broker talks to itself on `interBrokerPort` (PLAINTEXT, loopback).
+ *  - tls: { keystorePem }: `port` speaks TLS (SASL_SSL with scram, SSL without); keystorePem is one PEM file
+ *    with the broker's PKCS#8 private key and its certificate chain (ssl.keystore.type=PEM).
  */
-async function startBroker({ port, controllerPort, dataDir: dir, heapMb = 384, timeoutMs = 120_000 }) {
+async function startBroker({
+  port,
+  controllerPort,
+  dataDir: dir,
+  heapMb = 384,
+  timeoutMs = 120_000,
+  messageMaxBytes = 2097152,
+  scram = null,
+  interBrokerPort = null,
+  tls = null,
+}) {
   ensureJars();
   fs.mkdirSync(dir, { recursive: true });
+  if ((scram || tls) && !interBrokerPort)
+    throw new Error('startBroker: scram or tls needs an interBrokerPort');
+  // the clients' listener: SASL_SSL, SASL_PLAINTEXT or SSL
+  const client = scram ? `SASL_${tls ? 'SSL' : 'PLAINTEXT'}` : 'SSL';
+  const listeners =
+    scram || tls
+      ? {
+          listeners: `${client}://127.0.0.1:${port},PLAINTEXT://127.0.0.1:${interBrokerPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+          'advertised.listeners': `${client}://127.0.0.1:${port},PLAINTEXT://127.0.0.1:${interBrokerPort}`,
+          'listener.security.protocol.map': `${client}:${client},PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT`,
+          ...(scram
+            ? {
+                'sasl.enabled.mechanisms': scram.mechanism,
+                // the server side of SCRAM needs a login module entry; the credentials live in the metadata log
+                [`listener.name.${client.toLowerCase()}.${scram.mechanism.toLowerCase()}.sasl.jaas.config`]:
+                  'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+              }
+            : {}),
+          ...(tls ? { 'ssl.keystore.type': 'PEM', 'ssl.keystore.location': tls.keystorePem } : {}),
+        }
+      : {
+          listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+          'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+          'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        };
   const props = {
     'process.roles': 'broker,controller',
     'node.id': '1',
     'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    ...listeners,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
     'log.dirs': path.join(dir, 'data'),
     'num.partitions': '3',
     'auto.create.topics.enable': 'false',
@@ -243,7 +305,7 @@ async function startBroker({ port, controllerPort, dataDir: dir, heapMb = 384, t
     'transaction.state.log.replication.factor': '1',
     'transaction.state.log.min.isr': '1',
     'group.initial.rebalance.delay.ms': '0',
-    'message.max.bytes': '2097152',
+    ...(messageMaxBytes === null ? {} : { 'message.max.bytes': String(messageMaxBytes) }),
   };
   const config = path.join(dir, 'server.properties');
   fs.writeFileSync(
@@ -255,8 +317,16 @@ async function startBroker({ port, controllerPort, dataDir: dir, heapMb = 384, t
   const log4j = '-Dlog4j.configuration=file:' + path.join(root, 'deploy/kafka/log4j.properties');
   if (!fs.existsSync(path.join(dir, 'data', 'meta.properties'))) {
     const clusterId = java(['kafka.tools.StorageTool', 'random-uuid']).stdout.trim();
-    const r = java([log4j, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config]);
-    if (r.status !== 0) throw new Error(`formatting Kafka storage failed:\n${r.stdout}\n${r.stderr}`);
+    const addScram = scram
+      ? ['--add-scram', `${scram.mechanism}=[name=${scram.username},password=${scram.password}]`]
+      : [];
+    const r = java([log4j, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config, ...addScram]);
+    if (r.status !== 0)
+      throw new Error(
+        `formatting Kafka storage failed:\n${r.stdout}\n${r.stderr}`
+          .split(scram ? scram.password : '\0')
+          .join('***'),
+      );
   }
   const brokerLog = path.join(dir, 'kafka.log');
   const out = fs.openSync(brokerLog, 'a');
@@ -285,8 +355,26 @@ async function startBroker({ port, controllerPort, dataDir: dir, heapMb = 384, t
     await exited;
     clearTimeout(timer);
   };
+  const security = {
+    ...(scram
+      ? {
+          sasl: {
+            mechanism: scram.mechanism.toLowerCase(),
+            username: scram.username,
+            password: scram.password,
+          },
+        }
+      : {}),
+    // readiness only: the broker answers TLS (the tests check the certificate with their own clients)
+    ...(tls ? { ssl: { rejectUnauthorized: false } } : {}),
+  };
   try {
-    await kafkaReady([brokers], timeoutMs);
+    // a broker that exits at start-up (bad config) fails at once instead of after the whole timeout
+    const exitedEarly = exited.then(() => {
+      throw new Error(`Kafka on ${brokers} exited during start-up`);
+    });
+    exitedEarly.catch(() => undefined); // once ready, a later exit (stop) is not an error
+    await Promise.race([kafkaReady([brokers], timeoutMs, security, exitedEarly), exitedEarly]);
   } catch (e) {
     await stop('SIGKILL');
     const tail = fs.readFileSync(brokerLog, 'utf8').split('\n').slice(-30).join('\n');
@@ -358,6 +446,7 @@ module.exports = {
   pgQuery,
   startBroker,
   portOpen,
+  kafkaSecurityFromEnv,
 };
 
 if (require.main === module) {

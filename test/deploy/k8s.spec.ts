@@ -66,7 +66,15 @@ const NON_CONFIG_VARIABLES = new Set(['OTEL_SERVICE_NAME', 'OTEL_SDK_DISABLED'])
 const keys = (schema: unknown) => Object.keys((schema as { shape: Record<string, unknown> }).shape);
 
 /** Secret-looking variables must come from the Secret, never from the ConfigMap or a literal. */
-const SECRET_VARIABLES = ['DATABASE_URL', 'SECRETS_KEY', 'API_BOOTSTRAP_TOKEN', 'SMTP_USER', 'SMTP_PASSWORD'];
+const SECRET_VARIABLES = [
+  'DATABASE_URL',
+  'SECRETS_KEY',
+  'API_BOOTSTRAP_TOKEN',
+  'SMTP_USER',
+  'SMTP_PASSWORD',
+  'KAFKA_SASL_USERNAME',
+  'KAFKA_SASL_PASSWORD',
+];
 
 /** The Secret ships placeholders, which production refuses; the test fills them as an operator would. */
 const OPERATOR_SECRET = '5f1c7a9e3b2d4f6081a2c3e4d5b6a7980f1e2d3c4b5a69788796a5b4c3d2e1f0';
@@ -119,8 +127,9 @@ describe('deploy/k8s manifests', () => {
       expect(c.readinessProbe?.httpGet.path).toBe('/ready');
       for (const probe of [c.livenessProbe!, c.readinessProbe!])
         expect(ports.has(String(probe.httpGet.port))).toBe(true);
-      // The api answers its probes on its HTTP port (its own /health and /ready); the others on the ops port.
-      expect(c.livenessProbe?.httpGet.port).toBe(name === 'api' ? 'http' : 'metrics');
+      // Every service, the api included, is probed on its ops port: no credentials there (the api's HTTP /ready
+      // needs a token). k8s-pods.int-spec.ts starts each process and calls these probes for real.
+      for (const probe of [c.livenessProbe!, c.readinessProbe!]) expect(probe.httpGet.port).toBe('metrics');
       expect(c.resources?.limits?.memory).toBeDefined();
 
       // The environment the pod gets: ConfigMap + literals + Secret refs (placeholder values), field refs.

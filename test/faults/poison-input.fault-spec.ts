@@ -1,5 +1,6 @@
 import { createEvent, DeadLetter, Topics, TopicName } from '@model-persistence/contracts';
 import { eventually, produceRaw, TestSmtpServer } from '@model-persistence/testing';
+import { DEAD_LETTER_MAX_PAYLOAD_BYTES } from '@model-persistence/messaging';
 import { poisonMessage } from './support/poison';
 import {
   assertBuilt,
@@ -164,10 +165,17 @@ describe(`fault 5: poison input on every consumed topic (${MODE})`, () => {
           missing.push(`${m.id} ${m.kind} on ${m.topic} for ${g}`);
           continue;
         }
-        // byte for byte (a payload over 1 MB keeps its first 1,000,000 bytes)
+        // byte for byte (a bigger payload keeps its first DEAD_LETTER_MAX_PAYLOAD_BYTES, and says so)
         const original = m.value === null ? null : Buffer.isBuffer(m.value) ? m.value : Buffer.from(m.value);
         const kept = d.payloadBase64 === null ? null : Buffer.from(d.payloadBase64, 'base64');
-        if (original === null ? kept !== null : !kept || !original.subarray(0, 1_000_000).equals(kept))
+        if (
+          original === null
+            ? kept !== null
+            : !kept ||
+              !original.subarray(0, DEAD_LETTER_MAX_PAYLOAD_BYTES).equals(kept) ||
+              d.payloadBytes !== original.length ||
+              (d.payloadTruncated === true) !== original.length > DEAD_LETTER_MAX_PAYLOAD_BYTES
+        )
           missing.push(`${m.id} ${m.kind}: payload differs`);
       }
       if (got.length !== groups.length)

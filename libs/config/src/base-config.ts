@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError, Env, envBool, envInt, envString, parseEnv } from './env';
 import { productionSecretProblems, schemaKeys } from './secrets';
+import { kafkaSecurity, KafkaSecurityConfig, kafkaSecurityEnv } from './kafka-security';
 
 export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:19092';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/model_persistence';
@@ -27,6 +28,7 @@ export const baseEnvSchema = z.object({
     .default('persistence.'),
   KAFKA_TOPIC_PARTITIONS: envInt(12, 1, 1000),
   KAFKA_SESSION_TIMEOUT_MS: envInt(30_000, 6_000, 300_000),
+  ...kafkaSecurityEnv,
   DATABASE_URL: envString(DEFAULT_DATABASE_URL).refine(
     (v) => /^postgres(ql)?:\/\//.test(v),
     'must be a postgres:// connection URL',
@@ -44,7 +46,7 @@ export const baseEnvSchema = z.object({
   SECRETS_KEY: z.string().min(16, 'must be at least 16 characters').default(DEV_SECRETS_KEY),
 });
 
-export interface KafkaConfig {
+export interface KafkaConfig extends KafkaSecurityConfig {
   brokers: string[];
   clientId: string;
   topicPrefix: string;
@@ -77,6 +79,9 @@ export function loadBaseConfig(
     const problems = productionSecretProblems(env, [...Object.keys(baseEnvSchema.shape), ...serviceKeys]);
     if (problems.length > 0) throw new ConfigError(service, problems);
   }
+  const kafkaProblems: string[] = [];
+  const security = kafkaSecurity(e, kafkaProblems);
+  if (kafkaProblems.length > 0) throw new ConfigError(service, kafkaProblems);
   const instanceId = e.INSTANCE_ID ?? `${service}-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   return {
     service,
@@ -88,6 +93,7 @@ export function loadBaseConfig(
       topicPrefix: e.KAFKA_TOPIC_PREFIX,
       partitions: e.KAFKA_TOPIC_PARTITIONS,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+      ...security,
     },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
     log: { level: e.LOG_LEVEL, json: e.LOG_JSON },

@@ -182,8 +182,18 @@ export const DeadLetterV1 = z
     }),
     reason: errorText,
     errorCode: shortText,
-    payloadBase64: z.string().nullable().describe('The original message value, byte for byte.'),
+    payloadBase64: z
+      .string()
+      .nullable()
+      .describe('The original message value, byte for byte (only its head when payloadTruncated).'),
     headers: z.record(z.string(), z.string()).optional(),
+    payloadTruncated: z
+      .boolean()
+      .optional()
+      .describe(
+        'True when payloadBase64 holds only the head of the value, so the dead letter fits the broker.',
+      ),
+    payloadBytes: z.int().min(0).optional().describe('Size of the original message value in bytes.'),
   })
   .describe('A message that could not be processed, kept with its reason.');
 

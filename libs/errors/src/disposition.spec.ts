@@ -1,4 +1,11 @@
-import { DomainError, ErrorCode, dispositionFor, dispositionOfError, httpStatusFor } from './index';
+import {
+  DomainError,
+  ErrorCode,
+  dispositionFor,
+  dispositionOfError,
+  httpStatusFor,
+  isConcurrencyConflict,
+} from './index';
 
 describe('error mappings', () => {
   it('maps every code to an HTTP status and a disposition', () => {
@@ -20,6 +27,25 @@ describe('error mappings', () => {
       name: 'QueryRunnerProviderAlreadyReleasedError',
     });
     expect(dispositionOfError(released)).toBe('retry');
+  });
+
+  it('retries app-database deadlocks and serialization failures (pg error or TypeORM QueryFailedError)', () => {
+    const pgError = (code: string) => Object.assign(new Error('could not serialize access'), { code });
+    const typeormError = (code: string) =>
+      Object.assign(new Error('deadlock detected'), {
+        name: 'QueryFailedError',
+        code,
+        driverError: pgError(code),
+      });
+    for (const code of ['40001', '40P01']) {
+      expect(dispositionOfError(pgError(code))).toBe('retry');
+      expect(dispositionOfError(typeormError(code))).toBe('retry');
+      expect(isConcurrencyConflict(typeormError(code))).toBe(true);
+    }
+    // other query failures stay bad input
+    expect(dispositionOfError(typeormError('23505'))).toBe('dead-letter');
+    expect(dispositionOfError(new DomainError(ErrorCode.AppDatabaseConflict, 'x'))).toBe('retry');
+    expect(dispositionOfError(new DomainError(ErrorCode.MessageRejected, 'too large'))).toBe('dead-letter');
   });
 
   it('uses 4xx for input errors and 5xx only for infrastructure', () => {

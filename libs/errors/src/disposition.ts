@@ -33,6 +33,8 @@ const DISPOSITION: Record<ErrorCode, Disposition> = {
   [ErrorCode.SourceQuery]: 'dead-letter',
   [ErrorCode.AppDatabaseUnavailable]: 'retry',
   [ErrorCode.BrokerUnavailable]: 'retry',
+  [ErrorCode.MessageRejected]: 'dead-letter',
+  [ErrorCode.AppDatabaseConflict]: 'retry',
   [ErrorCode.EmailUnavailable]: 'retry',
   [ErrorCode.Timeout]: 'retry',
   [ErrorCode.Internal]: 'dead-letter',
@@ -62,9 +64,28 @@ const TRANSIENT_SYSTEM_CODES = new Set([
   '08006',
 ]);
 
+/**
+ * SQLSTATEs with which PostgreSQL aborts a transaction that did nothing wrong but lost a race: the same work run
+ * again succeeds (PostgreSQL's documentation says to retry them). pg puts the SQLSTATE in `code`, and TypeORM's
+ * QueryFailedError copies it from the driver error.
+ */
+const CONFLICT_SQLSTATES = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+]);
+
+/** A deadlock or serialization failure of the app database (retry soon; not an outage, not bad input). */
+export function isConcurrencyConflict(error: unknown): boolean {
+  if (error instanceof DomainError) return error.code === ErrorCode.AppDatabaseConflict;
+  const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.code ?? e?.driverError?.code;
+  return typeof code === 'string' && CONFLICT_SQLSTATES.has(code);
+}
+
 /** Classifies any thrown value for a consumer: domain errors by code, infrastructure hiccups as retry. */
 export function dispositionOfError(error: unknown): Disposition {
   if (error instanceof DomainError) return dispositionFor(error.code);
+  if (isConcurrencyConflict(error)) return 'retry';
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && TRANSIENT_SYSTEM_CODES.has(code)) return 'retry';
   const message = error instanceof Error ? error.message : '';

@@ -29,6 +29,10 @@ export enum ErrorCode {
   // Infrastructure
   AppDatabaseUnavailable = 'APP_DATABASE_UNAVAILABLE',
   BrokerUnavailable = 'BROKER_UNAVAILABLE',
+  /** The broker answered and refused this record for good (too large, invalid): retrying cannot help. */
+  MessageRejected = 'MESSAGE_REJECTED',
+  /** The app database aborted a transaction for a deadlock or a serialization failure: run it again. */
+  AppDatabaseConflict = 'APP_DATABASE_CONFLICT',
   EmailUnavailable = 'EMAIL_UNAVAILABLE',
   Timeout = 'TIMEOUT',
   Internal = 'INTERNAL',

@@ -27,6 +27,8 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.SourceQuery]: 422,
   [ErrorCode.AppDatabaseUnavailable]: 503,
   [ErrorCode.BrokerUnavailable]: 503,
+  [ErrorCode.MessageRejected]: 500,
+  [ErrorCode.AppDatabaseConflict]: 503,
   [ErrorCode.EmailUnavailable]: 503,
   [ErrorCode.Timeout]: 504,
   [ErrorCode.Internal]: 500,

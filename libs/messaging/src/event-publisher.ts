@@ -17,6 +17,29 @@ export interface OutgoingEvent<E extends DomainEvent = DomainEvent> {
  */
 export const PUBLISH_TIMEOUT_MS = 10_000;
 
+/** Kafka protocol errors that reject one record for good; every other produce failure may pass with time. */
+const RECORD_REJECTIONS = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TIMESTAMP',
+  'UNSUPPORTED_COMPRESSION_TYPE',
+]);
+
+/** The kafkajs error type when the broker refused the record itself (kafkajs nests it in `cause`), else null. */
+export function recordRejection(error: unknown): string | null {
+  let e: unknown = error;
+  for (let depth = 0; e && depth < 5; depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string' && RECORD_REJECTIONS.has(type)) return type;
+    e =
+      (e as { cause?: unknown; originalError?: unknown }).cause ??
+      (e as { originalError?: unknown }).originalError;
+  }
+  return null;
+}
+
 /** Publishes validated events; resolves only once the broker acknowledged them (acks = all). */
 @Injectable()
 export class EventPublisher implements OnApplicationShutdown {
@@ -97,6 +120,17 @@ export class EventPublisher implements OnApplicationShutdown {
       return await Promise.race([sending, deadline]);
     } catch (e) {
       if (e instanceof DomainError) throw e;
+      const rejection = recordRejection(e);
+      if (rejection) {
+        // The broker is up and said no to this record: retrying (or calling it an outage) cannot help.
+        this.logger.error(`publish rejected by the broker (${rejection}): ${(e as Error).message}`);
+        throw new DomainError(
+          ErrorCode.MessageRejected,
+          `Kafka rejected the event (${rejection}): ${(e as Error).message}`,
+          { kafkaError: rejection },
+          { cause: e },
+        );
+      }
       this.logger.error(`publish failed: ${(e as Error).message}`);
       throw new DomainError(
         ErrorCode.BrokerUnavailable,

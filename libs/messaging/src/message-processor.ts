@@ -1,7 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { KafkaContext } from '@nestjs/microservices';
 import { decodeEvent, EventOf, EventType } from '@model-persistence/contracts';
-import { DomainError, dispositionOfError, ErrorCode, errorMessage } from '@model-persistence/errors';
+import {
+  DomainError,
+  dispositionOfError,
+  ErrorCode,
+  errorMessage,
+  isConcurrencyConflict,
+} from '@model-persistence/errors';
 import { BackoffPolicy, backoffDelay, DEFAULT_BACKOFF, sleep } from './backoff';
 import { DeadLetterPublisher } from './dead-letter.publisher';
 import { MESSAGING_OPTIONS, MessagingOptions } from './tokens';
@@ -41,6 +47,8 @@ export const OUTAGE_RETRY_WINDOW_MS = 15 * 60_000;
 
 /** Transient infrastructure failures (connection refused/reset, pool lost, broker unavailable). */
 export function isOutage(error: unknown): boolean {
+  // a deadlock or serialization failure is a lost race, not an outage: bounded by the retry count
+  if (isConcurrencyConflict(error)) return false;
   if (error instanceof DomainError)
     return error.code === ErrorCode.AppDatabaseUnavailable || error.code === ErrorCode.BrokerUnavailable;
   return dispositionOfError(error) === 'retry';

@@ -15,7 +15,7 @@ class TopicBootstrap implements OnApplicationBootstrap {
     @Inject(MESSAGING_OPTIONS) private readonly options: MessagingOptions,
   ) {}
   async onApplicationBootstrap(): Promise<void> {
-    await ensureTopics(this.kafka, this.options.topicPrefix, this.options.partitions);
+    await ensureTopics(this.kafka, this.options.topicPrefix, this.options.partitions, this.options);
   }
 }
 
@@ -27,6 +27,8 @@ export class MessagingModule {
     const options: MessagingOptions = {
       topicPrefix: kafka.topicPrefix,
       partitions: kafka.partitions,
+      replicationFactor: kafka.replicationFactor,
+      minInsyncReplicas: kafka.minInsyncReplicas,
       consumerGroup,
     };
     return {

@@ -26,11 +26,13 @@ export async function startKafkaService(
 
 /**
  * Serves /metrics, /health and /ready on METRICS_PORT (0 = off) once the app listens. Readiness follows the
- * Kafka consumer (a crashed or stopped consumer is not ready) and drops on SIGTERM/SIGINT, before shutdown.
+ * Kafka consumer (a crashed or stopped consumer is not ready) and drops on SIGTERM/SIGINT, before shutdown;
+ * `dependencies`, when given, must also resolve (e.g. the api: app database and Kafka answer).
  */
 export async function attachOpsServer(
   app: INestMicroservice | INestApplication,
   config: Pick<BaseConfig, 'telemetry'>,
+  dependencies?: () => Promise<unknown>,
 ): Promise<OpsServer | undefined> {
   if (config.telemetry.metricsPort <= 0) return undefined;
   const microservices = 'getMicroservices' in app ? app.getMicroservices() : [app];
@@ -49,7 +51,11 @@ export async function attachOpsServer(
   process.once('SIGINT', stop);
   const server = await startOpsServer({
     port: config.telemetry.metricsPort,
-    ready: () => !stopping && healthy.every(Boolean),
+    ready: async () => {
+      if (stopping || !healthy.every(Boolean)) return false;
+      if (dependencies) await dependencies();
+      return true;
+    },
   });
   const close = app.close.bind(app);
   app.close = async () => {

@@ -19,6 +19,26 @@ describe('ops server', () => {
     expect((await get('/ready')).status).toBe(200);
   });
 
+  it('is not ready while an async dependency check fails or throws', async () => {
+    const check = { ok: false };
+    const deps = await startOpsServer({
+      port: 0,
+      host: '127.0.0.1',
+      ready: async () => {
+        if (!check.ok) throw new Error('database down');
+        return true;
+      },
+    });
+    try {
+      const url = `http://127.0.0.1:${deps.port}/ready`;
+      expect((await fetch(url)).status).toBe(503);
+      check.ok = true;
+      expect((await fetch(url)).status).toBe(200);
+    } finally {
+      await deps.close();
+    }
+  });
+
   it('serves /metrics only when telemetry runs, and 404/405 otherwise', async () => {
     const metrics = await get('/metrics');
     expect(metrics.status).toBe(503);

@@ -24,7 +24,7 @@ export function testKafkaConfig(topicPrefix: string, overrides: Partial<KafkaCon
 
 export async function createTestTopics(config: KafkaConfig): Promise<Kafka> {
   const kafka = createKafka(config, `test-${randomBytes(3).toString('hex')}`);
-  await ensureTopics(kafka, config.topicPrefix, config.partitions);
+  await ensureTopics(kafka, config.topicPrefix, config.partitions, config);
   return kafka;
 }
 

@@ -5,6 +5,7 @@ import { kafkaMicroservice } from '@model-persistence/messaging';
 import { attachOpsServer, createLogger, runMain } from '@model-persistence/runtime';
 import { createApiApp } from './app.factory';
 import { loadApiConfig } from './config';
+import { ReadinessService } from './health/readiness.service';
 
 /** Hybrid app: the admin REST gateway over HTTP plus a Kafka consumer. */
 export async function main() {
@@ -16,7 +17,9 @@ export async function main() {
   });
   await app.startAllMicroservices();
   await app.listen(config.http.port, config.http.host);
-  await attachOpsServer(app, config);
+  // The probes' endpoint (no token): ready only when the app database and Kafka answer, as on GET /ready.
+  const readiness = app.get(ReadinessService);
+  await attachOpsServer(app, config, () => readiness.check());
   logger.log(`api listening on ${await app.getUrl()}`);
   return app;
 }
