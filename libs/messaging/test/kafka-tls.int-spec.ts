@@ -17,7 +17,7 @@ import {
   uniqueTopicPrefix,
 } from '@model-persistence/testing';
 import { Kafka } from 'kafkajs';
-import { EventPublisher, kafkaClientConfig } from './index';
+import { EventPublisher, kafkaClientConfig } from '../src/index';
 
 describe('Kafka over TLS with SCRAM (SASL_SSL, private broker)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mp-kafka-tls-'));

@@ -22,7 +22,7 @@ import {
   KafkaMessageProcessor,
   kafkaMicroservice,
   MessagingModule,
-} from './index';
+} from '../src/index';
 
 const received: RefreshRequested[] = [];
 

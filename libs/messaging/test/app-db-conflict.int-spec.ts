@@ -20,7 +20,7 @@ import {
 import { Kafka } from 'kafkajs';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { KafkaMessageProcessor, kafkaMicroservice, MessagingModule } from './index';
+import { KafkaMessageProcessor, kafkaMicroservice, MessagingModule } from '../src/index';
 
 let ds: DataSource;
 let other: Client;
