@@ -1,17 +1,9 @@
-import type { SourceDatabaseEntity, SourceTlsMode } from './entities';
+import type { SourceConnectionInfo } from '@model-persistence/source-db';
+import type { SourceDatabaseEntity } from './entities';
 import type { SecretBox } from './secret-box';
 
-/** What a source driver needs to connect (structurally the SourceConnectionInfo of @model-persistence/source-db). */
-export interface SourceConnectionSettings {
-  engine: SourceDatabaseEntity['engine'];
-  host: string;
-  port: number;
-  dbName: string;
-  username: string;
-  password: string | null;
-  statementTimeoutMs: number;
-  tls: { mode: SourceTlsMode; caCert: string | null };
-}
+/** What a source driver needs to connect: the one SourceConnectionInfo of @model-persistence/source-db. */
+export type SourceConnectionSettings = SourceConnectionInfo;
 
 /**
  * The one place a stored source database becomes connection settings: the password is decrypted here, just

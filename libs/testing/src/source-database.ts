@@ -1,3 +1,4 @@
+import type { SourceConnectionInfo } from '@model-persistence/source-db';
 import { randomBytes } from 'node:crypto';
 import { createConnection } from 'mysql2/promise';
 import { Client } from 'pg';
@@ -10,16 +11,8 @@ export const MYSQL_ADMIN = {
   password: process.env.MYSQL_TEST_PASSWORD || undefined,
 };
 
-/** Connection info of a test source database (structurally a SourceConnectionInfo of @model-persistence/source-db). */
-export interface TestSourceConnection {
-  engine: 'postgres' | 'mysql';
-  host: string;
-  port: number;
-  dbName: string;
-  username: string;
-  password: string | null;
-  statementTimeoutMs: number;
-}
+/** Connection info of a test source database: the one SourceConnectionInfo of @model-persistence/source-db. */
+export type TestSourceConnection = SourceConnectionInfo;
 
 export interface TestSourceDatabase {
   name: string;
