@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { CoreModule, InboxPurgeModule } from '@model-persistence/runtime';
 import { CompleteRunUseCase } from './complete-run.use-case';
-import { NOTIFIER_SETTINGS, NotifierConfig } from './config';
+import { NotifierConfig } from './config';
 import { MailerService } from './mailer.service';
 import { NotifierPurgeJob } from './notifier-purge.job';
 import { OutboxSender } from './outbox-sender.service';
@@ -22,7 +22,6 @@ export class AppModule {
       ],
       controllers: [RefreshEventsHandler],
       providers: [
-        { provide: NOTIFIER_SETTINGS, useValue: config },
         MailerService,
         RecipientsService,
         RunAlertService,

@@ -82,9 +82,6 @@ export interface NotifierSettings {
 
 export type NotifierConfig = ReturnType<typeof loadNotifierConfig>;
 
-/** Injection token for the notifier's own settings. */
-export const NOTIFIER_SETTINGS = Symbol('NOTIFIER_SETTINGS');
-
 export function loadNotifierConfig(env = process.env) {
   return loadServiceConfig(
     'notifier',

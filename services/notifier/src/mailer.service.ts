@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { createTransport, Transporter } from 'nodemailer';
-import { NOTIFIER_SETTINGS, NotifierSettings } from './config';
+import { APP_CONFIG } from '@model-persistence/config';
+import { NotifierSettings } from './config';
 
 export interface OutgoingEmail {
   to: string[];
@@ -16,7 +17,7 @@ export interface OutgoingEmail {
 export class MailerService implements OnApplicationShutdown {
   private readonly transport: Transporter;
 
-  constructor(@Inject(NOTIFIER_SETTINGS) private readonly settings: NotifierSettings) {
+  constructor(@Inject(APP_CONFIG) private readonly settings: NotifierSettings) {
     const { smtp } = settings;
     this.transport = createTransport({
       host: smtp.host,

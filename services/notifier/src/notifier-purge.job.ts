@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AlertRepository, NotificationOutboxRepository } from '@model-persistence/database';
 import { PeriodicJob } from '@model-persistence/runtime';
-import { NOTIFIER_SETTINGS, NotifierSettings } from './config';
+import { APP_CONFIG } from '@model-persistence/config';
+import { NotifierSettings } from './config';
 
 /**
  * The notifier's own tables stay bounded: decided alert runs and their results after ALERT_RUN_RETENTION_DAYS,
@@ -13,7 +14,7 @@ export class NotifierPurgeJob extends PeriodicJob {
   constructor(
     private readonly alerts: AlertRepository,
     private readonly outbox: NotificationOutboxRepository,
-    @Inject(NOTIFIER_SETTINGS) private readonly settings: NotifierSettings,
+    @Inject(APP_CONFIG) private readonly settings: NotifierSettings,
   ) {
     super('NotifierPurge', settings.purge.intervalMs);
   }

@@ -14,7 +14,8 @@ import {
 import { errorMessage } from '@model-persistence/errors';
 import { backoffDelay, BackoffPolicy, sleep } from '@model-persistence/messaging';
 import { Metrics, recordSpanError, SpanKind, withSpanFromContext } from '@model-persistence/telemetry';
-import { NOTIFIER_SETTINGS, NotifierSettings } from './config';
+import { APP_CONFIG } from '@model-persistence/config';
+import { NotifierSettings } from './config';
 import { MailerService } from './mailer.service';
 import { RecipientsService } from './recipients.service';
 import { RunAlertService } from './run-alert.service';
@@ -46,7 +47,7 @@ export class OutboxSender implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly runAlerts: RunAlertService,
     private readonly mailer: MailerService,
     private readonly recipients: RecipientsService,
-    @Inject(NOTIFIER_SETTINGS) private readonly settings: NotifierSettings,
+    @Inject(APP_CONFIG) private readonly settings: NotifierSettings,
   ) {
     this.backoff = {
       retries: Number.MAX_SAFE_INTEGER,

@@ -12,7 +12,8 @@ import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { captureTraceContext } from '@model-persistence/telemetry';
 import { EntityManager } from 'typeorm';
 import { afterAnnouncement, AlertStateView, decideFailure } from './alert-policy';
-import { NOTIFIER_SETTINGS, NotifierSettings } from './config';
+import { APP_CONFIG } from '@model-persistence/config';
+import { NotifierSettings } from './config';
 import {
   EmailContext,
   FailedModelView,
@@ -56,7 +57,7 @@ export class RunAlertService {
     private readonly outbox: NotificationOutboxRepository,
     private readonly databases: SourceDatabaseRepository,
     private readonly cards: CardRepository,
-    @Inject(NOTIFIER_SETTINGS) private readonly settings: NotifierSettings,
+    @Inject(APP_CONFIG) private readonly settings: NotifierSettings,
   ) {}
 
   /** Events about databases we do not know are bad input: dead-lettered with this reason. */
