@@ -3,20 +3,9 @@ import { CoreModule, InboxPurgeModule } from '@model-persistence/runtime';
 import { ApplyHistoryEventUseCase } from './apply-history-event.use-case';
 import { HistoryConfig } from './config';
 import { HistoryEventsHandler } from './history-events.handler';
-import { HISTORY_OPTIONS, HistoryOptions } from './history-options';
 import { StaleRunSweeper } from './stale-run-sweeper.service';
 import { SweepStaleRunsUseCase } from './sweep-stale-runs.use-case';
 import { TaskHistoryTrimJob } from './task-history-trim.job';
-
-export function historyOptions(config: HistoryConfig): HistoryOptions {
-  return {
-    consumer: config.consumerGroup,
-    staleRunTimeoutMs: config.history.staleRunTimeoutMs,
-    sweepIntervalMs: config.history.sweepIntervalMs,
-    keep: config.history.keep,
-    trimIntervalMs: config.history.trimIntervalMs,
-  };
-}
 
 @Module({})
 export class AppModule {
@@ -28,13 +17,7 @@ export class AppModule {
         InboxPurgeModule.forRoot(config.inboxPurge),
       ],
       controllers: [HistoryEventsHandler],
-      providers: [
-        { provide: HISTORY_OPTIONS, useValue: historyOptions(config) },
-        ApplyHistoryEventUseCase,
-        SweepStaleRunsUseCase,
-        StaleRunSweeper,
-        TaskHistoryTrimJob,
-      ],
+      providers: [ApplyHistoryEventUseCase, SweepStaleRunsUseCase, StaleRunSweeper, TaskHistoryTrimJob],
     };
   }
 }

@@ -1,16 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ApplyOutcome, TaskHistoryRepository } from '@model-persistence/database';
 import { closeIfStale, projectEvent, runKeyOf, validateHistoryEvent } from './history-projection';
-import { HISTORY_OPTIONS, HistoryOptions } from './history-options';
+import { APP_CONFIG } from '@model-persistence/config';
+import { HistoryOptions, HistoryProjectorConfig } from './history-options';
 import { HistoryEvent } from './history-topics';
 
 /** Applies one run / model / prune event to task_history, exactly once (inbox in the same transaction). */
 @Injectable()
 export class ApplyHistoryEventUseCase {
+  private readonly options: HistoryOptions;
+
   constructor(
     private readonly history: TaskHistoryRepository,
-    @Inject(HISTORY_OPTIONS) private readonly options: HistoryOptions,
-  ) {}
+    @Inject(APP_CONFIG) { projector }: HistoryProjectorConfig,
+  ) {
+    this.options = projector;
+  }
 
   async execute(event: HistoryEvent): Promise<ApplyOutcome> {
     validateHistoryEvent(event);

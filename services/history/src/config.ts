@@ -2,6 +2,7 @@ import { envInt, loadServiceConfig } from '@model-persistence/config';
 import { inboxPurgeEnv, inboxPurgeOptions } from '@model-persistence/runtime';
 import { ConsumerGroups } from '@model-persistence/contracts';
 import { z } from 'zod';
+import type { HistoryOptions } from './history-options';
 
 const HOUR_MS = 3_600_000;
 
@@ -31,13 +32,14 @@ export function loadHistoryConfig(env = process.env) {
     historyEnvSchema,
     (e) => ({
       consumerGroup: HISTORY_CONSUMER,
-      history: {
+      history: { concurrency: e.HISTORY_CONCURRENCY },
+      projector: {
+        consumer: HISTORY_CONSUMER,
         staleRunTimeoutMs: e.HISTORY_STALE_RUN_TIMEOUT_MS,
         sweepIntervalMs: e.HISTORY_SWEEP_INTERVAL_MS,
-        concurrency: e.HISTORY_CONCURRENCY,
         keep: e.TASK_HISTORY_KEEP,
         trimIntervalMs: e.TASK_HISTORY_TRIM_INTERVAL_MS,
-      },
+      } satisfies HistoryOptions,
       inboxPurge: inboxPurgeOptions(HISTORY_CONSUMER, e),
     }),
     env,

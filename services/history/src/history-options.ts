@@ -1,5 +1,3 @@
-export const HISTORY_OPTIONS = Symbol('HISTORY_OPTIONS');
-
 export interface HistoryOptions {
   /** Inbox consumer name: the events this projector applied are recorded under it. */
   consumer: string;
@@ -10,4 +8,9 @@ export interface HistoryOptions {
   trimIntervalMs: number;
   /** Clock, replaceable in tests. */
   now?: () => Date;
+}
+
+/** The projector's part of the history configuration (APP_CONFIG, as every service injects its configuration). */
+export interface HistoryProjectorConfig {
+  projector: HistoryOptions;
 }

@@ -61,8 +61,8 @@ export async function replayHistory(opts: ReplayOptions): Promise<ReplayReport> 
       keep: Number.MAX_SAFE_INTEGER,
       trimIntervalMs: 0,
     };
-    const apply = new ApplyHistoryEventUseCase(history, options);
-    const sweep = new SweepStaleRunsUseCase(history, options);
+    const apply = new ApplyHistoryEventUseCase(history, { projector: options });
+    const sweep = new SweepStaleRunsUseCase(history, { projector: options });
 
     const state = await history.replayState(opts.consumer);
     if (state.rows > 0 || state.inbox > 0) {

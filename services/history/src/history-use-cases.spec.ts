@@ -60,8 +60,8 @@ function setup(nowMs = T0) {
   const repo = fake as unknown as TaskHistoryRepository;
   return {
     fake,
-    apply: new ApplyHistoryEventUseCase(repo, options),
-    sweep: new SweepStaleRunsUseCase(repo, options),
+    apply: new ApplyHistoryEventUseCase(repo, { projector: options }),
+    sweep: new SweepStaleRunsUseCase(repo, { projector: options }),
     setNow: (ms: number) => (now = ms),
   };
 }
@@ -129,10 +129,11 @@ describe('history config', () => {
   it('defaults the stale-run timeout to 2 h and validates the variables', () => {
     const c = loadHistoryConfig({});
     expect(c.consumerGroup).toBe('history-projector');
-    expect(c.history).toEqual({
+    expect(c.history).toEqual({ concurrency: 3 });
+    expect(c.projector).toEqual({
+      consumer: 'history-projector',
       staleRunTimeoutMs: 7_200_000,
       sweepIntervalMs: 60_000,
-      concurrency: 3,
       keep: 100_000,
       trimIntervalMs: 3_600_000,
     });
@@ -141,7 +142,7 @@ describe('history config', () => {
       retentionMs: 7 * 24 * 3_600_000,
       intervalMs: 3_600_000,
     });
-    expect(loadHistoryConfig({ HISTORY_STALE_RUN_TIMEOUT_MS: '5000' }).history.staleRunTimeoutMs).toBe(5000);
+    expect(loadHistoryConfig({ HISTORY_STALE_RUN_TIMEOUT_MS: '5000' }).projector.staleRunTimeoutMs).toBe(5000);
     expect(() => loadHistoryConfig({ HISTORY_STALE_RUN_TIMEOUT_MS: '10' })).toThrow(
       /HISTORY_STALE_RUN_TIMEOUT_MS \("10"\)/,
     );

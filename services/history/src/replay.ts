@@ -16,7 +16,7 @@ export async function main(argv = process.argv.slice(2)) {
     kafka: config.kafka,
     databaseUrl: config.database.url,
     consumer: config.consumerGroup,
-    staleRunTimeoutMs: config.history.staleRunTimeoutMs,
+    staleRunTimeoutMs: config.projector.staleRunTimeoutMs,
     truncate: argv.includes('--truncate'),
     log: (line) => console.error(`[history-replay] ${line}`),
   });

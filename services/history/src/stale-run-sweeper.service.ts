@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PeriodicJob } from '@model-persistence/runtime';
-import { HISTORY_OPTIONS, HistoryOptions } from './history-options';
+import { APP_CONFIG } from '@model-persistence/config';
+import { HistoryProjectorConfig } from './history-options';
 import { SweepStaleRunsUseCase } from './sweep-stale-runs.use-case';
 
 /** Runs the stale-run sweep at start-up and then every HISTORY_SWEEP_INTERVAL_MS, never two at once. */
@@ -8,7 +9,7 @@ import { SweepStaleRunsUseCase } from './sweep-stale-runs.use-case';
 export class StaleRunSweeper extends PeriodicJob {
   constructor(
     private readonly sweep: SweepStaleRunsUseCase,
-    @Inject(HISTORY_OPTIONS) options: HistoryOptions,
+    @Inject(APP_CONFIG) { projector: options }: HistoryProjectorConfig,
   ) {
     super('StaleRunSweeper', options.sweepIntervalMs);
   }

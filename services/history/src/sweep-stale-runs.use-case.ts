@@ -1,17 +1,22 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { TaskHistoryRepository } from '@model-persistence/database';
 import { closeIfStale } from './history-projection';
-import { HISTORY_OPTIONS, HistoryOptions } from './history-options';
+import { APP_CONFIG } from '@model-persistence/config';
+import { HistoryOptions, HistoryProjectorConfig } from './history-options';
 
 const BATCH = 500;
 
 /** Closes runs that stopped sending events (their refresher died) as failed, with the reason. */
 @Injectable()
 export class SweepStaleRunsUseCase {
+  private readonly options: HistoryOptions;
+
   constructor(
     private readonly history: TaskHistoryRepository,
-    @Inject(HISTORY_OPTIONS) private readonly options: HistoryOptions,
-  ) {}
+    @Inject(APP_CONFIG) { projector }: HistoryProjectorConfig,
+  ) {
+    this.options = projector;
+  }
 
   /** Returns how many runs it closed. Safe to run on every replica at once: the result is deterministic. */
   async execute(now: Date = this.options.now?.() ?? new Date()): Promise<number> {

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { TaskHistoryRepository } from '@model-persistence/database';
 import { PeriodicJob } from '@model-persistence/runtime';
-import { HISTORY_OPTIONS, HistoryOptions } from './history-options';
+import { APP_CONFIG } from '@model-persistence/config';
+import { HistoryOptions, HistoryProjectorConfig } from './history-options';
 
 /**
  * task_history is the projector's table, so the projector keeps it bounded: the newest TASK_HISTORY_KEEP rows
@@ -9,11 +10,14 @@ import { HISTORY_OPTIONS, HistoryOptions } from './history-options';
  */
 @Injectable()
 export class TaskHistoryTrimJob extends PeriodicJob {
+  private readonly options: HistoryOptions;
+
   constructor(
     private readonly history: TaskHistoryRepository,
-    @Inject(HISTORY_OPTIONS) private readonly options: HistoryOptions,
+    @Inject(APP_CONFIG) { projector }: HistoryProjectorConfig,
   ) {
-    super('TaskHistoryTrim', options.trimIntervalMs);
+    super('TaskHistoryTrim', projector.trimIntervalMs);
+    this.options = projector;
   }
 
   protected async work(): Promise<string | null> {
