@@ -133,7 +133,7 @@ describe('api: console endpoints (real PostgreSQL and Kafka)', () => {
 
   it('searches, filters and sorts the persisted models list', async () => {
     expect((await h.request('POST', '/api/model-persistence/enable')).status).toBe(204);
-    expect((await h.request('POST', `/api/model-persistence/database/${dbId}/persist`)).status).toBe(204);
+    expect((await h.request('POST', `/api/model-persistence/database/${dbId}/persist`)).status).toBe(200);
     const names = ['Revenue by day', 'Top customers', 'Orders by status'];
     for (const name of names) {
       const card = await h.request('POST', '/api/cards', {

@@ -1,7 +1,8 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { IdParams, idParams } from '../common/ids';
-import { ZodParams } from '../http/zod-validation';
+import { emptyBody } from '../http/schemas';
+import { ZodBody, ZodParams } from '../http/zod-validation';
 import { CanPersistCheckUseCase } from './can-persist-check.use-case';
 
 @ApiTags('model-persistence')
@@ -17,7 +18,7 @@ export class CanPersistCheckController {
       'Run the can-persist check of a database step by step (create schema, create/read/drop a table, ' +
       'cache_info) and report each step; changes no setting.',
   })
-  async run(@ZodParams(idParams) { id }: IdParams) {
+  async run(@ZodParams(idParams) { id }: IdParams, @ZodBody(emptyBody) _body: unknown) {
     return this.check.check(id);
   }
 }
