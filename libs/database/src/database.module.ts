@@ -16,6 +16,7 @@ import {
   SourceDatabaseRepository,
   TaskHistoryRepository,
 } from './repositories';
+import { UnitOfWork } from './unit-of-work';
 
 export const REPOSITORIES = [
   AdminUserRepository,
@@ -31,6 +32,8 @@ export const REPOSITORIES = [
   SettingRepository,
   SourceDatabaseRepository,
   TaskHistoryRepository,
+  // the one transaction idiom: several repository calls in one app-database transaction
+  UnitOfWork,
 ];
 
 @Injectable()

@@ -7,3 +7,4 @@ export * from './database.module';
 export * from './settings';
 export * from './secret-box';
 export * from './source-connection';
+export * from './unit-of-work';

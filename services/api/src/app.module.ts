@@ -6,7 +6,6 @@ import { AdminController } from './admin/admin.controller';
 import { TokenService } from './auth/token.service';
 import { ChangeNotifier } from './common/change-notifier';
 import { SOURCE_DB, SourceDbPort, sourceDbFromLib } from '@model-persistence/source-db';
-import { UnitOfWork } from './common/unit-of-work';
 import { ApiConfig } from './config';
 import { HealthController } from './health/health.controller';
 import { ReadinessService } from './health/readiness.service';
@@ -66,7 +65,6 @@ export class AppModule {
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         TokenService,
         ReadinessService,
-        UnitOfWork,
         ChangeNotifier,
         PersistenceSettingsUseCase,
         DatabasePersistenceUseCase,

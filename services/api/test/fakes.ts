@@ -1,6 +1,6 @@
+import { UnitOfWork } from '@model-persistence/database';
 import { OutgoingEvent } from '@model-persistence/messaging';
 import { ChangeNotifier } from '../src/common/change-notifier';
-import { UnitOfWork } from '../src/common/unit-of-work';
 
 /** A ChangeNotifier over a publisher that records what would have been sent (or fails). */
 export function recordingNotifier(fail?: Error) {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { RefreshRunCompleted, RefreshRunStarted } from '@model-persistence/contracts';
-import { AlertRepository, InboxRepository } from '@model-persistence/database';
+import { AlertRepository, InboxRepository, UnitOfWork } from '@model-persistence/database';
 import { NOTIFIER_CONSUMER } from './notifier.constants';
 import { OutboxSender } from './outbox-sender.service';
 import { RecordOutcome } from './record-refresh-failure.use-case';
@@ -10,6 +10,7 @@ import { RunAlertService } from './run-alert.service';
 @Injectable()
 export class CompleteRunUseCase {
   constructor(
+    private readonly uow: UnitOfWork,
     private readonly alerts: AlertRepository,
     private readonly inbox: InboxRepository,
     private readonly runAlerts: RunAlertService,
@@ -19,7 +20,7 @@ export class CompleteRunUseCase {
   async execute(e: RefreshRunStarted | RefreshRunCompleted): Promise<RecordOutcome> {
     // run starts share the topic; alerts only need the completion
     if (e.type === 'RefreshRunStarted') return 'ignored';
-    const [outcome, queued] = await this.alerts.transaction(async (m): Promise<[RecordOutcome, number]> => {
+    const [outcome, queued] = await this.uow.run(async (m): Promise<[RecordOutcome, number]> => {
       if (!(await this.inbox.record(NOTIFIER_CONSUMER, e.eventId, m))) return ['duplicate', 0];
       await this.runAlerts.requireDatabase(e.databaseId, m);
       await this.alerts.lockRun(e.runId, m);

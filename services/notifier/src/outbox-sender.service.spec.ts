@@ -2,6 +2,7 @@ import {
   AlertRepository,
   NotificationOutboxEntity,
   NotificationOutboxRepository,
+  UnitOfWork,
 } from '@model-persistence/database';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -68,6 +69,7 @@ function setup(opts: { recipients: string[]; failWith?: Error; rows: Notificatio
     mailer,
     recipients,
     config,
+    {} as UnitOfWork,
   );
   return { sender, calls, mails };
 }

@@ -10,6 +10,7 @@ import {
   AlertRepository,
   NotificationOutboxEntity,
   NotificationOutboxRepository,
+  UnitOfWork,
 } from '@model-persistence/database';
 import { errorMessage } from '@model-persistence/errors';
 import { backoffDelay, BackoffPolicy, sleep } from '@model-persistence/messaging';
@@ -48,6 +49,7 @@ export class OutboxSender implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly mailer: MailerService,
     private readonly recipients: RecipientsService,
     @Inject(APP_CONFIG) private readonly settings: NotifierSettings,
+    private readonly uow: UnitOfWork,
   ) {
     this.backoff = {
       retries: Number.MAX_SAFE_INTEGER,
@@ -175,7 +177,7 @@ export class OutboxSender implements OnApplicationBootstrap, BeforeApplicationSh
     const runIds = await this.alerts.findStaleUndecidedRuns(this.settings.alerts.runGraceMs);
     let queued = 0;
     for (const runId of runIds) {
-      queued += await this.alerts.transaction(async (m) => {
+      queued += await this.uow.run(async (m) => {
         await this.alerts.lockRun(runId, m);
         return this.runAlerts.tryDecide(runId, m, true);
       });
@@ -183,7 +185,7 @@ export class OutboxSender implements OnApplicationBootstrap, BeforeApplicationSh
     if (runIds.length > 0) this.logger.warn(`decided ${runIds.length} run(s) with missing per-model events`);
     const orphans = await this.alerts.findOrphanRunIds(this.settings.alerts.orphanRunMs);
     for (const runId of orphans) {
-      queued += await this.alerts.transaction(async (m) => {
+      queued += await this.uow.run(async (m) => {
         await this.alerts.lockRun(runId, m);
         return this.runAlerts.decideOrphan(runId, m);
       });

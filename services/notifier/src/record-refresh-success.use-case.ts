@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { RefreshSucceeded } from '@model-persistence/contracts';
-import { AlertRepository, InboxRepository } from '@model-persistence/database';
+import { AlertRepository, InboxRepository, UnitOfWork } from '@model-persistence/database';
 import { applySuccess } from './alert-policy';
 import { NOTIFIER_CONSUMER } from './notifier.constants';
 import { OutboxSender } from './outbox-sender.service';
@@ -11,6 +11,7 @@ import { RunAlertService } from './run-alert.service';
 @Injectable()
 export class RecordRefreshSuccessUseCase {
   constructor(
+    private readonly uow: UnitOfWork,
     private readonly alerts: AlertRepository,
     private readonly inbox: InboxRepository,
     private readonly runAlerts: RunAlertService,
@@ -18,7 +19,7 @@ export class RecordRefreshSuccessUseCase {
   ) {}
 
   async execute(e: RefreshSucceeded): Promise<RecordOutcome> {
-    const [outcome, queued] = await this.alerts.transaction(async (m): Promise<[RecordOutcome, number]> => {
+    const [outcome, queued] = await this.uow.run(async (m): Promise<[RecordOutcome, number]> => {
       if (!(await this.inbox.record(NOTIFIER_CONSUMER, e.eventId, m))) return ['duplicate', 0];
       await this.runAlerts.requireDatabase(e.databaseId, m);
       await this.alerts.lockRun(e.runId, m);

@@ -11,11 +11,6 @@ export class AlertRepository {
     return manager ?? this.ds.manager;
   }
 
-  /** Runs `fn` in one transaction (inbox record, alert state and outbox commit together or not at all). */
-  transaction<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return this.ds.transaction(fn);
-  }
-
   /**
    * Serializes every transaction touching one run: its results arrive on two topics that may be handled
    * at the same moment, and the last one in must see the others to decide.

@@ -9,12 +9,12 @@ import {
   SourceDatabaseEntity,
   SourceDatabaseRepository,
   sourceConnectionSettings,
+  UnitOfWork,
 } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { SourceConnectionInfo, SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
 import { ApiConfig } from '../config';
 import { ChangeNotifier } from '../common/change-notifier';
-import { UnitOfWork } from '../common/unit-of-work';
 
 export function connectionInfo(db: SourceDatabaseEntity, box: SecretBox): SourceConnectionInfo {
   return sourceConnectionSettings(db, box);

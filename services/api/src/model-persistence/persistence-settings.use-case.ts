@@ -5,10 +5,10 @@ import {
   SettingKey,
   SettingRepository,
   SourceDatabaseRepository,
+  UnitOfWork,
 } from '@model-persistence/database';
 import { Actor } from '../common/actor';
 import { ChangeNotifier } from '../common/change-notifier';
-import { UnitOfWork } from '../common/unit-of-work';
 
 /** Global switch and refresh schedule of model persistence. */
 @Injectable()

@@ -10,13 +10,13 @@ import {
   SettingKey,
   SettingRepository,
   SourceDatabaseRepository,
+  UnitOfWork,
 } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { OutgoingEvent } from '@model-persistence/messaging';
 import { Actor } from '../common/actor';
 import { ChangeNotifier } from '../common/change-notifier';
 import { SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
-import { UnitOfWork } from '../common/unit-of-work';
 
 export interface CardInput {
   name: string;
