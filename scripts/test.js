@@ -53,15 +53,18 @@ async function main() {
     const summary = fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, 'utf8')) : null;
     results.push({ name, code, summary });
   };
-  // --faults runs only the fault-injection suite, at full size (unit and integration ran in `npm test`)
+  const report = require('./reliability-report');
+  const mode = faults ? 'full' : 'short';
+  // figures of this run only: cleared before anything records some (the SQL fuzz records during integration)
+  if (!unitOnly && jestArgs.length === 0) report.clearFigures(mode);
+  // --faults runs only the fault-injection suite and the SQL fuzz, at full size (the rest ran in `npm test`)
   if (!faults) jest('unit', ['--selectProjects', 'unit']);
+  if (faults && jestArgs.length === 0)
+    jest('sql-fuzz', ['--selectProjects', 'integration', '--runInBand', 'test/security/model-sql-fuzz']);
   if (!unitOnly && !faults) jest('integration', ['--selectProjects', 'integration', '--runInBand']);
   // fault injection (test/faults): short sizes after the integration tests, the issue's sizes with --faults
   if (!unitOnly && (jestArgs.length === 0 || faults)) {
     // docs/RELIABILITY.md's figures are generated from what this run measured (scripts/reliability-report.js)
-    const report = require('./reliability-report');
-    const mode = faults ? 'full' : 'short';
-    if (jestArgs.length === 0) report.clearFigures(mode);
     jest('faults', ['--selectProjects', 'faults', '--runInBand']);
     report.recordRun(mode, results[results.length - 1].summary);
     await report.writeReport();
