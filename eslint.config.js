@@ -2,6 +2,22 @@
 const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 
+// services never import each other, and libs are used through their entry points only
+const LAYOUT_PATTERNS = [
+  {
+    group: ['@model-persistence/*/*', '!@model-persistence/telemetry/register'],
+    message: 'Import a lib through its entry point (or @model-persistence/telemetry/register).',
+  },
+  {
+    group: ['**/services/*', '../../services/**', '../../../services/**'],
+    message: 'Services never import each other.',
+  },
+  {
+    group: ['**/libs/*/src/**', '../../libs/**'],
+    message: 'Import libs as @model-persistence/<lib>.',
+  },
+];
+
 module.exports = tseslint.config(
   { ignores: ['**/dist/**', 'node_modules/**', '.cache/**', 'coverage/**', 'libs/contracts/schemas/**'] },
   js.configs.recommended,
@@ -70,20 +86,7 @@ module.exports = tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          patterns: [
-            {
-              group: ['@model-persistence/*/*', '!@model-persistence/telemetry/register'],
-              message: 'Import a lib through its entry point (or @model-persistence/telemetry/register).',
-            },
-            {
-              group: ['**/services/*', '../../services/**', '../../../services/**'],
-              message: 'Services never import each other.',
-            },
-            {
-              group: ['**/libs/*/src/**', '../../libs/**'],
-              message: 'Import libs as @model-persistence/<lib>.',
-            },
-          ],
+          patterns: LAYOUT_PATTERNS,
         },
       ],
     },
@@ -98,18 +101,7 @@ module.exports = tseslint.config(
         'error',
         {
           patterns: [
-            {
-              group: ['@model-persistence/*/*', '!@model-persistence/telemetry/register'],
-              message: 'Import a lib through its entry point (or @model-persistence/telemetry/register).',
-            },
-            {
-              group: ['**/services/*', '../../services/**', '../../../services/**'],
-              message: 'Services never import each other.',
-            },
-            {
-              group: ['**/libs/*/src/**', '../../libs/**'],
-              message: 'Import libs as @model-persistence/<lib>.',
-            },
+            ...LAYOUT_PATTERNS,
             {
               group: ['@model-persistence/testing', '**/test/**'],
               message: 'Production code never imports test code.',
