@@ -21,6 +21,7 @@ import {
   TEMP_TABLE_PREFIX,
   tempTableName,
 } from './naming';
+import { liveBuildNames } from './live-builds';
 import { auditMysqlPrivileges } from './privilege-audit';
 import { classifySourceError, SourceError } from './source-error';
 import { mysqlSslOptions } from './tls-options';
@@ -37,6 +38,7 @@ import {
 import type {
   CanPersistContext,
   CanPersistResult,
+  LiveGenerations,
   CanPersistStep,
   RefreshTableRequest,
   RefreshTableResult,
@@ -443,22 +445,49 @@ export class MysqlSourceDriver implements SourceDriver {
   }
 
   /**
-   * Call only while no refresh of this schema runs (e.g. at the start of a database run): it stops builds
-   * still running for this schema's temporary tables (orphans of killed processes), then drops the leftovers.
+   * Stops builds still running for this schema's temporary tables (orphans of killed or paused processes) and
+   * drops the leftovers — except the builds whose generation a live lease holds (`liveGenerations`).
    */
-  async dropOrphanTempTables(schemaName: string): Promise<number> {
+  async dropOrphanTempTables(schemaName: string, liveGenerations?: LiveGenerations): Promise<number> {
     return this.withConnection(async (c) => {
-      // builds of killed processes still running on the server would otherwise hold the drop until they end
-      await this.killOrphanBuilds(c, `${q(schemaName)}.${q(TEMP_TABLE_PREFIX).slice(0, -1)}`);
+      // listed first, liveness asked second: a build that exists now and is live is in the answer
+      const builds = await this.runningBuilds(c, schemaName);
       const [rows] = await c.query<RowDataPacket[]>(
         `SELECT TABLE_NAME AS name FROM information_schema.TABLES
           WHERE TABLE_SCHEMA = ? AND (TABLE_NAME LIKE ? OR TABLE_NAME LIKE ?)`,
         [schemaName, likePrefix(TEMP_TABLE_PREFIX), likePrefix(BACKUP_TABLE_PREFIX)],
       );
-      for (const row of rows) {
-        await c.query(`DROP TABLE IF EXISTS ${qualifiedName(ENGINE, schemaName, String(row.name))}`);
+      const names = rows.map((row) => String(row.name));
+      const live = await liveBuildNames([...names, ...builds.map((b) => b.table)], liveGenerations);
+      // builds of dead processes still running on the server would otherwise hold the drop until they end
+      for (const build of builds) {
+        if (!live.has(build.table)) await c.query(`KILL QUERY ${build.id}`).catch(() => undefined);
       }
-      return rows.length;
+      let dropped = 0;
+      for (const name of names) {
+        if (live.has(name)) continue;
+        await c.query(`DROP TABLE IF EXISTS ${qualifiedName(ENGINE, schemaName, name)}`);
+        dropped += 1;
+      }
+      return dropped;
+    });
+  }
+
+  /** CREATE TABLE … AS statements running on the server for this schema's temporary tables. */
+  private async runningBuilds(
+    c: PoolConnection,
+    schemaName: string,
+  ): Promise<{ id: number; table: string }[]> {
+    const prefix = `${q(schemaName)}.${q(TEMP_TABLE_PREFIX).slice(0, -1)}`; // `schema`.`mp_tmp_ (no closing quote)
+    const [rows] = await c.query<RowDataPacket[]>(
+      `SELECT ID AS id, INFO AS info FROM information_schema.PROCESSLIST
+        WHERE ID <> CONNECTION_ID() AND COMMAND = 'Query' AND INFO LIKE ?`,
+      [`%CREATE TABLE ${prefix.replace(/[\\_%]/g, (ch) => `\\${ch}`)}%`],
+    );
+    return rows.map((row) => {
+      const info = String(row.info);
+      const rest = info.slice(info.indexOf(prefix) + prefix.length);
+      return { id: Number(row.id), table: `${TEMP_TABLE_PREFIX}${rest.split('`')[0]}` };
     });
   }
 

@@ -8,6 +8,7 @@ import {
   qualifiedName,
   quoteIdentifier,
   shortInstanceHash,
+  tempTableGeneration,
   tempTableName,
 } from './naming';
 import fc from 'fast-check';
@@ -95,5 +96,17 @@ describe('cache naming', () => {
     expect(() => quoteIdentifier('postgres', 'a\u0000b')).toThrow(/invalid identifier/);
     expect(() => quoteIdentifier('postgres', 'é'.repeat(32))).toThrow(/too long/);
     expect(quoteIdentifier('mysql', 'é'.repeat(32))).toBe(`\`${'é'.repeat(32)}\``);
+  });
+});
+
+describe('tempTableGeneration', () => {
+  it('reads the generation back from a temporary table name, and nothing from other names', () => {
+    for (const engine of ['postgres', 'mysql'] as const) {
+      const target = cacheTableName(engine, 12, 'a model with a rather long name '.repeat(3));
+      expect(tempTableGeneration(tempTableName(engine, target, 2_000_000_001))).toBe(2_000_000_001);
+      expect(tempTableGeneration(tempTableName(engine, target))).toBeUndefined();
+      expect(tempTableGeneration(backupTableName(engine, target))).toBeUndefined();
+      expect(tempTableGeneration(target)).toBeUndefined();
+    }
   });
 });

@@ -120,6 +120,12 @@ export function tempTableName(engine: SourceEngine, target: string, generation?:
   return derivedName(engine, TEMP_TABLE_PREFIX, target, generation === undefined ? '' : `g${generation}_`);
 }
 
+/** The build generation a temporary table's name carries (`mp_tmp_<hash>_g<generation>_…`), if any. */
+export function tempTableGeneration(name: string): number | undefined {
+  const m = /^mp_tmp_[0-9a-f]{10}_g(\d+)_/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** The name the previous table briefly holds during the swap (`mp_old_<hash>_<target>`). */
 export function backupTableName(engine: SourceEngine, target: string): string {
   return derivedName(engine, BACKUP_TABLE_PREFIX, target);

@@ -13,6 +13,7 @@ import {
   TEMP_TABLE_PREFIX,
   tempTableName,
 } from './naming';
+import { liveBuildNames } from './live-builds';
 import { auditPostgresPrivileges } from './privilege-audit';
 import { classifySourceError, SourceError } from './source-error';
 import { pgSslOptions } from './tls-options';
@@ -29,6 +30,7 @@ import {
 import type {
   CanPersistContext,
   CanPersistResult,
+  LiveGenerations,
   RefreshTableRequest,
   RefreshTableResult,
   SourceConnectionInfo,
@@ -404,18 +406,24 @@ export class PostgresSourceDriver implements SourceDriver {
     });
   }
 
-  async dropOrphanTempTables(schemaName: string): Promise<number> {
+  async dropOrphanTempTables(schemaName: string, liveGenerations?: LiveGenerations): Promise<number> {
     return this.withClient(async (c) => {
-      // tables of a refresh in progress are uncommitted, hence invisible here: only true leftovers are listed
+      // tables of a refresh in progress are uncommitted, hence invisible here; a build that lost its lease
+      // in a paused process may still have committed one: listed first, liveness asked second
       const r = await c.query<{ relname: string }>(
         `SELECT t.relname FROM pg_catalog.pg_class t JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
           WHERE n.nspname = $1 AND t.relkind IN ('r', 'p') AND (t.relname LIKE $2 OR t.relname LIKE $3)`,
         [schemaName, likePrefix(TEMP_TABLE_PREFIX), likePrefix(BACKUP_TABLE_PREFIX)],
       );
-      for (const row of r.rows) {
-        await c.query(`DROP TABLE IF EXISTS ${qualifiedName(ENGINE, schemaName, row.relname)}`);
+      const names = r.rows.map((row) => row.relname);
+      const live = await liveBuildNames(names, liveGenerations);
+      let dropped = 0;
+      for (const name of names) {
+        if (live.has(name)) continue;
+        await c.query(`DROP TABLE IF EXISTS ${qualifiedName(ENGINE, schemaName, name)}`);
+        dropped += 1;
       }
-      return r.rows.length;
+      return dropped;
     });
   }
 

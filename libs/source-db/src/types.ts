@@ -77,11 +77,19 @@ export interface SourceDriver {
   refreshTable(req: RefreshTableRequest): Promise<RefreshTableResult>;
   tableExists(schemaName: string, tableName: string): Promise<boolean>;
   dropTable(schemaName: string, tableName: string): Promise<void>;
-  /** Drops leftovers of interrupted refreshes (temporary/backup tables) in a cache schema. */
-  dropOrphanTempTables(schemaName: string): Promise<number>;
+  /**
+   * Drops leftovers of interrupted refreshes (temporary/backup tables) in a cache schema. `liveGenerations` is
+   * asked AFTER the leftovers are listed (a build's table exists only once its claim committed) and returns
+   * which of their generations still belong to a live lease: those builds are left alone (not killed, not
+   * dropped), so a clean-up can never destroy another refresher's build in progress.
+   */
+  dropOrphanTempTables(schemaName: string, liveGenerations?: LiveGenerations): Promise<number>;
   checkCanPersist(ctx: CanPersistContext): Promise<CanPersistResult>;
   close(): Promise<void>;
 }
+
+/** Of these build generations, the ones a live lease still holds (asked of the app database). */
+export type LiveGenerations = (generations: number[]) => Promise<ReadonlySet<number>>;
 
 /** Tuning of a driver's pool; defaults suit one refresher working on one database at a time. */
 export interface SourceDriverOptions {

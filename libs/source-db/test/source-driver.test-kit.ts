@@ -17,6 +17,7 @@ import {
   SourceDriver,
   SourceEngine,
   SourceError,
+  tempTableName,
 } from '../src/index';
 
 export const INSTANCE_UUID = '143dd8ce-e116-4c7f-8d6d-32e99eaefbbc';
@@ -372,6 +373,46 @@ export function describeSourceDriver(engine: SourceEngine, extra?: (bed: DriverT
       expect(await leftovers()).toEqual([]);
       expect(await bed.driver.tableExists(bed.schema, 'mpXtmp_keep')).toBe(true);
       expect(await bed.driver.dropOrphanTempTables(bed.schema)).toBe(0);
+    });
+
+    it('dropOrphanTempTables leaves a build whose generation holds a live lease running, and its table', async () => {
+      const table = cacheTableName(engine, 13, 'live');
+      const dead = tempTableName(engine, table, 41);
+      await bed.db.query(`create table ${q(bed.schema)}.${q(dead)} (a int)`);
+      const controller = new AbortController();
+      const marker = `mp_live_${randomBytes(4).toString('hex')}`;
+      const running = bed.driver
+        .refreshTable({
+          schemaName: bed.schema,
+          tableName: table,
+          sql: d.abortable.sql(marker),
+          statementTimeoutMs: d.abortable.timeoutMs,
+          signal: controller.signal,
+          fence: { generation: 42 },
+        })
+        .catch((e: unknown) => e);
+      const active = () => d.statementRunning(bed.db, `%as ${marker} from %`);
+      try {
+        let started = false;
+        for (let i = 0; i < 100 && !started; i++) {
+          started = await active();
+          if (!started) await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(started).toBe(true);
+        const asked: number[][] = [];
+        const dropped = await bed.driver.dropOrphanTempTables(bed.schema, (generations) => {
+          asked.push([...generations].sort());
+          return Promise.resolve(new Set([42]));
+        });
+        // the dead build's table is dropped; the live one (generation 42) keeps running on the server
+        expect(dropped).toBe(1);
+        expect(await bed.driver.tableExists(bed.schema, dead)).toBe(false);
+        expect(await active()).toBe(true);
+        expect(asked.flat()).toContain(41);
+      } finally {
+        controller.abort(new Error('test over'));
+        await running;
+      }
     });
 
     it('classifies a refused connection', async () => {

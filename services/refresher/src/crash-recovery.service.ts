@@ -1,23 +1,19 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG } from '@model-persistence/config';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { PersistedInfoRepository, SourceDatabaseRepository } from '@model-persistence/database';
 import { errorMessage } from '@model-persistence/errors';
 import { SourceDriver } from '@model-persistence/source-db';
-import { RefresherConfig } from './config';
 import { SourceDrivers } from './source-drivers.service';
 
 /**
  * Cleans up after refreshers that died mid-refresh (kill -9, OOM, lost node): rows whose lease expired are
  * taken over, and temporary/backup tables of interrupted builds are dropped. Runs at start-up and at the start
- * of every run, and never while another refresher holds a live lease in that database (its temporary table
- * may be in use).
+ * of every run; a build whose generation still holds a live lease is never touched (its table is in use).
  */
 @Injectable()
 export class CrashRecoveryService implements OnApplicationBootstrap {
   private readonly logger = new Logger(CrashRecoveryService.name);
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: Pick<RefresherConfig, 'instanceId'>,
     private readonly rows: PersistedInfoRepository,
     private readonly databases: SourceDatabaseRepository,
     private readonly drivers: SourceDrivers,
@@ -47,9 +43,9 @@ export class CrashRecoveryService implements OnApplicationBootstrap {
         `took over persisted_info ${row.id} (card ${row.cardId}) left refreshing by a dead run`,
       );
     }
-    if (await this.rows.hasLiveForeignLease(databaseId, this.config.instanceId)) return;
     try {
-      const dropped = await driver.dropOrphanTempTables(schemaName);
+      // builds holding a live lease (another refresher's, or this one's) are left alone, whoever runs this
+      const dropped = await driver.dropOrphanTempTables(schemaName, (g) => this.rows.liveGenerations(g));
       if (dropped > 0) this.logger.warn(`dropped ${dropped} leftover temporary table(s) in ${schemaName}`);
     } catch (e) {
       // the schema may not exist yet, or the source is down: the refresh reports the real problem

@@ -308,14 +308,18 @@ export class PersistedInfoRepository {
     return rows.length ? { owner: rows[0].lease_owner, expiresInMs: rows[0].ms } : null;
   }
 
-  /** True when another owner holds a live lease on a row of this database (a refresh may be running). */
-  async hasLiveForeignLease(databaseId: number, owner: string): Promise<boolean> {
-    const rows = await this.ds.query<unknown[]>(
-      `SELECT 1 FROM persisted_info
-        WHERE database_id = $1 AND lease_expires_at > now() AND lease_owner IS DISTINCT FROM $2 LIMIT 1`,
-      [databaseId, owner],
+  /**
+   * Of these build generations, the ones whose row is still `refreshing` under a live lease with exactly that
+   * generation (a build that lost its row — taken over, unpersisted, superseded — is not live: it cannot swap).
+   */
+  async liveGenerations(generations: number[]): Promise<Set<number>> {
+    if (generations.length === 0) return new Set();
+    const rows = await this.ds.query<{ generation: number }[]>(
+      `SELECT generation FROM persisted_info
+        WHERE generation = ANY($1::int[]) AND state = ANY($2) AND lease_expires_at > now()`,
+      [generations, from('succeed')],
     );
-    return rows.length > 0;
+    return new Set(rows.map((r) => Number(r.generation)));
   }
 
   /**
