@@ -11,6 +11,7 @@ import { HealthController } from './health/health.controller';
 import { ReadinessService } from './health/readiness.service';
 import { ApiExceptionFilter } from './http/api-exception.filter';
 import { CardPersistenceUseCase } from './model-persistence/card-persistence.use-case';
+import { CanPersistCheck } from './model-persistence/can-persist-check';
 import { DatabasePersistenceUseCase } from './model-persistence/database-persistence.use-case';
 import { ModelPersistenceController } from './model-persistence/model-persistence.controller';
 import { PersistedInfoQueryUseCase } from './model-persistence/persisted-info-query.use-case';
@@ -67,6 +68,7 @@ export class AppModule {
         ReadinessService,
         ChangeNotifier,
         PersistenceSettingsUseCase,
+        CanPersistCheck,
         DatabasePersistenceUseCase,
         CardPersistenceUseCase,
         PersistedInfoQueryUseCase,

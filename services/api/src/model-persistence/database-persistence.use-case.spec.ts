@@ -3,6 +3,7 @@ import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { CanPersistResult, SourceConnectionInfo, SourceDbPort } from '@model-persistence/source-db';
 import { ApiConfig } from '../config';
 import { fakeUnitOfWork, recordingNotifier } from '../../test/fakes';
+import { CanPersistCheck } from './can-persist-check';
 import { DatabasePersistenceUseCase } from './database-persistence.use-case';
 
 const config = { secretsKey: 'unit-test-secrets-key', cache: { schemaPrefix: 'mp' } } as ApiConfig;
@@ -50,9 +51,9 @@ function setup(opts: {
   };
   const persistedInfo = { markDeletable: jest.fn(async () => 0) };
   const rec = recordingNotifier();
+  const check = new CanPersistCheck(config, sourceDb, settings as never, databases as never);
   const useCase = new DatabasePersistenceUseCase(
-    config,
-    sourceDb,
+    check,
     fakeUnitOfWork(),
     settings as never,
     databases as never,
