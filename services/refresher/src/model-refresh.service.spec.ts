@@ -44,6 +44,7 @@ function fakeDriver(failures: Error[]) {
         definition: { tableName: req.tableName, fieldDefinitions: [{ fieldName: 'a', baseType: 'int4' }] },
       };
     },
+    mergeTable: async () => ({ merged: false, fallback: 'no-table', message: 'none' }),
     tableExists: async () => true,
     dropTable: async () => undefined,
     dropOrphanTempTables: async () => 0,
