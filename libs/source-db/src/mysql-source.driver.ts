@@ -66,7 +66,13 @@ type Flavor = 'mariadb' | 'mysql';
 
 /** A CAST(… AS CHAR) result: a string (mysql2 may hand a Buffer for binary collations), or null. */
 const textOf = (v: unknown): string | null =>
-  v === null || v === undefined ? null : Buffer.isBuffer(v) ? v.toString('utf8') : String(v as string);
+  v === null || v === undefined
+    ? null
+    : Buffer.isBuffer(v)
+      ? v.toString('utf8')
+      : typeof v === 'string'
+        ? v
+        : JSON.stringify(v);
 
 /** A connection's own 'error' event: the failure reaches the caller through its command instead. */
 const ignoreConnectionError = (): void => undefined;

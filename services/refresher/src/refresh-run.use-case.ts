@@ -230,6 +230,7 @@ export class RefreshRunUseCase {
       databaseId: db.id,
       statementTimeoutMs: db.statementTimeoutMs,
       driver: this.drivers.forDatabase(db),
+      ...(request.full ? { full: true } : {}),
     };
   }
 
