@@ -189,6 +189,8 @@ describe('refresher on MariaDB (real Kafka, app database and source database)', 
   });
 
   it('managed indexes and incremental refresh: full first build with indexes, merge, full on request, coded index error', async () => {
+    // the kill -9 scenario closed this file's refresher: start one again
+    refresher = await startRefresher(refresherEnv(app.db.url, bus.prefix, { REFRESH_LEASE_MS: '6000' }));
     await expectIncrementalAndIndexedModel({ app, src, bus, dbId, engine: 'mysql' });
   });
 });
