@@ -14,6 +14,12 @@ export enum ErrorCode {
   InvalidCron = 'INVALID_CRON',
   UnsafeSql = 'UNSAFE_SQL',
   CanPersistCheckFailed = 'CAN_PERSIST_CHECK_FAILED',
+  /** A model's `{{#id}}` names a card that is missing, not a model, or on another database. */
+  InvalidModelReference = 'INVALID_MODEL_REFERENCE',
+  /** Models would read each other in a circle. */
+  ModelReferenceCycle = 'MODEL_REFERENCE_CYCLE',
+  /** Not built because a model it reads failed in the same run. */
+  UpstreamFailed = 'UPSTREAM_FAILED',
   // Messages
   MalformedMessage = 'MALFORMED_MESSAGE',
   UnsupportedVersion = 'UNSUPPORTED_VERSION',

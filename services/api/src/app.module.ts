@@ -16,6 +16,8 @@ import { DatabasePersistenceUseCase } from './model-persistence/database-persist
 import { ModelPersistenceController } from './model-persistence/model-persistence.controller';
 import { PersistedInfoQueryUseCase } from './model-persistence/persisted-info-query.use-case';
 import { PersistenceSettingsUseCase } from './model-persistence/persistence-settings.use-case';
+import { ModelReferenceCheck } from './registry/model-reference-check';
+import { LineageUseCase } from './model-persistence/lineage.use-case';
 import { CardRegistryUseCase } from './registry/card-registry.use-case';
 import { CardsController } from './registry/cards.controller';
 import { CacheSchemaNames } from './registry/cache-schema-names';
@@ -75,6 +77,8 @@ export class AppModule {
         DatabaseRegistryUseCase,
         CacheSchemaNames,
         CardRegistryUseCase,
+        ModelReferenceCheck,
+        LineageUseCase,
         AdminSettingsUseCase,
         TaskHistoryUseCase,
         EventTailService,

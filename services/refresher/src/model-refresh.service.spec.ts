@@ -2,6 +2,7 @@ import { CardEntity, PersistedInfoEntity, PersistedInfoRepository } from '@model
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { RefreshTableRequest, SourceDriver, SourceDbPort } from '@model-persistence/source-db';
 import { buildRetryPolicy, refresherEnvSchema } from './config';
+import { ModelSqlResolver } from './model-sql.resolver';
 import { ModelRefreshService, RunContext } from './model-refresh.service';
 
 /** A classified engine error, shaped like source-db's SourceError. */
@@ -118,7 +119,9 @@ function setup(failures: Error[], sql = card.sql) {
   );
   const r = fakeRows(info);
   const d = fakeDriver(failures);
-  const svc = new ModelRefreshService(r.rows, api, { instanceId: 'me', leaseMs: 30_000, retry });
+  // no {{#id}} references in these models: the resolver hands the SQL back
+  const resolver = { resolve: async (c: CardEntity) => c.sql } as unknown as ModelSqlResolver;
+  const svc = new ModelRefreshService(r.rows, api, { instanceId: 'me', leaseMs: 30_000, retry }, resolver);
   const ctx: RunContext = {
     runId: '8b5f0b8e-1c8f-4f5e-9c57-0d2f8a7c1e01',
     trigger: 'manual',

@@ -19,6 +19,7 @@ import { DomainError, ErrorCode, errorMessage } from '@model-persistence/errors'
 import { backoffDelay, sleep } from '@model-persistence/messaging';
 import { SourceDriver, SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
 import { Metrics } from '@model-persistence/telemetry';
+import { ModelSqlResolver } from './model-sql.resolver';
 import { RefresherConfig } from './config';
 
 export interface RunContext {
@@ -51,6 +52,7 @@ export class ModelRefreshService {
     @Inject(SOURCE_DB) private readonly api: SourceDbPort,
     @Inject(APP_CONFIG)
     private readonly config: Pick<RefresherConfig, 'instanceId' | 'leaseMs' | 'retry'>,
+    private readonly resolver: ModelSqlResolver,
   ) {}
 
   /**
@@ -181,7 +183,11 @@ export class ModelRefreshService {
     let sql: string;
     let hash: string;
     try {
-      sql = this.api.assertSafeModelSql(card.sql, ctx.driver.engine);
+      // {{#id}} references become the upstream's cache table or its SQL; the result is checked like any model SQL
+      sql = this.api.assertSafeModelSql(
+        await this.resolver.resolve(card, ctx.driver.engine),
+        ctx.driver.engine,
+      );
       hash = this.api.queryHash(sql);
     } catch (e) {
       const c = this.classify(e, ctx);
@@ -322,6 +328,20 @@ export class ModelRefreshService {
       durationMs: Math.max(0, ended.getTime() - started.getTime()),
       attempts,
     };
+  }
+
+  /** Not built because a model it reads did not build in this run: skipped, the row and its table as they were. */
+  upstreamFailed(
+    info: PersistedInfoEntity,
+    card: CardEntity,
+    ctx: RunContext,
+    upstreamCardId: number,
+  ): ModelOutcome {
+    return this.failed(info, card, ctx, new Date(), 0, 'skipped', {
+      errorClass: 'invalid',
+      code: ErrorCode.UpstreamFailed,
+      message: `model ${card.id} was not built: model ${upstreamCardId}, which it reads ({{#${upstreamCardId}}}), did not refresh in this run`,
+    });
   }
 
   private failed(

@@ -30,7 +30,13 @@ import {
   runCompletedEvent,
   runStartedEvent,
 } from './refresh-events';
-import { SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
+import {
+  modelReferences,
+  SOURCE_DB,
+  SourceDbPort,
+  upstreamFirst,
+  upstreamOf,
+} from '@model-persistence/source-db';
 import { SourceDrivers } from './source-drivers.service';
 
 /** Completion rows are kept this long (a run is never redelivered later), purged at most once an hour. */
@@ -109,9 +115,15 @@ export class RefreshRunUseCase {
       request.trigger === 'scheduled' &&
       cardId !== null &&
       firesOnOwnSchedule(cards.get(cardId)?.refreshCron);
-    const candidates = (await this.rows.findRefreshCandidates(db.id)).filter(
-      (info) => !ownSchedule(info.cardId),
+    // a model that reads other models ({{#id}}) is built after them, so it reads their fresh cache tables
+    const refsOf = (cardId: number) => modelReferences(cards.get(cardId)?.sql ?? '');
+    const candidates = upstreamFirst(
+      (await this.rows.findRefreshCandidates(db.id)).filter((info) => !ownSchedule(info.cardId)),
+      (info) => info.cardId ?? -1,
+      refsOf,
     );
+    // models of this run that did not build: the models reading them are skipped (upstream_failed)
+    const notBuilt = new Set<number>();
     await this.publishRunStarted(request, started, candidates.length);
     const ctx = this.context(request, db);
     const counts: Counts = { success: 0, error: 0, skipped: 0 };
@@ -130,11 +142,25 @@ export class RefreshRunUseCase {
           await this.reportDone(info, card, request, counts, details);
           continue;
         }
+        const upstream = upstreamOf(card.id, refsOf).map((u) => u.id);
+        if (upstream.length > 0) {
+          // its upstream models' outcomes must be known before it starts
+          await previous;
+          const failed = upstream.find((id) => notBuilt.has(id));
+          if (failed !== undefined) {
+            const outcome = this.models.upstreamFailed(info, card, ctx, failed);
+            notBuilt.add(card.id);
+            batcher.add(outcome);
+            this.count(outcome, counts, details);
+            continue;
+          }
+        }
         let sourceDone!: () => void;
         const sourceFree = new Promise<void>((resolve) => (sourceDone = resolve));
         const prior = previous;
         previous = this.models.refresh(info, card, ctx, sourceDone).then(async (outcome) => {
           await prior;
+          if (outcome.kind !== 'success') notBuilt.add(card.id);
           batcher.add(outcome);
           this.count(outcome, counts, details);
         });

@@ -16,7 +16,8 @@ import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { OutgoingEvent } from '@model-persistence/messaging';
 import { Actor } from '../common/actor';
 import { ChangeNotifier } from '../common/change-notifier';
-import { SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
+import { checkWithModelReferences, SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
+import { ModelReferenceCheck } from './model-reference-check';
 
 export interface CardInput {
   name: string;
@@ -44,6 +45,7 @@ export class CardRegistryUseCase {
     private readonly persistedInfo: PersistedInfoRepository,
     private readonly settings: SettingRepository,
     private readonly notifier: ChangeNotifier,
+    private readonly references: ModelReferenceCheck,
   ) {}
 
   async get(id: number): Promise<CardEntity> {
@@ -60,7 +62,8 @@ export class CardRegistryUseCase {
     const refreshCron = input.refreshCron ? validateQuartzCron(input.refreshCron) : null;
     const db = await this.databases.findById(input.databaseId);
     if (!db) throw new DomainError(ErrorCode.UnknownDatabase, `Database ${input.databaseId} not found.`);
-    const sql = this.sourceDb.assertSafeModelSql(input.sql, db.engine);
+    const sql = checkWithModelReferences(input.sql, (s) => this.sourceDb.assertSafeModelSql(s, db.engine));
+    await this.references.assertValid(null, input.databaseId, sql);
     const card = await this.cards.create({
       name: input.name,
       databaseId: input.databaseId,
@@ -80,10 +83,8 @@ export class CardRegistryUseCase {
         ? undefined
         : patch.refreshCron && validateQuartzCron(patch.refreshCron);
     const before = await this.get(id);
-    const sql =
-      patch.sql !== undefined
-        ? this.sourceDb.assertSafeModelSql(patch.sql, await this.engineOf(before))
-        : undefined;
+    const sql = patch.sql !== undefined ? await this.checkedSql(patch.sql, before) : undefined;
+    if (sql !== undefined) await this.references.assertValid(id, before.databaseId, sql);
     const changes: Partial<CardEntity> = {};
     if (patch.name !== undefined) changes.name = patch.name;
     if (sql !== undefined) changes.sql = sql;
@@ -139,8 +140,9 @@ export class CardRegistryUseCase {
     await this.notifier.send(...events);
   }
 
-  private async engineOf(card: CardEntity): Promise<'postgres' | 'mysql' | undefined> {
-    return (await this.databases.findById(card.databaseId))?.engine;
+  private async checkedSql(sql: string, card: CardEntity): Promise<string> {
+    const engine = (await this.databases.findById(card.databaseId))?.engine;
+    return checkWithModelReferences(sql, (s) => this.sourceDb.assertSafeModelSql(s, engine));
   }
 
   private async refreshable(databaseId: number): Promise<boolean> {
