@@ -14,6 +14,10 @@ export enum ErrorCode {
   InvalidCron = 'INVALID_CRON',
   UnsafeSql = 'UNSAFE_SQL',
   CanPersistCheckFailed = 'CAN_PERSIST_CHECK_FAILED',
+  /** A console sign-in link: no such code, or it was already used, or its time is over. */
+  SignInLinkUnknown = 'SIGN_IN_LINK_UNKNOWN',
+  SignInLinkUsed = 'SIGN_IN_LINK_USED',
+  SignInLinkExpired = 'SIGN_IN_LINK_EXPIRED',
   // Messages
   MalformedMessage = 'MALFORMED_MESSAGE',
   UnsupportedVersion = 'UNSUPPORTED_VERSION',

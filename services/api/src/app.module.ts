@@ -31,6 +31,8 @@ import { EventTailController } from './event-tail/event-tail.controller';
 import { EventTailService } from './event-tail/event-tail.service';
 import { ApiTokensController } from './tokens/api-tokens.controller';
 import { ApiTokensUseCase } from './tokens/api-tokens.use-case';
+import { SignInController } from './sign-in/sign-in.controller';
+import { SignInUseCase } from './sign-in/sign-in.use-case';
 
 export interface AppModuleOptions {
   /** Replaces the source-db engine layer (tests of failure paths). */
@@ -60,6 +62,7 @@ export class AppModule {
         CanPersistCheckController,
         DevMailController,
         ApiTokensController,
+        SignInController,
       ],
       providers: [
         { provide: SOURCE_DB, useFactory: () => options.sourceDb ?? sourceDbFromLib() },
@@ -80,6 +83,7 @@ export class AppModule {
         EventTailService,
         CanPersistCheckUseCase,
         ApiTokensUseCase,
+        SignInUseCase,
       ],
     };
   }
