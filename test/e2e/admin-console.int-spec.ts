@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createTestSourceDatabase, TestSourceDatabase } from '@model-persistence/testing';
 import { Page } from 'playwright-core';
+import { seriousViolations } from './support/accessibility';
 import { Browser, openBrowser } from './support/browser';
 import { ConsoleStack, ROOT, TOKEN } from './support/console-stack';
 
@@ -41,6 +42,7 @@ describe('admin console in Chromium (real stack)', () => {
     await page.getByLabel('API token').fill('not-a-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'This token is not valid' }).waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
 
     // the link as `npm run sign-in-link` prints it
     const script = spawnSync(process.execPath, [join(ROOT, 'scripts', 'sign-in-link.js')], {
@@ -176,6 +178,35 @@ describe('admin console in Chromium (real stack)', () => {
         'persisted-model-refresh-cron-schedule'
       ],
     ).toBe('0 0/15 * * * ? *');
+  });
+
+  it('has no serious or critical accessibility violations (axe-core) at 1280 px and 390 px', async () => {
+    const pages: [string, string][] = [
+      ['Models', 'Persisted models'],
+      ['Databases', 'Databases'],
+      ['Settings', 'Settings'],
+      ['Task history', 'Task history'],
+      ['Dead letters', 'Dead letters'],
+    ];
+    const found: Record<string, unknown> = {};
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
+      for (const [link, heading] of pages) {
+        await nav(link);
+        await page.getByRole('heading', { name: heading, exact: true }).first().waitFor();
+        await page.waitForTimeout(300); // the page's data arrives
+        const v = await seriousViolations(page);
+        if (v.length) found[`${link} @${width}px`] = v;
+      }
+      await nav('Models');
+      await row('Broken').getByRole('link', { name: 'Broken' }).click();
+      await page.getByRole('heading', { name: 'Broken' }).waitFor();
+      await page.waitForTimeout(300);
+      const v = await seriousViolations(page);
+      if (v.length) found[`Model detail @${width}px`] = v;
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+    expect(found).toEqual({});
   });
 
   it('fits a 390 px wide screen without sideways scrolling', async () => {
