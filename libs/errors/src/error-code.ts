@@ -20,6 +20,10 @@ export enum ErrorCode {
   ModelReferenceCycle = 'MODEL_REFERENCE_CYCLE',
   /** Not built because a model it reads failed in the same run. */
   UpstreamFailed = 'UPSTREAM_FAILED',
+  /** A console sign-in link: no such code, or it was already used, or its time is over. */
+  SignInLinkUnknown = 'SIGN_IN_LINK_UNKNOWN',
+  SignInLinkUsed = 'SIGN_IN_LINK_USED',
+  SignInLinkExpired = 'SIGN_IN_LINK_EXPIRED',
   // Messages
   MalformedMessage = 'MALFORMED_MESSAGE',
   UnsupportedVersion = 'UNSUPPORTED_VERSION',

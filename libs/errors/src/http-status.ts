@@ -13,6 +13,10 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.UnexpectedEventType]: 400,
   [ErrorCode.Unauthorized]: 401,
   [ErrorCode.NotFound]: 404,
+  [ErrorCode.SignInLinkUnknown]: 404,
+  // Gone: the link existed and can never work again (ask for a new one)
+  [ErrorCode.SignInLinkUsed]: 410,
+  [ErrorCode.SignInLinkExpired]: 410,
   [ErrorCode.UnknownDatabase]: 404,
   [ErrorCode.UnknownCard]: 404,
   [ErrorCode.Conflict]: 409,

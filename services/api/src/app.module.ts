@@ -33,6 +33,8 @@ import { EventTailController } from './event-tail/event-tail.controller';
 import { EventTailService } from './event-tail/event-tail.service';
 import { ApiTokensController } from './tokens/api-tokens.controller';
 import { ApiTokensUseCase } from './tokens/api-tokens.use-case';
+import { SignInController } from './sign-in/sign-in.controller';
+import { SignInUseCase } from './sign-in/sign-in.use-case';
 
 export interface AppModuleOptions {
   /** Replaces the source-db engine layer (tests of failure paths). */
@@ -62,6 +64,7 @@ export class AppModule {
         CanPersistCheckController,
         DevMailController,
         ApiTokensController,
+        SignInController,
       ],
       providers: [
         { provide: SOURCE_DB, useFactory: () => options.sourceDb ?? sourceDbFromLib() },
@@ -84,6 +87,7 @@ export class AppModule {
         EventTailService,
         CanPersistCheckUseCase,
         ApiTokensUseCase,
+        SignInUseCase,
       ],
     };
   }

@@ -4,6 +4,7 @@ import { TaskHistoryLastEvent1795986536360 } from './1795986536360-task-history-
 import { NotificationOutboxTraceContext1795990627696 } from './1795990627696-notification-outbox-trace-context';
 import { RefreshFencing1796100000000 } from './1796100000000-refresh-fencing';
 import { ApiTokensAndSourceTls1796100000001 } from './1796100000001-api-tokens-and-source-tls';
+import { SignInLinks1796200000100 } from './1796200000100-sign-in-links';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   NotificationOutboxTraceContext1795990627696,
   RefreshFencing1796100000000,
   ApiTokensAndSourceTls1796100000001,
+  SignInLinks1796200000100,
 ];
