@@ -27,6 +27,7 @@ export class CompleteRunUseCase {
           endedAt: new Date(e.endedAt),
           success: e.success,
           error: e.error,
+          skipped: e.skipped,
           errorDetails: e.errorDetails,
         },
         m,

@@ -14,29 +14,27 @@ export class RecordRefreshFailureUseCase {
   ) {}
 
   execute(e: RefreshFailed): Promise<RecordOutcome> {
-    // skipped (for example on a lock) leaves the model as it was: not a failure
-    return this.recorder.record(
-      e,
-      async (m) => {
-        await this.alerts.insertResult(
-          {
-            runId: e.runId,
-            cardId: e.cardId,
-            outcome: 'error',
-            databaseId: e.databaseId,
-            persistedInfoId: e.persistedInfoId,
-            trigger: e.trigger,
-            errorClass: e.errorClass,
-            errorCode: e.errorCode,
-            message: e.message,
-            endedAt: new Date(e.endedAt),
-            recovered: false,
-          },
-          m,
-        );
-        return this.runAlerts.tryDecide(e.runId, m);
-      },
-      e.outcome === 'skipped',
-    );
+    // a skipped model (a lock, an upstream that did not build) is left as it was: not a failure; it is kept so the
+    // run counts as complete and the failure email can list it under the model that kept it from building
+    return this.recorder.record(e, async (m) => {
+      await this.alerts.insertResult(
+        {
+          runId: e.runId,
+          cardId: e.cardId,
+          outcome: e.outcome,
+          databaseId: e.databaseId,
+          persistedInfoId: e.persistedInfoId,
+          trigger: e.trigger,
+          errorClass: e.errorClass,
+          errorCode: e.errorCode,
+          message: e.message,
+          endedAt: new Date(e.endedAt),
+          upstreamCardId: e.upstreamCardId ?? null,
+          recovered: false,
+        },
+        m,
+      );
+      return this.runAlerts.tryDecide(e.runId, m);
+    });
   }
 }

@@ -36,6 +36,7 @@ export class RecordRefreshSuccessUseCase {
         errorCode: null,
         message: null,
         endedAt,
+        upstreamCardId: null,
         recovered,
       };
       await this.alerts.insertResult(result, m);

@@ -337,11 +337,20 @@ export class ModelRefreshService {
     ctx: RunContext,
     upstreamCardId: number,
   ): ModelOutcome {
-    return this.failed(info, card, ctx, new Date(), 0, 'skipped', {
-      errorClass: 'invalid',
-      code: ErrorCode.UpstreamFailed,
-      message: `model ${card.id} was not built: model ${upstreamCardId}, which it reads ({{#${upstreamCardId}}}), did not refresh in this run`,
-    });
+    return this.failed(
+      info,
+      card,
+      ctx,
+      new Date(),
+      0,
+      'skipped',
+      {
+        errorClass: 'invalid',
+        code: ErrorCode.UpstreamFailed,
+        message: `model ${card.id} was not built: model ${upstreamCardId}, which it reads ({{#${upstreamCardId}}}), did not refresh in this run`,
+      },
+      { upstreamCardId },
+    );
   }
 
   private failed(
@@ -352,6 +361,7 @@ export class ModelRefreshService {
     attempts: number,
     outcome: 'error' | 'skipped',
     c: Classified,
+    extra: Pick<RefreshFailed, 'upstreamCardId'> = {},
   ): ModelOutcome {
     const ended = new Date();
     this.record(ctx, outcome, started, ended, c.errorClass);
@@ -364,6 +374,7 @@ export class ModelRefreshService {
         errorClass: c.errorClass,
         errorCode: c.code.slice(0, 500),
         message: c.message,
+        ...extra,
       }),
     };
   }
