@@ -16,6 +16,10 @@ export class SignInCodeRepository {
     values: { codeHash: string; createdBy: string; lifetimeSeconds: number },
     manager?: EntityManager,
   ): Promise<SignInCodeEntity> {
+    // codes long past their end are of no use, not even for the audit trail (the session row stays)
+    await (manager ?? this.ds.manager).query(
+      `delete from sign_in_code where expires_at < now() - interval '7 days'`,
+    );
     const rows = await (manager ?? this.ds.manager).query<{ id: number }[]>(
       `insert into sign_in_code (code_hash, created_by, expires_at)
        values ($1, $2, now() + make_interval(secs => $3)) returning id`,

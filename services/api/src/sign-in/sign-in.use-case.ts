@@ -13,6 +13,16 @@ export const SIGN_IN_CODE_PREFIX = 'mps_';
 /** How long a console session lasts; signing out ends it earlier. */
 export const SESSION_SECONDS = 12 * 60 * 60;
 
+const SESSION_NAME_PREFIX = 'console session of ';
+
+/** A session acts for the admin who minted the link (a link minted in a session names that session's admin). */
+export function sessionName(createdBy: string): string {
+  const owner = createdBy.startsWith(SESSION_NAME_PREFIX)
+    ? createdBy.slice(SESSION_NAME_PREFIX.length)
+    : createdBy;
+  return `${SESSION_NAME_PREFIX}${owner}`.slice(0, 100);
+}
+
 /**
  * One-time console sign-in: an admin mints a short-lived code; the browser exchanges it, once, for a session token
  * (an api_token of kind `session` that expires); signing out revokes that session. Codes and tokens are stored as
@@ -53,7 +63,7 @@ export class SignInUseCase {
       const token = generateToken();
       const row = await this.tokens.create(
         {
-          name: `console session of ${redeemed.createdBy}`.slice(0, 100),
+          name: sessionName(redeemed.createdBy),
           tokenHash: hashToken(token),
           kind: 'session',
           createdBy: redeemed.createdBy,
