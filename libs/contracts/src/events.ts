@@ -29,6 +29,12 @@ export const RefreshRequestedV1 = z
     cardId: id.optional().describe('Refresh only this model; omit to refresh every model of the database.'),
     trigger: Trigger,
     requestedBy: shortText.min(1).optional().describe('Who asked: a user, a system name.'),
+    full: z
+      .boolean()
+      .optional()
+      .describe(
+        'Incremental models: rebuild in full (the usual swap) instead of merging new rows. Absent: false.',
+      ),
   })
   .describe('Ask the refreshers to rebuild the cache tables of one database or one model.');
 
@@ -63,6 +69,29 @@ export const RefreshSucceededV1 = z
     schemaName: shortText,
     tableName: shortText,
     rows: z.int().min(0).nullable(),
+    mode: z
+      .enum(['full', 'incremental'])
+      .optional()
+      .describe('full: rebuilt and swapped in; incremental: new and changed rows merged by the unique key.'),
+    fullReason: shortText
+      .optional()
+      .describe(
+        'Why an incremental model was rebuilt in full (first-build, definition-changed, requested, scheduled, duplicate-key, checkpoint-backwards, …).',
+      ),
+    rowsInserted: z.int().min(0).optional().describe('Incremental refresh: rows added to the cache table.'),
+    rowsUpdated: z.int().min(0).optional().describe('Incremental refresh: cached rows whose values changed.'),
+    checkpoint: z
+      .string()
+      .max(200)
+      .nullable()
+      .optional()
+      .describe('Incremental models: newest checkpoint value kept in the cache table (as text).'),
+    queryMs: z.int().min(0).optional().describe('Time spent running the model query (ms).'),
+    indexMs: z
+      .int()
+      .min(0)
+      .optional()
+      .describe('Time spent building the managed indexes before the swap (ms).'),
   })
   .describe('One model was refreshed; its cache table now holds the new result.');
 

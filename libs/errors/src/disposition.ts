@@ -37,6 +37,7 @@ const DISPOSITION: Record<ErrorCode, Disposition> = {
   [ErrorCode.SourcePermission]: 'dead-letter',
   [ErrorCode.SourceTimeout]: 'retry',
   [ErrorCode.SourceQuery]: 'dead-letter',
+  [ErrorCode.ModelIndexColumn]: 'dead-letter',
   [ErrorCode.AppDatabaseUnavailable]: 'retry',
   [ErrorCode.BrokerUnavailable]: 'retry',
   [ErrorCode.MessageRejected]: 'dead-letter',

@@ -36,6 +36,8 @@ export enum ErrorCode {
   SourcePermission = 'SOURCE_PERMISSION',
   SourceTimeout = 'SOURCE_TIMEOUT',
   SourceQuery = 'SOURCE_QUERY',
+  /** A managed index (or incremental key / checkpoint) names a column the model's query does not return. */
+  ModelIndexColumn = 'MODEL_INDEX_COLUMN',
   // Infrastructure
   AppDatabaseUnavailable = 'APP_DATABASE_UNAVAILABLE',
   BrokerUnavailable = 'BROKER_UNAVAILABLE',

@@ -32,6 +32,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.SourcePermission]: 422,
   [ErrorCode.SourceTimeout]: 422,
   [ErrorCode.SourceQuery]: 422,
+  [ErrorCode.ModelIndexColumn]: 422,
   [ErrorCode.AppDatabaseUnavailable]: 503,
   [ErrorCode.BrokerUnavailable]: 503,
   [ErrorCode.MessageRejected]: 500,

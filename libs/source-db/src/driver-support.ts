@@ -1,6 +1,6 @@
-import { errorMessage } from '@model-persistence/errors';
+import { ErrorCode, errorMessage } from '@model-persistence/errors';
 import { classifySourceError, SourceError } from './source-error';
-import type { CanPersistResult, CanPersistStep, SourceDriverOptions, SourceEngine } from './types';
+import type { CanPersistResult, CanPersistStep, Lookback, SourceDriverOptions, SourceEngine } from './types';
 
 export const DEFAULT_POOL_SIZE = 4;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -91,4 +91,39 @@ export function canPersistFailure(
       ? `${wording.permission(schema)}: ${classified.message}`
       : `${wording.other(schema)}: ${classified.message}`;
   return { ok: false, step, message, errorClass: classified.errorClass };
+}
+
+/** A managed index names a column the model's query does not return: the refresh fails, nothing is swapped. */
+export function missingIndexColumnError(label: string, missing: string[], returned: string[]): SourceError {
+  return new SourceError(
+    'invalid',
+    `Managed index of ${label} names column(s) ${missing.map((c) => JSON.stringify(c)).join(', ')} that the model's query does not return (it returns ${returned.map((c) => JSON.stringify(c)).join(', ')})`,
+    { missingColumns: missing },
+    { code: ErrorCode.ModelIndexColumn },
+  );
+}
+
+/** Columns of `indexes` (and the checkpoint column) that are not among `returned`. */
+export function missingColumns(
+  returned: string[],
+  indexes: { columns: string[] }[] | undefined,
+  extra: (string | undefined)[] = [],
+): string[] {
+  const have = new Set(returned);
+  const wanted = [...(indexes ?? []).flatMap((i) => i.columns), ...extra.filter((c): c is string => !!c)];
+  return [...new Set(wanted.filter((c) => !have.has(c)))];
+}
+
+/** The SQL of a lookback subtracted from a checkpoint (numbers and units only: nothing user-written). */
+export function lookbackSql(engine: SourceEngine, lookback: Lookback): string {
+  if (lookback.kind === 'number') {
+    if (!Number.isFinite(lookback.value) || lookback.value < 0) throw new Error('invalid lookback');
+    return lookback.value === 0 ? '' : ` - ${String(lookback.value)}`;
+  }
+  const amount = Math.floor(lookback.amount);
+  if (!Number.isSafeInteger(amount) || amount < 0) throw new Error('invalid lookback');
+  if (amount === 0) return '';
+  return engine === 'postgres'
+    ? ` - interval '${amount} ${lookback.unit}'`
+    : ` - INTERVAL ${amount} ${lookback.unit.toUpperCase()}`;
 }

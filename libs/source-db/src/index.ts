@@ -14,3 +14,4 @@ export * from './open-source-driver';
 export * from './tls-options';
 export * from './privilege-audit';
 export * from './source-db.port';
+export * from './incremental';

@@ -58,3 +58,12 @@ export function pinMysqlSession(connection: MysqlSessionConnection): void {
     if (error) connection.destroy();
   });
 }
+
+/**
+ * The rows of an incremental refresh: `SELECT * FROM (<model sql>) AS mp_model WHERE mp_model.<checkpoint> >=
+ * <bound>` — the same derived-table wrapper as a full build (so the same server-side guarantees), with a
+ * condition built only from a quoted identifier and a literal of our own.
+ */
+export function modelDeltaSelect(modelSql: string, quotedCheckpoint: string, boundSql: string): string {
+  return `${derivedTable(modelSql)} WHERE ${MODEL_DERIVED_TABLE_ALIAS}.${quotedCheckpoint} >= ${boundSql}`;
+}

@@ -9,7 +9,12 @@ import {
   RowDataPacket,
 } from 'mysql2/promise';
 import { assertSafeModelSql } from './model-sql';
-import { MysqlSessionConnection, mysqlCreateTableAsModel, pinMysqlSession } from './model-statement';
+import {
+  modelDeltaSelect,
+  MysqlSessionConnection,
+  mysqlCreateTableAsModel,
+  pinMysqlSession,
+} from './model-statement';
 import {
   BACKUP_TABLE_PREFIX,
   backupTableName,
@@ -28,6 +33,9 @@ import { mysqlSslOptions } from './tls-options';
 import {
   abortError,
   fencedError,
+  lookbackSql,
+  missingColumns,
+  missingIndexColumnError,
   canPersistFailure,
   connectFailure,
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -40,6 +48,9 @@ import type {
   CanPersistResult,
   LiveGenerations,
   CanPersistStep,
+  ManagedIndex,
+  MergeTableRequest,
+  MergeTableResult,
   RefreshTableRequest,
   RefreshTableResult,
   SourceConnectionInfo,
@@ -52,6 +63,16 @@ const q = (name: string) => quoteIdentifier(ENGINE, name);
 const likePrefix = (prefix: string) => `${prefix.replace(/[\\_%]/g, (c) => `\\${c}`)}%`;
 
 type Flavor = 'mariadb' | 'mysql';
+
+/** A CAST(… AS CHAR) result: a string (mysql2 may hand a Buffer for binary collations), or null. */
+const textOf = (v: unknown): string | null =>
+  v === null || v === undefined
+    ? null
+    : Buffer.isBuffer(v)
+      ? v.toString('utf8')
+      : typeof v === 'string'
+        ? v
+        : JSON.stringify(v);
 
 /** A connection's own 'error' event: the failure reaches the caller through its command instead. */
 const ignoreConnectionError = (): void => undefined;
@@ -226,6 +247,7 @@ export class MysqlSourceDriver implements SourceDriver {
         },
         flavor === 'mariadb' ? timeoutMs + 2_000 : timeoutMs,
       );
+      const queryStarted = Date.now();
       const [created] = await step(() =>
         c.query<ResultSetHeader>(
           flavor === 'mariadb'
@@ -233,7 +255,7 @@ export class MysqlSourceDriver implements SourceDriver {
             : ctas,
         ),
       );
-      clearTimeout(killTimer);
+      const queryMs = Date.now() - queryStarted;
       const [columns] = await step(() =>
         c.query<RowDataPacket[]>(
           `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS
@@ -241,6 +263,17 @@ export class MysqlSourceDriver implements SourceDriver {
           [schemaName, tmpName],
         ),
       );
+      // the kill timer still bounds the index builds and the checkpoint read
+      const built = await step(() =>
+        this.buildIndexes(
+          c,
+          req,
+          tmp,
+          label,
+          columns.map((col) => String(col.name)),
+        ),
+      );
+      clearTimeout(killTimer);
       await step(() =>
         this.swap(c, { schemaName, tableName, target, tmp, bak, generation: req.fence?.generation }),
       );
@@ -254,6 +287,10 @@ export class MysqlSourceDriver implements SourceDriver {
             baseType: String(col.type),
           })),
         },
+        queryMs,
+        indexMs: built.indexMs,
+        notUnique: built.notUnique,
+        checkpoint: built.checkpoint,
       };
     } catch (error) {
       clearTimeout(killTimer);
@@ -280,6 +317,249 @@ export class MysqlSourceDriver implements SourceDriver {
       clearTimeout(killTimer);
       signal?.removeEventListener('abort', onAbort);
       // a KILL QUERY still in flight could hit the next user of this pooled connection: discard it instead
+      if (broken || killDispatched) c.destroy();
+      else c.release();
+    }
+  }
+
+  /**
+   * On the temporary table, before the swap: checks the managed indexes' columns (and the checkpoint column),
+   * adds the indexes in one ALTER (index names are per table here: the stable names are used directly) and
+   * reads the newest checkpoint.
+   */
+  private async buildIndexes(
+    c: PoolConnection,
+    req: RefreshTableRequest,
+    tmp: string,
+    label: string,
+    returned: string[],
+  ): Promise<{ indexMs: number; notUnique: string[]; checkpoint: string | null }> {
+    const indexes = req.indexes ?? [];
+    const missing = missingColumns(returned, indexes, [req.checkpointColumn]);
+    if (missing.length > 0) throw missingIndexColumnError(label, missing, returned);
+    const started = Date.now();
+    const notUnique: string[] = [];
+    const add = (i: ManagedIndex, unique: boolean) =>
+      `ADD ${unique ? 'UNIQUE ' : ''}INDEX ${q(i.name)} (${i.columns.map(q).join(', ')})`;
+    const plain = indexes.filter((i) => !(i.uniqueIfPossible && !i.unique));
+    if (plain.length > 0) {
+      await c.query(`ALTER TABLE ${tmp} ${plain.map((i) => add(i, i.unique)).join(', ')}`);
+    }
+    for (const index of indexes.filter((i) => i.uniqueIfPossible && !i.unique)) {
+      try {
+        await c.query(`ALTER TABLE ${tmp} ${add(index, true)}`);
+      } catch (error) {
+        // 1062: duplicate entry; the merge key is then only an ordinary index (merging stays off)
+        if ((error as { errno?: number }).errno !== 1062) throw error;
+        await c.query(`ALTER TABLE ${tmp} ${add(index, false)}`);
+        notUnique.push(index.name);
+      }
+    }
+    const indexMs = indexes.length > 0 ? Date.now() - started : 0;
+    let checkpoint: string | null = null;
+    if (req.checkpointColumn) {
+      const [rows] = await c.query<RowDataPacket[]>(
+        `SELECT CAST(MAX(${q(req.checkpointColumn)}) AS CHAR) AS c FROM ${tmp}`,
+      );
+      checkpoint = textOf(rows[0]?.c);
+    }
+    return { indexMs, notUnique, checkpoint };
+  }
+
+  async mergeTable(req: MergeTableRequest): Promise<MergeTableResult> {
+    const { schemaName, tableName, signal } = req;
+    const label = `${schemaName}.${tableName}`;
+    if (signal?.aborted) throw abortError(label, signal);
+    let sql: string;
+    try {
+      sql = assertSafeModelSql(req.sql, ENGINE);
+    } catch (error) {
+      throw classifySourceError(error, ENGINE);
+    }
+    const target = qualifiedName(ENGINE, schemaName, tableName);
+    const timeoutMs = Math.max(1, Math.floor(req.statementTimeoutMs));
+    const c = await this.connect();
+    const threadId = c.threadId;
+    let timedOut = false;
+    let killDispatched = false;
+    const kill = () => {
+      killDispatched = true;
+      void this.killQuery(threadId);
+    };
+    const onAbort = () => kill();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let broken = false;
+    let inTransaction = false;
+    const step = async <T>(fn: () => Promise<T>): Promise<T> => {
+      if (signal?.aborted) throw abortError(label, signal);
+      return fn();
+    };
+    const delta = '`mp_delta`';
+    let killTimer: NodeJS.Timeout | undefined;
+    try {
+      const flavor = await step(() => this.getFlavor(c));
+      if (req.fence) await step(() => this.ensureFenceTable(c, schemaName));
+      await step(() => c.query(`DROP TEMPORARY TABLE IF EXISTS ${delta}`));
+      const [targetCols] = await step(() =>
+        c.query<RowDataPacket[]>(
+          `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS
+            WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+          [schemaName, tableName],
+        ),
+      );
+      const names = targetCols.map((r) => String(r.name));
+      if (names.length === 0)
+        return { merged: false, fallback: 'no-table', message: `${label} does not exist` };
+      if (!names.includes(req.checkpointColumn) || req.uniqueKey.some((k) => !names.includes(k))) {
+        return {
+          merged: false,
+          fallback: 'columns-changed',
+          message: `${label} lacks the checkpoint or key column(s)`,
+        };
+      }
+      const cp = q(req.checkpointColumn);
+      const [since] = await step(() =>
+        c.query<RowDataPacket[]>(`SELECT CAST(MAX(${cp}) AS CHAR) AS c FROM ${target}`),
+      );
+      const last = textOf(since[0]?.c);
+      if (last === null) {
+        return { merged: false, fallback: 'no-checkpoint', message: `${label} holds no checkpoint` };
+      }
+      const lastSql = c.escape(last);
+      killTimer = setTimeout(
+        () => {
+          timedOut = true;
+          kill();
+        },
+        flavor === 'mariadb' ? timeoutMs + 2_000 : timeoutMs,
+      );
+      const create = `CREATE TEMPORARY TABLE ${delta} AS ${modelDeltaSelect(sql, cp, `${lastSql}${lookbackSql(ENGINE, req.lookback)}`)}`;
+      const queryStarted = Date.now();
+      await step(() =>
+        c.query(
+          flavor === 'mariadb'
+            ? `SET STATEMENT max_statement_time=${(timeoutMs / 1000).toFixed(3)} FOR ${create}`
+            : create,
+        ),
+      );
+      const queryMs = Date.now() - queryStarted;
+      const [fields] = await step(() => c.query<RowDataPacket[]>(`SHOW COLUMNS FROM ${delta}`));
+      if (fields.map((f) => String(f.Field)).join('\u0000') !== names.join('\u0000')) {
+        return {
+          merged: false,
+          fallback: 'columns-changed',
+          message: `the model's columns differ from ${label}'s`,
+        };
+      }
+      const keys = req.uniqueKey.map(q);
+      // MySQL cannot open one temporary table twice in a statement: one check per statement
+      const [dupRows] = await step(() =>
+        c.query<RowDataPacket[]>(
+          `SELECT 1 AS dup FROM ${delta} GROUP BY ${keys.join(', ')} HAVING COUNT(*) > 1 LIMIT 1`,
+        ),
+      );
+      const [nullRows] = await step(() =>
+        c.query<RowDataPacket[]>(
+          `SELECT 1 AS nullkey FROM ${delta} WHERE ${keys.map((k) => `${k} IS NULL`).join(' OR ')} LIMIT 1`,
+        ),
+      );
+      const [topRows] = await step(() =>
+        c.query<RowDataPacket[]>(
+          `SELECT MAX(${cp}) >= ${lastSql} AS forward, CAST(MAX(${cp}) AS CHAR) AS top FROM ${delta}`,
+        ),
+      );
+      if (dupRows.length > 0 || nullRows.length > 0) {
+        return {
+          merged: false,
+          fallback: 'duplicate-key',
+          message: 'the model returns duplicate or null keys',
+        };
+      }
+      if (Number(topRows[0]?.forward) !== 1) {
+        return {
+          merged: false,
+          fallback: 'checkpoint-backwards',
+          message: `the newest checkpoint of the model is older than the cached ${last}`,
+        };
+      }
+      const top = textOf(topRows[0]?.top);
+      const [uniqueRows] = await step(() =>
+        c.query<RowDataPacket[]>(
+          `SELECT INDEX_NAME AS name, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR '\u0000') AS cols
+             FROM information_schema.STATISTICS
+            WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 GROUP BY INDEX_NAME`,
+          [schemaName, tableName],
+        ),
+      );
+      const keySet = [...req.uniqueKey].sort().join('\u0000');
+      if (!uniqueRows.some((r) => String(r.cols).split('\u0000').sort().join('\u0000') === keySet)) {
+        return {
+          merged: false,
+          fallback: 'duplicate-key',
+          message: `${label} has no unique index on the key`,
+        };
+      }
+      const cols = names.map(q);
+      const others = names.filter((n) => !req.uniqueKey.includes(n)).map(q);
+      const join = keys.map((k) => `t.${k} = d.${k}`).join(' AND ');
+      const [countRows] = await step(() =>
+        c.query<RowDataPacket[]>(
+          `SELECT COUNT(*) AS matched,
+                  COALESCE(SUM(${others.length === 0 ? '0' : `NOT (${others.map((o) => `t.${o} <=> d.${o}`).join(' AND ')})`}), 0) AS changed
+             FROM ${delta} d JOIN ${target} t ON ${join}`,
+        ),
+      );
+      const [totalRows] = await step(() => c.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${delta}`));
+      const upsert =
+        `INSERT INTO ${target} (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM ${delta} ` +
+        (others.length === 0
+          ? `ON DUPLICATE KEY UPDATE ${keys[0]} = ${keys[0]}`
+          : `ON DUPLICATE KEY UPDATE ${others.map((o) => `${o} = VALUES(${o})`).join(', ')}`);
+      await step(() =>
+        this.withFence(c, { schemaName, tableName }, req.fence?.generation, async () => {
+          await c.query('START TRANSACTION');
+          inTransaction = true;
+          await c.query(upsert);
+          await c.query('COMMIT');
+          inTransaction = false;
+        }),
+      );
+      clearTimeout(killTimer);
+      const matched = Number(countRows[0]?.matched ?? 0);
+      return {
+        merged: true,
+        inserted: Number(totalRows[0]?.n ?? 0) - matched,
+        updated: Number(countRows[0]?.changed ?? 0),
+        checkpoint: top,
+        queryMs,
+      };
+    } catch (error) {
+      clearTimeout(killTimer);
+      let classified: SourceError;
+      if (
+        signal?.aborted &&
+        !(error instanceof SourceError && (error.details?.aborted || error.details?.fenced))
+      ) {
+        classified = abortError(label, signal, error);
+      } else if (timedOut) {
+        classified = new SourceError(
+          'timeout',
+          `Statement timeout of ${timeoutMs} ms exceeded while merging into ${label}`,
+          { engine: ENGINE, timeoutMs },
+          { cause: error },
+        );
+      } else {
+        classified = classifySourceError(error, ENGINE);
+      }
+      broken = classified.errorClass === 'connection';
+      if (inTransaction && !broken) await c.query('ROLLBACK').catch(() => (broken = true));
+      throw classified;
+    } finally {
+      clearTimeout(killTimer);
+      signal?.removeEventListener('abort', onAbort);
+      if (!broken && !killDispatched) {
+        await c.query(`DROP TEMPORARY TABLE IF EXISTS ${delta}`).catch(() => (broken = true));
+      }
       if (broken || killDispatched) c.destroy();
       else c.release();
     }

@@ -151,3 +151,16 @@ export function quoteIdentifier(engine: SourceEngine, name: string): string {
 export function qualifiedName(engine: SourceEngine, schema: string, table: string): string {
   return `${quoteIdentifier(engine, schema)}.${quoteIdentifier(engine, table)}`;
 }
+
+/**
+ * Stable name of a managed index: `mpi_<card id>_<hash of card id, uniqueness and columns>`. Short enough
+ * for both engines whatever the columns; the same definition always gets the same name.
+ */
+export function managedIndexName(cardId: number, columns: string[], unique: boolean): string {
+  requireId('cardId', cardId);
+  const hash = createHash('sha256')
+    .update(JSON.stringify([cardId, unique, columns]))
+    .digest('hex')
+    .slice(0, 12);
+  return `mpi_${cardId}_${hash}`;
+}

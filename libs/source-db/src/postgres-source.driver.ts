@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { Client, ClientConfig, Pool, PoolClient, QueryResult } from 'pg';
 import { assertSafeModelSql } from './model-sql';
-import { postgresCreateTableAsModel } from './model-statement';
+import { modelDeltaSelect, postgresCreateTableAsModel } from './model-statement';
 import {
   BACKUP_TABLE_PREFIX,
   backupTableName,
@@ -22,6 +22,9 @@ import {
   connectFailure,
   abortError,
   fencedError,
+  lookbackSql,
+  missingColumns,
+  missingIndexColumnError,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_POOL_SIZE,
   swapLockOf,
@@ -31,6 +34,8 @@ import type {
   CanPersistContext,
   CanPersistResult,
   LiveGenerations,
+  MergeTableRequest,
+  MergeTableResult,
   RefreshTableRequest,
   RefreshTableResult,
   SourceConnectionInfo,
@@ -268,14 +273,26 @@ export class PostgresSourceDriver implements SourceDriver {
       );
       // the server enforces one read query: a derived table (no data-modifying WITH, no INTO) sent with the
       // extended protocol (no second statement)
+      const queryStarted = Date.now();
       const created = await step(() =>
         client.query({ text: postgresCreateTableAsModel(tmp, sql), queryMode: 'extended' } as {
           text: string;
         }),
       );
+      const queryMs = Date.now() - queryStarted;
+      const built = await step(() => this.buildIndexes(client, req, tmp, label));
       const fence = req.fence;
       if (fence) await step(() => this.checkFence(client, schemaName, tableName, fence.generation));
-      const columns = await step(() => this.swapAndCommit(client, { target, tmp, bak, tableName, bakName }));
+      const columns = await step(() =>
+        this.swapAndCommit(client, {
+          target,
+          tmp,
+          bak,
+          tableName,
+          bakName,
+          renames: built.renames.map((r) => ({ from: qualifiedName(ENGINE, schemaName, r.from), to: r.to })),
+        }),
+      );
       inTransaction = false;
       return {
         rows: created.rowCount ?? null,
@@ -283,6 +300,10 @@ export class PostgresSourceDriver implements SourceDriver {
           tableName,
           fieldDefinitions: columns.map((c) => ({ fieldName: c.name, baseType: c.type })),
         },
+        queryMs,
+        indexMs: built.indexMs,
+        notUnique: built.notUnique,
+        checkpoint: built.checkpoint,
       };
     } catch (error) {
       stopCancelling();
@@ -308,19 +329,93 @@ export class PostgresSourceDriver implements SourceDriver {
   }
 
   /**
+   * Inside the build transaction, on the temporary table: checks that the managed indexes' columns (and the
+   * checkpoint column) exist, builds the indexes under build-specific names (index names are per schema in
+   * PostgreSQL and the old table still holds the stable ones; the swap renames them) and reads the newest
+   * checkpoint.
+   */
+  private async buildIndexes(
+    client: PoolClient,
+    req: RefreshTableRequest,
+    tmp: string,
+    label: string,
+  ): Promise<{
+    indexMs: number;
+    renames: { from: string; to: string }[];
+    notUnique: string[];
+    checkpoint: string | null;
+  }> {
+    const indexes = req.indexes ?? [];
+    const none = { indexMs: 0, renames: [], notUnique: [], checkpoint: null };
+    if (indexes.length === 0 && !req.checkpointColumn) return none;
+    const cols = await client.query<{ name: string }>(
+      `SELECT a.attname AS name FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = ${pgLiteral(tmp)}::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+    );
+    const returned = cols.rows.map((r) => r.name);
+    const missing = missingColumns(returned, indexes, [req.checkpointColumn]);
+    if (missing.length > 0) throw missingIndexColumnError(label, missing, returned);
+    const started = Date.now();
+    const renames: { from: string; to: string }[] = [];
+    const notUnique: string[] = [];
+    for (const index of indexes) {
+      const buildName = `${index.name}_g${req.fence?.generation ?? 0}`;
+      const columnList = index.columns.map(q).join(', ');
+      const create = (unique: boolean) =>
+        `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${q(buildName)} ON ${tmp} (${columnList})`;
+      if (index.uniqueIfPossible && !index.unique) {
+        await client.query('SAVEPOINT mp_index');
+        try {
+          await client.query(create(true));
+          await client.query('RELEASE SAVEPOINT mp_index');
+        } catch (error) {
+          if (sqlState(error) !== '23505') throw error;
+          await client.query('ROLLBACK TO SAVEPOINT mp_index');
+          await client.query(create(false));
+          notUnique.push(index.name);
+        }
+      } else {
+        await client.query(create(index.unique));
+      }
+      renames.push({ from: buildName, to: index.name });
+    }
+    const indexMs = indexes.length > 0 ? Date.now() - started : 0;
+    let checkpoint: string | null = null;
+    if (req.checkpointColumn) {
+      const r = await client.query<{ c: string | null }>(
+        `SELECT max(${q(req.checkpointColumn)})::text AS c FROM ${tmp}`,
+      );
+      checkpoint = r.rows[0]?.c ?? null;
+    }
+    return { indexMs, renames, notUnique, checkpoint };
+  }
+
+  /**
    * Renames under a short lock_timeout, retried from a savepoint, so queued readers never wait long; then
    * reads the new table's columns and commits, all in one message per attempt (the exclusive locks are held
    * for one round trip only). An error stops the message before COMMIT, leaving the transaction to roll back.
    */
   private async swapAndCommit(
     client: PoolClient,
-    n: { target: string; tmp: string; bak: string; tableName: string; bakName: string },
+    n: {
+      target: string;
+      tmp: string;
+      bak: string;
+      tableName: string;
+      bakName: string;
+      renames?: { from: string; to: string }[];
+    },
   ): Promise<{ name: string; type: string }[]> {
+    // the old table's indexes went with it (DROP of the backup): the new ones take their stable names
+    const indexRenames = (n.renames ?? [])
+      .map((r) => `ALTER INDEX ${r.from} RENAME TO ${q(r.to)};`)
+      .join('\n');
     const attemptSql = `SET LOCAL lock_timeout = ${this.swapLock.timeoutMs}; SAVEPOINT mp_swap;
       DROP TABLE IF EXISTS ${n.bak};
       ALTER TABLE IF EXISTS ${n.target} RENAME TO ${q(n.bakName)};
       ALTER TABLE ${n.tmp} RENAME TO ${q(n.tableName)};
       DROP TABLE IF EXISTS ${n.bak};
+      ${indexRenames}
       RELEASE SAVEPOINT mp_swap;
       SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type
         FROM pg_catalog.pg_attribute a
@@ -339,6 +434,162 @@ export class PostgresSourceDriver implements SourceDriver {
         await client.query('ROLLBACK TO SAVEPOINT mp_swap');
       }
     }
+  }
+
+  async mergeTable(req: MergeTableRequest): Promise<MergeTableResult> {
+    const { schemaName, tableName, signal } = req;
+    const label = `${schemaName}.${tableName}`;
+    if (signal?.aborted) throw abortError(label, signal);
+    let sql: string;
+    try {
+      sql = assertSafeModelSql(req.sql, ENGINE);
+    } catch (error) {
+      throw classifySourceError(error, ENGINE);
+    }
+    const target = qualifiedName(ENGINE, schemaName, tableName);
+    const timeoutMs = Math.max(1, Math.floor(req.statementTimeoutMs));
+    const client = await this.connect();
+    const cancelling = this.cancelOnAbort(client, signal);
+    let inTransaction = false;
+    let releaseWith: Error | undefined;
+    const step = async <T>(fn: () => Promise<T>): Promise<T> => {
+      if (signal?.aborted) throw abortError(label, signal);
+      return fn();
+    };
+    const fallback = async (
+      why: Extract<MergeTableResult, { merged: false }>['fallback'],
+      message: string,
+    ): Promise<MergeTableResult> => {
+      await client.query('ROLLBACK');
+      inTransaction = false;
+      return { merged: false, fallback: why, message };
+    };
+    try {
+      if (req.fence) await step(() => this.ensureFenceTable(client, schemaName));
+      inTransaction = true;
+      await step(() =>
+        client.query(
+          `BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on;
+           DROP TABLE IF EXISTS pg_temp.mp_delta`,
+        ),
+      );
+      const targetCols = await step(() => this.columnsOf(client, target));
+      if (targetCols.length === 0) return await fallback('no-table', `${label} does not exist`);
+      const byName = new Map(targetCols.map((c) => [c.name, c.type]));
+      const checkpointType = byName.get(req.checkpointColumn);
+      const keyMissing = req.uniqueKey.filter((k) => !byName.has(k));
+      if (!checkpointType || keyMissing.length > 0) {
+        return await fallback('columns-changed', `${label} lacks the checkpoint or key column(s)`);
+      }
+      const since = await step(() =>
+        client.query<{ c: string | null }>(
+          `SELECT max(${q(req.checkpointColumn)})::text AS c FROM ${target}`,
+        ),
+      );
+      const last = since.rows[0]?.c ?? null;
+      if (last === null) return await fallback('no-checkpoint', `${label} holds no checkpoint`);
+      const lastSql = `CAST(${pgLiteral(last)} AS ${checkpointType})`;
+      const queryStarted = Date.now();
+      const delta = 'pg_temp.mp_delta';
+      await step(() =>
+        client.query({
+          text: `CREATE TEMP TABLE mp_delta ON COMMIT DROP AS ${modelDeltaSelect(
+            sql,
+            q(req.checkpointColumn),
+            `${lastSql}${lookbackSql(ENGINE, req.lookback)}`,
+          )}`,
+          queryMode: 'extended',
+        } as { text: string }),
+      );
+      const queryMs = Date.now() - queryStarted;
+      const deltaCols = await step(() => this.columnsOf(client, delta));
+      if (deltaCols.map((c) => c.name).join('\u0000') !== targetCols.map((c) => c.name).join('\u0000')) {
+        return await fallback('columns-changed', `the model's columns differ from ${label}'s`);
+      }
+      const keys = req.uniqueKey.map(q);
+      const checks = await step(() =>
+        client.query<{ dup: boolean; forward: boolean | null; top: string | null }>(
+          `SELECT EXISTS (SELECT 1 FROM ${delta} GROUP BY ${keys.join(', ')} HAVING count(*) > 1)
+                  OR EXISTS (SELECT 1 FROM ${delta} WHERE ${keys.map((k) => `${k} IS NULL`).join(' OR ')}) AS dup,
+                  (SELECT max(${q(req.checkpointColumn)}) FROM ${delta}) >= ${lastSql} AS forward,
+                  (SELECT max(${q(req.checkpointColumn)})::text FROM ${delta}) AS top`,
+        ),
+      );
+      const check = checks.rows[0];
+      if (check?.dup) return await fallback('duplicate-key', `the model returns duplicate or null keys`);
+      if (check?.forward !== true) {
+        return await fallback(
+          'checkpoint-backwards',
+          `the newest checkpoint of the model is older than the cached ${last}`,
+        );
+      }
+      const fence = req.fence;
+      if (fence) await step(() => this.checkFence(client, schemaName, tableName, fence.generation));
+      const cols = targetCols.map((c) => q(c.name));
+      const others = targetCols.filter((c) => !req.uniqueKey.includes(c.name)).map((c) => q(c.name));
+      const onConflict =
+        others.length === 0
+          ? 'DO NOTHING'
+          : `DO UPDATE SET ${others.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}
+              WHERE ${others.map((c) => `t.${c}::text IS DISTINCT FROM EXCLUDED.${c}::text`).join(' OR ')}`;
+      await step(() => client.query('SAVEPOINT mp_merge'));
+      let counts: { inserted: string; updated: string } | undefined;
+      try {
+        const merged = await step(() =>
+          client.query<{ inserted: string; updated: string }>(
+            `WITH m AS (
+               INSERT INTO ${target} AS t (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM ${delta}
+               ON CONFLICT (${keys.join(', ')}) ${onConflict}
+               RETURNING (xmax = 0) AS ins)
+             SELECT count(*) FILTER (WHERE ins)::text AS inserted, count(*) FILTER (WHERE NOT ins)::text AS updated
+               FROM m`,
+          ),
+        );
+        counts = merged.rows[0];
+      } catch (error) {
+        // 42P10: no unique index on the key (the last full build found duplicates and built it plain)
+        if (sqlState(error) !== '42P10') throw error;
+        return await fallback('duplicate-key', `${label} has no unique index on the key`);
+      }
+      await step(() => client.query('COMMIT'));
+      inTransaction = false;
+      return {
+        merged: true,
+        inserted: Number(counts?.inserted ?? 0),
+        updated: Number(counts?.updated ?? 0),
+        checkpoint: check.top,
+        queryMs,
+      };
+    } catch (error) {
+      cancelling.stop();
+      let broken = false;
+      if (inTransaction) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+      }
+      const classified =
+        signal?.aborted &&
+        !(error instanceof SourceError && (error.details?.aborted || error.details?.fenced))
+          ? abortError(label, signal, error)
+          : classifySourceError(error, ENGINE);
+      if (broken || classified.errorClass === 'connection') releaseWith = classified;
+      throw classified;
+    } finally {
+      cancelling.stop();
+      client.release(releaseWith ?? (cancelling.dispatched() ? new Error('cancel dispatched') : undefined));
+    }
+  }
+
+  /** Columns (name, SQL type) of a relation given as a quoted name; none when it does not exist. */
+  private async columnsOf(client: PoolClient, relation: string): Promise<{ name: string; type: string }[]> {
+    const r = await client.query<{ name: string; type: string }>(
+      `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type
+         FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass(${pgLiteral(relation)}) AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY a.attnum`,
+    );
+    return r.rows;
   }
 
   /** On abort, cancels the client's running statement (again every second until the refresh unwinds). */

@@ -19,9 +19,9 @@ export class SourceError extends DomainError {
     readonly errorClass: ErrorClass,
     message: string,
     details?: Record<string, unknown>,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: ErrorCode },
   ) {
-    super(CODE_OF_CLASS[errorClass], message, details, options);
+    super(options?.code ?? CODE_OF_CLASS[errorClass], message, details, options);
     this.name = 'SourceError';
   }
 }

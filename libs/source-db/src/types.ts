@@ -60,12 +60,71 @@ export interface RefreshTableRequest {
    * two builds of one table never touch each other's.
    */
   fence?: { generation: number };
+  /**
+   * Indexes built on the temporary table before the swap (readers never see the table without them). A
+   * column the query does not return fails the refresh with code MODEL_INDEX_COLUMN (nothing swapped).
+   */
+  indexes?: ManagedIndex[];
+  /** Incremental models: report the newest value of this column in the new table (RefreshTableResult.checkpoint). */
+  checkpointColumn?: string;
+}
+
+/**
+ * One managed index. `name`: stable, from managedIndexName. `uniqueIfPossible`: built unique unless the
+ * data has duplicates, then built plain (the incremental merge key: duplicates only disable merging).
+ */
+export interface ManagedIndex {
+  name: string;
+  columns: string[];
+  unique: boolean;
+  uniqueIfPossible?: boolean;
 }
 
 export interface RefreshTableResult {
   rows: number | null;
   definition: TableDefinition;
+  /** Time spent running the model query (ms). */
+  queryMs?: number;
+  /** Time spent building the managed indexes (ms; 0 when there are none). */
+  indexMs?: number;
+  /** Names of `uniqueIfPossible` indexes that had to be built plain (the data has duplicate keys). */
+  notUnique?: string[];
+  /** Newest value of `checkpointColumn` in the new table as text (null: empty table or not asked). */
+  checkpoint?: string | null;
 }
+
+/** How far behind the newest kept checkpoint an incremental refresh reads again. */
+export type Lookback =
+  | { kind: 'number'; value: number }
+  | { kind: 'interval'; amount: number; unit: 'second' | 'minute' | 'hour' | 'day' };
+
+export interface MergeTableRequest {
+  schemaName: string;
+  tableName: string;
+  /** Model SQL, already checked by assertSafeModelSql. */
+  sql: string;
+  statementTimeoutMs: number;
+  signal?: AbortSignal;
+  fence?: { generation: number };
+  checkpointColumn: string;
+  uniqueKey: string[];
+  lookback: Lookback;
+}
+
+/** Why a merge could not be done: the caller rebuilds the table in full instead. */
+export type MergeFallback =
+  'no-table' | 'no-checkpoint' | 'columns-changed' | 'duplicate-key' | 'checkpoint-backwards';
+
+export type MergeTableResult =
+  | {
+      merged: true;
+      inserted: number;
+      updated: number;
+      /** Newest checkpoint in the cache table after the merge (text). */
+      checkpoint: string | null;
+      queryMs: number;
+    }
+  | { merged: false; fallback: MergeFallback; message: string };
 
 /**
  * One source database, pooled. Implementations: PostgreSQL (pg) and MySQL/MariaDB (mysql2).
@@ -75,6 +134,12 @@ export interface RefreshTableResult {
 export interface SourceDriver {
   readonly engine: SourceEngine;
   refreshTable(req: RefreshTableRequest): Promise<RefreshTableResult>;
+  /**
+   * Incremental refresh: reads the model's rows whose checkpoint is at least the table's newest minus the
+   * lookback (through the same derived-table wrapper) and merges them by the unique key in one transaction,
+   * fenced like the swap. When a merge cannot be trusted it changes nothing and says why (`merged: false`).
+   */
+  mergeTable(req: MergeTableRequest): Promise<MergeTableResult>;
   tableExists(schemaName: string, tableName: string): Promise<boolean>;
   dropTable(schemaName: string, tableName: string): Promise<void>;
   /**

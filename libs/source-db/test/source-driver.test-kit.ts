@@ -17,6 +17,7 @@ import {
   SourceDriver,
   SourceEngine,
   SourceError,
+  managedIndexName,
   tempTableName,
 } from '../src/index';
 
@@ -55,6 +56,14 @@ interface Dialect {
   ): Promise<{ password: string | null }>;
   dropLogin(db: TestSourceDatabase, login: string): Promise<void>;
   deniedMessage: { schema: string; table: string };
+  /** The indexes of a table: name, uniqueness, columns (comma-separated), by name. */
+  indexesOf(
+    db: TestSourceDatabase,
+    schema: string,
+    table: string,
+  ): Promise<{ name: string; unique: boolean; cols: string }[]>;
+  /** The incremental scenarios' source table: id, v, ts (an integer checkpoint). */
+  createIncSource: string;
 }
 
 const DIALECTS: Record<SourceEngine, Dialect> = {
@@ -93,6 +102,19 @@ const DIALECTS: Record<SourceEngine, Dialect> = {
       await db.query(`drop role if exists ${login}`);
     },
     deniedMessage: { schema: 'permission denied', table: 'permission denied' },
+    indexesOf: async (db, schema, table) =>
+      (
+        await db.query<{ name: string; unique: boolean; cols: string }>(
+          `select i.relname as name, ix.indisunique as unique,
+                  array_to_string(array(select a.attname from unnest(ix.indkey) with ordinality k(n, o)
+                    join pg_attribute a on a.attrelid = ix.indrelid and a.attnum = k.n order by k.o), ',') as cols
+             from pg_index ix join pg_class i on i.oid = ix.indexrelid join pg_class t on t.oid = ix.indrelid
+             join pg_namespace ns on ns.oid = t.relnamespace
+            where ns.nspname = $1 and t.relname = $2 order by 1`,
+          [schema, table],
+        )
+      ).map((r) => ({ name: r.name, unique: r.unique, cols: r.cols })),
+    createIncSource: 'create table inc_src (id int, v text, ts int)',
   },
   mysql: {
     title: 'MysqlSourceDriver (real MariaDB)',
@@ -133,6 +155,17 @@ const DIALECTS: Record<SourceEngine, Dialect> = {
       await db.query(`drop user if exists '${login}'@'%'`);
     },
     deniedMessage: { schema: 'Access denied', table: '.*CREATE command denied' },
+    indexesOf: async (db, schema, table) =>
+      (
+        await db.query<{ name: string; uniq: number | string; cols: string }>(
+          `select INDEX_NAME as name, max(NON_UNIQUE = 0) as uniq,
+                  group_concat(COLUMN_NAME order by SEQ_IN_INDEX separator ',') as cols
+             from information_schema.STATISTICS where TABLE_SCHEMA = ? and TABLE_NAME = ?
+            group by INDEX_NAME order by 1`,
+          [schema, table],
+        )
+      ).map((r) => ({ name: r.name, unique: Number(r.uniq) === 1, cols: r.cols })),
+    createIncSource: 'create table inc_src (id int, v varchar(40), ts int)',
   },
 };
 
@@ -545,6 +578,185 @@ export function describeSourceDriver(engine: SourceEngine, extra?: (bed: DriverT
       expect(seen.filter((n) => !sizes.includes(n))).toEqual([]);
       expect(new Set(seen).size).toBeGreaterThan(1);
       expect(await leftovers()).toEqual([]);
+    });
+
+    describe('managed indexes', () => {
+      const idx = (cardId: number, columns: string[], unique: boolean) => ({
+        name: managedIndexName(cardId, columns, unique),
+        columns,
+        unique,
+      });
+
+      it('builds them before the swap under stable names, reports their build time, and keeps them across refreshes', async () => {
+        const table = cacheTableName(engine, 40, 'indexed');
+        const indexes = [idx(40, ['name'], false), idx(40, ['id'], true)];
+        for (let round = 0; round < 2; round++) {
+          const r = await bed.driver.refreshTable({
+            schemaName: bed.schema,
+            tableName: table,
+            sql: 'select id, name, amount from src',
+            statementTimeoutMs: 10_000,
+            indexes,
+            fence: { generation: 100 + round },
+          });
+          expect(r.rows).toBe(50);
+          expect(r.indexMs).toBeGreaterThanOrEqual(0);
+          expect(r.queryMs).toBeGreaterThanOrEqual(0);
+          expect(await d.indexesOf(bed.db, bed.schema, table)).toEqual(
+            [
+              { name: indexes[0].name, unique: false, cols: 'name' },
+              { name: indexes[1].name, unique: true, cols: 'id' },
+            ].sort((a, b) => (a.name < b.name ? -1 : 1)),
+          );
+        }
+        expect(await leftovers()).toEqual([]);
+      });
+
+      it('a column the query does not return fails the refresh with MODEL_INDEX_COLUMN; the table stays as it was', async () => {
+        const table = cacheTableName(engine, 41, 'bad index');
+        await refreshOne(table);
+        const error = await bed.driver
+          .refreshTable({
+            schemaName: bed.schema,
+            tableName: table,
+            sql: 'select id, name from src',
+            statementTimeoutMs: 10_000,
+            indexes: [idx(41, ['id'], false), idx(41, ['nope'], false)],
+          })
+          .catch((e: unknown) => e as SourceError);
+        expect(error).toBeInstanceOf(SourceError);
+        expect((error as SourceError).code).toBe('MODEL_INDEX_COLUMN');
+        expect((error as SourceError).errorClass).toBe('invalid');
+        expect((error as SourceError).message).toMatch(/"nope"/);
+        expect(await count(table)).toBe(1);
+        expect(await d.indexesOf(bed.db, bed.schema, table)).toEqual([]);
+        expect(await leftovers()).toEqual([]);
+        expect(Number((await bed.db.query<{ n: unknown }>('select count(*) as n from src'))[0].n)).toBe(50);
+      });
+    });
+
+    describe('incremental merge', () => {
+      const key = ['id'];
+      const table = cacheTableName(engine, 50, 'incremental');
+      const sql = 'select id, v, ts from inc_src';
+      const keyIndex = {
+        name: managedIndexName(50, key, true),
+        columns: key,
+        unique: false,
+        uniqueIfPossible: true,
+      };
+      const full = (generation: number) =>
+        bed.driver.refreshTable({
+          schemaName: bed.schema,
+          tableName: table,
+          sql,
+          statementTimeoutMs: 10_000,
+          indexes: [keyIndex],
+          checkpointColumn: 'ts',
+          fence: { generation },
+        });
+      const merge = (generation: number, lookback = 10) =>
+        bed.driver.mergeTable({
+          schemaName: bed.schema,
+          tableName: table,
+          sql,
+          statementTimeoutMs: 10_000,
+          checkpointColumn: 'ts',
+          uniqueKey: key,
+          lookback: { kind: 'number', value: lookback },
+          fence: { generation },
+        });
+      /** Rows of the cache not in the live query plus rows of the live query not in the cache (EXCEPT ALL). */
+      const difference = async () => {
+        const cache = `${q(bed.schema)}.${q(table)}`;
+        const n = async (a: string, b: string) =>
+          Number(
+            (
+              await bed.db.query<{ n: number | string }>(
+                `select count(*) as n from (select id, v, ts from ${a} except all select id, v, ts from ${b}) x`,
+              )
+            )[0].n,
+          );
+        return [await n(cache, '(select * from inc_src) s'), await n('inc_src', cache)];
+      };
+      let generation = 200;
+
+      beforeAll(async () => {
+        await bed.db.query(d.createIncSource);
+        await bed.db.query(`insert into inc_src values (1, 'a', 1), (2, 'b', 2), (3, 'c', 3)`);
+      });
+
+      it('merges new, changed and late rows by the key; fences; falls back on duplicates and a checkpoint gone backwards', async () => {
+        const built = await full(++generation);
+        expect(built.checkpoint).toBe('3');
+        expect(built.notUnique).toEqual([]);
+        await bed.db.query(`insert into inc_src values (4, 'd', 20), (5, 'late', 15)`);
+        await bed.db.query(`update inc_src set v = 'a2', ts = 19 where id = 1`);
+        const merged = await merge(++generation);
+        expect(merged).toMatchObject({ merged: true, inserted: 2, updated: 1, checkpoint: '20' });
+        expect(await difference()).toEqual([0, 0]);
+        // a late row inside the lookback (checkpoint 12 >= 20 - 10) is still picked up
+        await bed.db.query(`insert into inc_src values (6, 'later', 12)`);
+        expect(await merge(++generation)).toMatchObject({
+          merged: true,
+          inserted: 1,
+          updated: 0,
+          checkpoint: '20',
+        });
+        expect(await difference()).toEqual([0, 0]);
+
+        // an older build cannot merge after a newer one did
+        const fenced = await merge(generation - 1).catch((e: unknown) => e as SourceError);
+        expect((fenced as SourceError).details?.fenced).toBe(true);
+
+        // duplicate keys in the source: nothing merged, the caller rebuilds in full
+        await bed.db.query(`insert into inc_src values (4, 'dup', 21)`);
+        expect(await merge(++generation)).toMatchObject({ merged: false, fallback: 'duplicate-key' });
+        expect(await difference()).toEqual([0, 1]);
+        const rebuilt = await full(++generation);
+        expect(rebuilt.notUnique).toEqual([keyIndex.name]);
+        expect(await difference()).toEqual([0, 0]);
+        // the key index is plain now: merging stays off until a full build finds the key unique again
+        expect(await merge(++generation)).toMatchObject({ merged: false, fallback: 'duplicate-key' });
+        await bed.db.query(`delete from inc_src where v = 'dup'`);
+        expect((await full(++generation)).notUnique).toEqual([]);
+
+        // the newest rows vanished: the checkpoint went backwards
+        await bed.db.query(`delete from inc_src where ts >= 15`);
+        expect(await merge(++generation, 0)).toMatchObject({
+          merged: false,
+          fallback: 'checkpoint-backwards',
+        });
+        expect(await leftovers()).toEqual([]);
+      });
+
+      it('correctness: random inserts and updates (late rows within the lookback) between merges leave cache = live query', async () => {
+        await bed.db.query(`delete from inc_src`);
+        let clock = 100;
+        let nextId = 1;
+        const rand = (n: number) => Math.floor(Math.random() * n);
+        const insert = async (count: number) => {
+          const rows = Array.from(
+            { length: count },
+            () => `(${nextId++}, 'v${rand(1000)}', ${clock - rand(8)})`,
+          );
+          await bed.db.query(`insert into inc_src values ${rows.join(', ')}`);
+        };
+        await insert(200);
+        await full(++generation);
+        for (let round = 0; round < 4; round++) {
+          clock += 10;
+          await insert(5 + rand(20));
+          // updates set a checkpoint up to 7 behind the clock: late, but within the lookback of 10
+          const ids = Array.from({ length: 10 }, () => 1 + rand(nextId - 1));
+          await bed.db.query(
+            `update inc_src set v = concat('u${round}_', id), ts = ${clock} - mod(id, 8) where id in (${ids.join(', ')})`,
+          );
+          const r = await merge(++generation, 10);
+          expect(r.merged).toBe(true);
+          expect(await difference()).toEqual([0, 0]);
+        }
+      });
     });
 
     extra?.(bed);

@@ -33,6 +33,22 @@ export const Metrics = {
       }),
     ),
   /** Model refreshes; attributes: outcome, error.class (when not success), db.id. */
+  /** Seconds spent building a model's managed indexes (before the swap); attributes: db.id, engine. */
+  indexBuildDuration: (): Histogram =>
+    lazy('indexBuildDuration', () =>
+      meter().createHistogram('model_persistence.refresh.index_duration', {
+        unit: 's',
+        description: "Time one model refresh spent building the cache table's managed indexes",
+        advice: { explicitBucketBoundaries: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] },
+      }),
+    ),
+  /** Rows an incremental refresh merged; attributes: db.id, kind (inserted|updated). */
+  incrementalRows: (): Counter =>
+    lazy('incrementalRows', () =>
+      meter().createCounter('model_persistence.refresh.incremental_rows', {
+        description: 'Rows inserted or updated by incremental refreshes',
+      }),
+    ),
   refreshes: (): Counter =>
     lazy('refreshes', () =>
       meter().createCounter('model_persistence.refreshes', { description: 'Model refreshes by outcome' }),

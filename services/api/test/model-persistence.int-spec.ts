@@ -207,6 +207,54 @@ describe('api /api/model-persistence (real PostgreSQL, MariaDB and Kafka)', () =
     expect(msg.event).toMatchObject({ databaseId: mysqlDb, cardId, trigger: 'manual' });
   });
 
+  it('incremental models and managed indexes: stored and shown, validated (400 / 422 on known columns), {"full": true} on the wire', async () => {
+    const incremental = {
+      checkpoint_column: 'updated_at',
+      unique_key: ['id'],
+      lookback: '2 hours',
+      full_rebuild_cron: '0 0 3 * * ? *',
+    };
+    const indexes = [{ columns: ['n'] }, { columns: ['id'], unique: true }];
+    const cardId = await createCard({ name: 'Incremental', database_id: pgDb, indexes, incremental });
+    const shown = await h.request('GET', `/api/cards/${cardId}`);
+    expect(shown.json).toMatchObject({ indexes, incremental });
+    const bad = async (body: Record<string, unknown>) =>
+      (await h.request('PATCH', `/api/cards/${cardId}`, { body })).json.error as {
+        code: string;
+        message: string;
+      };
+    expect((await bad({ indexes: [{ columns: [] }] })).code).toBe('VALIDATION_FAILED');
+    expect((await bad({ indexes: [{ columns: ['a', 'a'] }] })).code).toBe('VALIDATION_FAILED');
+    expect((await bad({ incremental: { ...incremental, lookback: 'two hours' } })).code).toBe(
+      'VALIDATION_FAILED',
+    );
+    expect((await bad({ incremental: { ...incremental, unique_key: [] } })).code).toBe('VALIDATION_FAILED');
+    expect((await bad({ incremental: { ...incremental, full_rebuild_cron: '* * *' } })).code).toBe(
+      'INVALID_CRON',
+    );
+    // once built, the columns are known: an index on a column the query does not return is refused at save
+    expect((await post(`/card/${cardId}/persist`)).status).toBe(204);
+    await h.query(
+      `update persisted_info set definition = '{"tableName": "t", "fieldDefinitions": [{"fieldName": "id", "baseType": "int"}, {"fieldName": "n", "baseType": "int"}, {"fieldName": "updated_at", "baseType": "timestamp"}]}'
+        where card_id = $1`,
+      [cardId],
+    );
+    const unknown = await h.request('PATCH', `/api/cards/${cardId}`, {
+      body: { indexes: [{ columns: ['nope'] }] },
+    });
+    expect(unknown.status).toBe(422);
+    expect(unknown.json.error.code).toBe('MODEL_INDEX_COLUMN');
+    expect(
+      (await h.request('PATCH', `/api/cards/${cardId}`, { body: { indexes: null } })).json.indexes,
+    ).toBeNull();
+
+    const r = await post(`/card/${cardId}/refresh`, { full: true });
+    expect(r.status).toBe(202);
+    const [msg] = await h.recorder.waitFor(isEvent('RefreshRequested', { eventId: r.json.requestId }));
+    expect(msg.event).toMatchObject({ cardId, trigger: 'manual', full: true });
+    expect((await post(`/card/${cardId}/refresh`, { full: 'yes' })).status).toBe(400);
+  });
+
   it('lists persisted models with names, next fire time and staleness; filters and 404s', async () => {
     const cardId = await createCard({ name: 'Listed', database_id: pgDb, refresh_cron: '0 30 1 * * ? *' });
     expect((await post(`/card/${cardId}/persist`)).status).toBe(204);

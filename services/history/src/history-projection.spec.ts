@@ -343,3 +343,34 @@ describe('history projection', () => {
     });
   });
 });
+
+describe('history projection: build facts of incremental and indexed models', () => {
+  it('records mode, merged rows, checkpoint and index time per model, whatever the order', () => {
+    const r = refreshRun();
+    const incremental = createEvent('RefreshSucceeded', {
+      ...(r.ok),
+      eventId: randomUUID(),
+      mode: 'incremental',
+      rowsInserted: 4,
+      rowsUpdated: 2,
+      checkpoint: '2026-11-29 10:00:00+00',
+      queryMs: 40,
+      indexMs: 0,
+    });
+    const expected = {
+      '11': {
+        mode: 'incremental',
+        'rows-inserted': 4,
+        'rows-updated': 2,
+        checkpoint: '2026-11-29 10:00:00+00',
+        'query-ms': 40,
+        'index-ms': 0,
+        'ended-at': at(2),
+      },
+    };
+    expect(fold([r.started, incremental, r.completed]).taskDetails?.models).toEqual(expected);
+    expect(fold([r.completed, incremental, r.started]).taskDetails?.models).toEqual(expected);
+    // a success without build facts (a re-announcement) adds nothing
+    expect(fold([r.started, r.ok, r.completed]).taskDetails?.models).toBeUndefined();
+  });
+});

@@ -158,6 +158,7 @@ function applyEvent(current: TaskHistoryRow | null, event: HistoryEvent): TaskHi
     case 'RefreshFailed': {
       // the trigger of the run events is authoritative; a model event only fills it in
       details.trigger ??= event.trigger;
+      if (event.type === 'RefreshSucceeded') recordModelResult(details, event);
       if (completed) return row; // the completion's counts are final
       const outcome = event.type === 'RefreshSucceeded' ? 'success' : event.outcome;
       const count = (key: string) => {
@@ -183,6 +184,47 @@ function applyEvent(current: TaskHistoryRow | null, event: HistoryEvent): TaskHi
       return row;
     }
   }
+}
+
+/** How one model was built in a run (task_details.models, by card id). */
+export interface ModelResult {
+  mode?: 'full' | 'incremental';
+  'full-reason'?: string;
+  'rows-inserted'?: number;
+  'rows-updated'?: number;
+  checkpoint?: string | null;
+  'query-ms'?: number;
+  'index-ms'?: number;
+  'ended-at': string;
+}
+
+/**
+ * Records the build facts of a success (mode, merged rows, checkpoint, query and index build times) under
+ * task_details.models[card id], also after the completion (they are not counts). Order-independent: of two
+ * successes of one model (a redelivered run) the later end wins; beyond MAX_PROGRESS_ERRORS models the
+ * lowest card ids are kept.
+ */
+function recordModelResult(
+  details: Details,
+  event: Extract<HistoryEvent, { type: 'RefreshSucceeded' }>,
+): void {
+  if (event.mode === undefined && event.queryMs === undefined && event.indexMs === undefined) return;
+  const models = { ...((details.models as Record<string, ModelResult> | undefined) ?? {}) };
+  const key = String(event.cardId);
+  const existing = models[key];
+  if (existing && existing['ended-at'] >= event.endedAt) return;
+  const result: ModelResult = { 'ended-at': event.endedAt };
+  if (event.mode !== undefined) result.mode = event.mode;
+  if (event.fullReason !== undefined) result['full-reason'] = event.fullReason;
+  if (event.rowsInserted !== undefined) result['rows-inserted'] = event.rowsInserted;
+  if (event.rowsUpdated !== undefined) result['rows-updated'] = event.rowsUpdated;
+  if (event.checkpoint !== undefined) result.checkpoint = event.checkpoint;
+  if (event.queryMs !== undefined) result['query-ms'] = event.queryMs;
+  if (event.indexMs !== undefined) result['index-ms'] = event.indexMs;
+  models[key] = result;
+  const keys = Object.keys(models).sort((a, b) => Number(a) - Number(b));
+  for (const extra of keys.slice(MAX_PROGRESS_ERRORS)) delete models[extra];
+  details.models = models;
 }
 
 /** Why a run was closed by the sweep; deterministic, so a replay writes the same text. */

@@ -43,8 +43,10 @@ function fakeDriver(failures: Error[]) {
       return {
         rows: 3,
         definition: { tableName: req.tableName, fieldDefinitions: [{ fieldName: 'a', baseType: 'int4' }] },
+        ...(req.checkpointColumn ? { checkpoint: '7' } : {}),
       };
     },
+    mergeTable: async () => ({ merged: false, fallback: 'no-table', message: 'none' }),
     tableExists: async () => true,
     dropTable: async () => undefined,
     dropOrphanTempTables: async () => 0,
@@ -113,15 +115,16 @@ const card = {
   archived: false,
 } as CardEntity;
 
+// no {{#id}} references in these models: the resolver hands the SQL back
+const sameSql = { resolve: async (c: CardEntity) => c.sql } as unknown as ModelSqlResolver;
+
 function setup(failures: Error[], sql = card.sql) {
   const retry = buildRetryPolicy(
     refresherEnvSchema.parse({ REFRESH_RETRY_CONNECTION_BASE_MS: '1', REFRESH_RETRY_JITTER_PCT: '0' }),
   );
   const r = fakeRows(info);
   const d = fakeDriver(failures);
-  // no {{#id}} references in these models: the resolver hands the SQL back
-  const resolver = { resolve: async (c: CardEntity) => c.sql } as unknown as ModelSqlResolver;
-  const svc = new ModelRefreshService(r.rows, api, { instanceId: 'me', leaseMs: 30_000, retry }, resolver);
+  const svc = new ModelRefreshService(r.rows, api, { instanceId: 'me', leaseMs: 30_000, retry }, sameSql);
   const ctx: RunContext = {
     runId: '8b5f0b8e-1c8f-4f5e-9c57-0d2f8a7c1e01',
     trigger: 'manual',
@@ -236,5 +239,77 @@ describe('refresher config', () => {
     expect(p.classes.permission.retries).toBe(0);
     expect(p.classes.timeout).toMatchObject({ retries: 1, timeoutFactor: 2 });
     expect(refresherEnvSchema.parse({}).PRUNE_GRACE_MS).toBe(3_600_000);
+  });
+});
+
+describe('ModelRefreshService: full or incremental', () => {
+  const inc = { checkpointColumn: 'ts', uniqueKey: ['id'], lookback: 10, fullRebuildCron: null };
+  const incCard = { ...card, incremental: inc, indexes: null } as CardEntity;
+  const now = new Date('2026-12-02T10:00:00Z');
+  const svc = () => setup([]);
+  const plan = (row: Partial<PersistedInfoEntity>, ctx: Partial<RunContext> = {}, c = incCard) => {
+    const t = svc();
+    const service = new ModelRefreshService(
+      t.rows,
+      api,
+      { instanceId: 'me', leaseMs: 30_000, retry: buildRetryPolicy(refresherEnvSchema.parse({})) },
+      sameSql,
+    );
+    return service.plan(
+      { ...info, buildHash: 'h', checkpoint: '5', lastFullAt: new Date('2026-12-02T01:00:00Z'), ...row },
+      c,
+      {
+        runId: 'r',
+        trigger: 'manual',
+        databaseId: 2,
+        statementTimeoutMs: 1000,
+        driver: t.driver,
+        now: () => now,
+        ...ctx,
+      },
+      'h',
+    );
+  };
+
+  it('merges when nothing forces a full rebuild', () => {
+    expect(plan({})).toEqual({ mode: 'incremental' });
+  });
+
+  it('rebuilds in full: not incremental, requested, first build, definition changed, no checkpoint, cron fired', () => {
+    expect(plan({}, {}, card)).toEqual({ mode: 'full' });
+    expect(plan({}, { full: true })).toEqual({ mode: 'full', reason: 'requested' });
+    expect(plan({ active: false })).toEqual({ mode: 'full', reason: 'first-build' });
+    expect(plan({ buildHash: 'other' })).toEqual({ mode: 'full', reason: 'definition-changed' });
+    expect(plan({ checkpoint: null })).toEqual({ mode: 'full', reason: 'no-checkpoint' });
+    // the daily midnight rebuild fired between the last full build (yesterday) and now
+    expect(plan({ lastFullAt: new Date('2026-12-01T23:00:00Z') })).toEqual({
+      mode: 'full',
+      reason: 'scheduled',
+    });
+  });
+
+  it('a merge that cannot be trusted becomes a full build, reported with its reason', async () => {
+    const t = setup([]);
+    const service = new ModelRefreshService(
+      t.rows,
+      api,
+      { instanceId: 'me', leaseMs: 30_000, retry: buildRetryPolicy(refresherEnvSchema.parse({})) },
+      sameSql,
+    );
+    const ready = { ...info, buildHash: null, checkpoint: '5', lastFullAt: now } as PersistedInfoEntity;
+    const ctx: RunContext = {
+      runId: '8b5f0b8e-1c8f-4f5e-9c57-0d2f8a7c1e01',
+      trigger: 'manual',
+      databaseId: 2,
+      statementTimeoutMs: 1000,
+      driver: t.driver,
+    };
+    const first = await service.refresh(ready, incCard, ctx);
+    expect(first.event).toMatchObject({ mode: 'full', fullReason: 'first-build' });
+    expect(t.calls[0].indexes?.map((i) => i.columns)).toEqual([['id']]);
+    expect(t.calls[0].checkpointColumn).toBe('ts');
+    // the row now holds the build hash: the next refresh merges, the fake driver refuses, a full build follows
+    const second = await service.refresh({ ...t.current(), lastFullAt: new Date() }, incCard, ctx);
+    expect(second.event).toMatchObject({ mode: 'full', fullReason: 'no-table' });
   });
 });

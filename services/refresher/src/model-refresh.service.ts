@@ -17,7 +17,18 @@ import {
 } from '@model-persistence/database';
 import { DomainError, ErrorCode, errorMessage } from '@model-persistence/errors';
 import { backoffDelay, sleep } from '@model-persistence/messaging';
-import { SourceDriver, SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
+import { QuartzSchedule } from '@model-persistence/cron';
+import {
+  buildDefinitionHash,
+  DEFAULT_FULL_REBUILD_CRON,
+  managedIndexesOf,
+  ManagedIndex,
+  parseLookback,
+  SourceDriver,
+  SOURCE_DB,
+  SourceDbPort,
+  TableDefinition,
+} from '@model-persistence/source-db';
 import { Metrics } from '@model-persistence/telemetry';
 import { ModelSqlResolver } from './model-sql.resolver';
 import { RefresherConfig } from './config';
@@ -28,6 +39,26 @@ export interface RunContext {
   databaseId: number;
   statementTimeoutMs: number;
   driver: SourceDriver;
+  /** The request asked incremental models to be rebuilt in full. */
+  full?: boolean;
+  /** Now, for the full-rebuild cron (tests pin it). */
+  now?: () => Date;
+}
+
+/** How one model is built this time: merged incrementally, or rebuilt in full (why, for incremental models). */
+export type BuildPlan = { mode: 'incremental' } | { mode: 'full'; reason?: string };
+
+/** What one build attempt did (a merge that could not be trusted became a full build). */
+interface Built {
+  mode: 'full' | 'incremental';
+  fullReason?: string;
+  rows: number | null;
+  definition?: TableDefinition;
+  queryMs?: number;
+  indexMs?: number;
+  inserted?: number;
+  updated?: number;
+  checkpoint: string | null;
 }
 
 export type ModelOutcome =
@@ -197,30 +228,31 @@ export class ModelRefreshService {
       return this.failed(info, card, ctx, started, 0, 'error', c);
     }
 
+    const incremental = card.incremental;
+    const indexes = managedIndexesOf(card.id, card.indexes, incremental);
+    const buildHash = buildDefinitionHash(sql, indexes, incremental);
+    const plan = this.plan(info, card, ctx, buildHash);
     let timeoutMs = ctx.statementTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await ctx.driver.refreshTable({
-          schemaName: info.schemaName,
-          tableName: info.tableName,
-          sql,
-          statementTimeoutMs: timeoutMs,
-          signal,
-          fence: { generation: lease.generation },
-        });
+        const built = await this.buildOnce(info, card, ctx, plan, sql, indexes, timeoutMs, signal, lease);
         const ended = new Date();
         onSourceDone();
+        const full = built.mode === 'full';
         const mine = await this.rows.finishRefresh(lease, 'succeed', {
           active: true,
           error: null,
-          definition: result.definition,
+          ...(built.definition ? { definition: built.definition } : {}),
           queryHash: hash,
           lastSuccessAt: ended,
+          checkpoint: built.checkpoint,
+          ...(full ? { buildHash, lastFullAt: ended } : {}),
         });
         // turned off while the swap ran: no success is claimed; prune drops the table
         if (!mine)
           return this.lost(info, lease, card, ctx, started, attempt, 'the row was no longer this build');
         this.record(ctx, 'success', started, ended);
+        this.recordBuild(ctx, built);
         return {
           kind: 'success',
           event: createEvent('RefreshSucceeded', {
@@ -228,7 +260,18 @@ export class ModelRefreshService {
             persistedInfoId: info.id,
             schemaName: info.schemaName,
             tableName: info.tableName,
-            rows: result.rows === null ? null : Math.max(0, Math.trunc(result.rows)),
+            rows: built.rows === null ? null : Math.max(0, Math.trunc(built.rows)),
+            ...(incremental
+              ? {
+                  mode: built.mode,
+                  ...(built.fullReason ? { fullReason: built.fullReason } : {}),
+                  ...(built.inserted !== undefined ? { rowsInserted: built.inserted } : {}),
+                  ...(built.updated !== undefined ? { rowsUpdated: built.updated } : {}),
+                  checkpoint: built.checkpoint === null ? null : built.checkpoint.slice(0, 200),
+                }
+              : {}),
+            ...(built.queryMs !== undefined ? { queryMs: Math.max(0, Math.round(built.queryMs)) } : {}),
+            ...(built.indexMs !== undefined ? { indexMs: Math.max(0, Math.round(built.indexMs)) } : {}),
           }),
         };
       } catch (e) {
@@ -270,6 +313,103 @@ export class ModelRefreshService {
         return this.failed(info, card, ctx, started, attempt, 'error', c);
       }
     }
+  }
+
+  /**
+   * Full or incremental. An incremental model is rebuilt in full on its first build, when asked, when what
+   * the merge depends on changed since the last full build (SQL, key, checkpoint column, indexes), when the
+   * last build kept no checkpoint (e.g. its key had duplicates) and when its full-rebuild cron fired since.
+   */
+  plan(info: PersistedInfoEntity, card: CardEntity, ctx: RunContext, buildHash: string): BuildPlan {
+    const inc = card.incremental;
+    if (!inc) return { mode: 'full' };
+    if (ctx.full) return { mode: 'full', reason: 'requested' };
+    if (!info.active || !info.buildHash || !info.lastFullAt) return { mode: 'full', reason: 'first-build' };
+    if (info.buildHash !== buildHash) return { mode: 'full', reason: 'definition-changed' };
+    if (info.checkpoint === null || info.checkpoint === undefined)
+      return { mode: 'full', reason: 'no-checkpoint' };
+    const now = ctx.now?.() ?? new Date();
+    try {
+      const next = new QuartzSchedule(inc.fullRebuildCron ?? DEFAULT_FULL_REBUILD_CRON).nextAfter(
+        info.lastFullAt,
+      );
+      if (next && next.getTime() <= now.getTime()) return { mode: 'full', reason: 'scheduled' };
+    } catch {
+      return { mode: 'full', reason: 'scheduled' };
+    }
+    return { mode: 'incremental' };
+  }
+
+  /** One attempt: the merge (falling back to a full build when it cannot be trusted) or the full build. */
+  private async buildOnce(
+    info: PersistedInfoEntity,
+    card: CardEntity,
+    ctx: RunContext,
+    plan: BuildPlan,
+    sql: string,
+    indexes: ManagedIndex[],
+    timeoutMs: number,
+    signal: AbortSignal,
+    lease: BuildLease,
+  ): Promise<Built> {
+    const inc = card.incremental;
+    let fullReason = plan.mode === 'full' ? plan.reason : undefined;
+    if (plan.mode === 'incremental' && inc) {
+      const merged = await ctx.driver.mergeTable({
+        schemaName: info.schemaName,
+        tableName: info.tableName,
+        sql,
+        statementTimeoutMs: timeoutMs,
+        signal,
+        fence: { generation: lease.generation },
+        checkpointColumn: inc.checkpointColumn,
+        uniqueKey: inc.uniqueKey,
+        lookback: parseLookback(inc.lookback),
+      });
+      if (merged.merged) {
+        return {
+          mode: 'incremental',
+          rows: null,
+          queryMs: merged.queryMs,
+          inserted: merged.inserted,
+          updated: merged.updated,
+          checkpoint: merged.checkpoint,
+        };
+      }
+      this.logger.log(`model ${card.id}: rebuilding in full: ${merged.fallback}: ${merged.message}`);
+      fullReason = merged.fallback;
+    }
+    const result = await ctx.driver.refreshTable({
+      schemaName: info.schemaName,
+      tableName: info.tableName,
+      sql,
+      statementTimeoutMs: timeoutMs,
+      signal,
+      fence: { generation: lease.generation },
+      ...(indexes.length > 0 ? { indexes } : {}),
+      ...(inc ? { checkpointColumn: inc.checkpointColumn } : {}),
+    });
+    const keyIndex = inc ? managedIndexesOf(card.id, null, inc)[0]?.name : undefined;
+    // a key with duplicates keeps no checkpoint: the next refresh is a full one again
+    const mergeable = inc && !(keyIndex && result.notUnique?.includes(keyIndex));
+    return {
+      mode: 'full',
+      ...(fullReason ? { fullReason } : {}),
+      rows: result.rows,
+      definition: result.definition,
+      queryMs: result.queryMs,
+      indexMs: result.indexMs,
+      checkpoint: mergeable ? (result.checkpoint ?? null) : null,
+    };
+  }
+
+  private recordBuild(ctx: RunContext, built: Built): void {
+    const attrs = { 'db.id': ctx.databaseId, engine: ctx.driver.engine };
+    if (built.indexMs) Metrics.indexBuildDuration().record(built.indexMs / 1000, attrs);
+    if (built.inserted)
+      Metrics.incrementalRows().add(built.inserted, { 'db.id': ctx.databaseId, kind: 'inserted' });
+    if (built.updated)
+      Metrics.incrementalRows().add(built.updated, { 'db.id': ctx.databaseId, kind: 'updated' });
   }
 
   /**

@@ -256,6 +256,7 @@ export class RefreshRunUseCase {
       databaseId: db.id,
       statementTimeoutMs: db.statementTimeoutMs,
       driver: this.drivers.forDatabase(db),
+      ...(request.full ? { full: true } : {}),
     };
   }
 

@@ -6,6 +6,7 @@ import {
   AppDb,
   Bus,
   createRefresherStack,
+  expectIncrementalAndIndexedModel,
   expectKillDuringLongRefreshRecovers,
   expectReadsNeverFailDuringRefreshes,
   refresherEnv,
@@ -185,5 +186,11 @@ describe('refresher on MariaDB (real Kafka, app database and source database)', 
       await driver.close();
       await src.query(`drop database if exists \`${fenceSchema}\``).catch(() => undefined);
     }
+  });
+
+  it('managed indexes and incremental refresh: full first build with indexes, merge, full on request, coded index error', async () => {
+    // the kill -9 scenario closed this file's refresher: start one again
+    refresher = await startRefresher(refresherEnv(app.db.url, bus.prefix, { REFRESH_LEASE_MS: '6000' }));
+    await expectIncrementalAndIndexedModel({ app, src, bus, dbId, engine: 'mysql' });
   });
 });

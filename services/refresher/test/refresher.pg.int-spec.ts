@@ -14,6 +14,7 @@ import {
   AppDb,
   Bus,
   createRefresherStack,
+  expectIncrementalAndIndexedModel,
   expectReadsNeverFailDuringRefreshes,
   refresherEnv,
   RefresherStack,
@@ -440,5 +441,9 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
     } finally {
       await second.close();
     }
+  });
+
+  it('managed indexes and incremental refresh: full first build with indexes, merge, full on request, coded index error', async () => {
+    await expectIncrementalAndIndexedModel({ app, src, bus, dbId, engine: 'postgres' });
   });
 });

@@ -1,4 +1,5 @@
 /* Shared set-up of the refresher's integration tests (not part of the build). */
+import type { IncrementalSettings, ModelIndex } from '@model-persistence/database';
 import { INestApplication } from '@nestjs/common';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -89,13 +90,31 @@ export class AppDb {
     type?: 'model' | 'question';
     archived?: boolean;
     refreshCron?: string;
+    indexes?: ModelIndex[];
+    incremental?: IncrementalSettings;
   }): Promise<number> {
     const r = await this.client.query<{ id: number }>(
-      `insert into card (name, database_id, query_sql, type, archived, refresh_cron)
-       values ($1, $2, $3, $4, $5, $6) returning id`,
-      [v.name, v.databaseId, v.sql, v.type ?? 'model', v.archived ?? false, v.refreshCron ?? null],
+      `insert into card (name, database_id, query_sql, type, archived, refresh_cron, indexes, incremental)
+       values ($1, $2, $3, $4, $5, $6, $7, $8) returning id`,
+      [
+        v.name,
+        v.databaseId,
+        v.sql,
+        v.type ?? 'model',
+        v.archived ?? false,
+        v.refreshCron ?? null,
+        v.indexes ? JSON.stringify(v.indexes) : null,
+        v.incremental ? JSON.stringify(v.incremental) : null,
+      ],
     );
     return r.rows[0].id;
+  }
+
+  async setCardIndexes(cardId: number, indexes: ModelIndex[] | null): Promise<void> {
+    await this.client.query('update card set indexes = $1 where id = $2', [
+      indexes ? JSON.stringify(indexes) : null,
+      cardId,
+    ]);
   }
 
   async setCardSql(cardId: number, sql: string): Promise<void> {
@@ -401,4 +420,91 @@ export async function createRefresherStack(
       await app.close();
     },
   };
+}
+
+/**
+ * Managed indexes and incremental refresh end to end (one engine): the first build is full with the indexes
+ * in place, new/changed rows are then merged (mode, counts and checkpoint on the wire and in the row),
+ * `full: true` rebuilds in full, and an index on a column the query does not return fails with
+ * MODEL_INDEX_COLUMN while the cache table stays as it was.
+ */
+export async function expectIncrementalAndIndexedModel(t: {
+  app: AppDb;
+  src: TestSourceDatabase;
+  bus: Bus;
+  dbId: number;
+  engine: 'postgres' | 'mysql';
+}): Promise<void> {
+  const { app, src, bus, dbId, engine } = t;
+  await src.query(
+    engine === 'postgres'
+      ? 'create table inc_events (id int, v text, ts int)'
+      : 'create table inc_events (id int, v varchar(40), ts int)',
+  );
+  await src.query(`insert into inc_events values (1, 'a', 1), (2, 'b', 2), (3, 'c', 3)`);
+  const cardId = await app.addCard({
+    databaseId: dbId,
+    name: 'Incremental events',
+    sql: 'select id, v, ts from inc_events',
+    indexes: [{ columns: ['v'] }],
+    incremental: { checkpointColumn: 'ts', uniqueKey: ['id'], lookback: 5, fullRebuildCron: null },
+  });
+  const refresh = async (full?: boolean) => {
+    const req = await bus.request({
+      databaseId: dbId,
+      cardId,
+      trigger: 'manual',
+      ...(full ? { full } : {}),
+    });
+    expect(await bus.waitRun(req.eventId)).toMatchObject({ success: 1, error: 0 });
+    return bus.events('RefreshSucceeded', req.eventId)[0];
+  };
+  const first = await refresh();
+  expect(first).toMatchObject({ mode: 'full', fullReason: 'first-build', checkpoint: '3', rows: 3 });
+  expect(first.indexMs).toEqual(expect.any(Number));
+  const row = await app.row(cardId);
+  const indexNames = async () => {
+    const r =
+      engine === 'postgres'
+        ? await src.query<{ n: string }>(
+            `select indexname as n from pg_indexes where schemaname = $1 and tablename = $2 order by 1`,
+            [row.schema_name, row.table_name],
+          )
+        : await src.query<{ n: string }>(
+            `select distinct INDEX_NAME as n from information_schema.STATISTICS
+              where TABLE_SCHEMA = ? and TABLE_NAME = ? order by 1`,
+            [row.schema_name, row.table_name],
+          );
+    return r.map((x) => x.n);
+  };
+  const managed = expect.stringMatching(new RegExp(`^mpi_${cardId}_[0-9a-f]{12}$`)) as unknown;
+  // the declared index on v and the merge key's unique index on id
+  expect(await indexNames()).toEqual([managed, managed]);
+
+  await src.query(`insert into inc_events values (4, 'd', 10), (5, 'late', 6)`);
+  await src.query(`update inc_events set v = 'a2', ts = 9 where id = 1`);
+  const merged = await refresh();
+  expect(merged).toMatchObject({
+    mode: 'incremental',
+    rowsInserted: 2,
+    rowsUpdated: 1,
+    checkpoint: '10',
+    rows: null,
+  });
+  expect(await countSourceRows(src, engine, row.schema_name, row.table_name)).toBe(5);
+  expect((await app.rows('card_id = $1', [cardId]))[0]).toMatchObject({ state: 'persisted', active: true });
+  expect(await indexNames()).toHaveLength(2);
+
+  const full = await refresh(true);
+  expect(full).toMatchObject({ mode: 'full', fullReason: 'requested', checkpoint: '10', rows: 5 });
+  expect(await indexNames()).toHaveLength(2);
+
+  // an index on a column the query does not return: coded failure, the table keeps its contents
+  await app.setCardIndexes(cardId, [{ columns: ['nope'] }]);
+  const req = await bus.request({ databaseId: dbId, cardId, trigger: 'manual' });
+  expect(await bus.waitRun(req.eventId)).toMatchObject({ error: 1 });
+  expect(bus.events('RefreshFailed', req.eventId)[0]).toMatchObject({ errorCode: 'MODEL_INDEX_COLUMN' });
+  expect(await countSourceRows(src, engine, row.schema_name, row.table_name)).toBe(5);
+  const [live] = await src.query<{ n: unknown }>('select count(*) as n from inc_events');
+  expect(Number(live.n)).toBe(5);
 }

@@ -2,6 +2,24 @@ import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateCol
 
 export type CardType = 'model' | 'question';
 
+/** An index of a model's cache table, on columns the model's query returns. */
+export interface ModelIndex {
+  columns: string[];
+  unique?: boolean;
+}
+
+/**
+ * Incremental refresh: rows whose `checkpointColumn` is at least the newest kept checkpoint minus `lookback`
+ * are read again and merged by `uniqueKey`. `lookback`: a number (numeric checkpoints) or a duration like
+ * `2 hours` (time checkpoints); `fullRebuildCron`: Quartz cron of the periodic full rebuild (null: daily).
+ */
+export interface IncrementalSettings {
+  checkpointColumn: string;
+  uniqueKey: string[];
+  lookback: number | string;
+  fullRebuildCron: string | null;
+}
+
 /** A saved SQL query; only `model` cards are persisted. */
 @Entity({ name: 'card' })
 export class CardEntity {
@@ -26,6 +44,14 @@ export class CardEntity {
   /** Quartz cron overriding the database's schedule for this model (null: follow the database). */
   @Column({ name: 'refresh_cron', type: 'text', nullable: true })
   refreshCron!: string | null;
+
+  /** Indexes built on every build of the model's cache table (null: none). */
+  @Column({ type: 'jsonb', nullable: true })
+  indexes!: ModelIndex[] | null;
+
+  /** Incremental refresh settings (null: every refresh is a full rebuild). */
+  @Column({ type: 'jsonb', nullable: true })
+  incremental!: IncrementalSettings | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

@@ -83,4 +83,16 @@ export class PersistedInfoEntity {
    */
   @Column({ type: 'integer', default: 0 })
   generation!: number;
+
+  /** Hash of what an incremental merge depends on, as of the last full build (null: never built so). */
+  @Column({ name: 'build_hash', type: 'text', nullable: true })
+  buildHash!: string | null;
+
+  /** Newest checkpoint value kept in the cache table (text); null: the next refresh is a full rebuild. */
+  @Column({ type: 'text', nullable: true })
+  checkpoint!: string | null;
+
+  /** End of the last full build (incremental models: the full-rebuild cron counts from here). */
+  @Column({ name: 'last_full_at', type: 'timestamptz', nullable: true })
+  lastFullAt!: Date | null;
 }

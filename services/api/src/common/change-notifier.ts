@@ -38,12 +38,15 @@ export class ChangeNotifier {
     databaseId: number,
     cardId: number,
     requestedBy?: string,
+    full = false,
   ): OutgoingEvent<RefreshRequested> {
     const event = createEvent('RefreshRequested', {
       databaseId,
       cardId,
       trigger: 'manual',
       ...(requestedBy ? { requestedBy } : {}),
+      // only when asked: consumers that predate the field never see it otherwise
+      ...(full ? { full: true } : {}),
     });
     return { topic: Topics.RefreshRequested, key: databaseKey(databaseId), event };
   }

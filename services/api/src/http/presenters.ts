@@ -67,6 +67,15 @@ export function presentCard(c: CardEntity) {
     type: c.type,
     archived: c.archived,
     refresh_cron: c.refreshCron,
+    indexes: c.indexes ?? null,
+    incremental: c.incremental
+      ? {
+          checkpoint_column: c.incremental.checkpointColumn,
+          unique_key: c.incremental.uniqueKey,
+          lookback: c.incremental.lookback,
+          full_rebuild_cron: c.incremental.fullRebuildCron,
+        }
+      : null,
     created_at: iso(c.createdAt),
     updated_at: iso(c.updatedAt),
   };

@@ -19,6 +19,9 @@ export const emptyBody = z.strictObject({}).optional();
 
 export const refreshScheduleBody = z.strictObject({ cron: z.string().max(200) });
 
+/** Refresh of one model; `full`: rebuild an incremental model in full instead of merging. */
+export const refreshCardBody = z.strictObject({ full: z.boolean().optional() }).optional();
+
 /** 202 of a refresh request (documented from here, like the request schemas). */
 export const refreshAcceptedResponse = z.object({ requestId: z.uuid() });
 
@@ -69,6 +72,50 @@ export const databasePatchBody = databaseCreateBody
 const sql = z.string().min(1).max(100_000);
 const cron = z.string().min(1).max(200);
 
+/** A column the model's query returns (both engines' identifier limits). */
+const columnName = z
+  .string()
+  .min(1)
+  .max(63)
+  .refine((c) => !c.includes('\u0000'), 'must not contain NUL');
+const columnList = z
+  .array(columnName)
+  .min(1)
+  .max(16)
+  .refine((cols) => new Set(cols).size === cols.length, 'must not repeat a column');
+
+/** Indexes built on every build of the cache table (before the swap); null removes them. */
+const modelIndexes = z
+  .array(z.strictObject({ columns: columnList, unique: z.boolean().optional() }))
+  .max(16)
+  .refine(
+    (list) => new Set(list.map((i) => JSON.stringify([i.columns, i.unique === true]))).size === list.length,
+    'must not declare the same index twice',
+  );
+
+/**
+ * Incremental refresh: rows whose checkpoint is at least the newest kept one minus `lookback` are merged by
+ * `unique_key`; `full_rebuild_cron` (Quartz, default daily at midnight UTC) rebuilds in full, which is also
+ * when rows deleted in the source leave the cache. null turns it off.
+ */
+const incrementalSettings = z.strictObject({
+  checkpoint_column: columnName,
+  unique_key: columnList,
+  lookback: z
+    .union([
+      z.number().min(0).max(1e15),
+      z
+        .string()
+        .max(50)
+        .regex(
+          /^\d{1,9}\s*(second|minute|hour|day)s?$/i,
+          'must be a number or a duration like "2 hours" (second, minute, hour, day)',
+        ),
+    ])
+    .optional(),
+  full_rebuild_cron: cron.nullable().optional(),
+});
+
 export const cardCreateBody = z.strictObject({
   name,
   database_id: z.int().min(1).max(MAX_ID),
@@ -76,6 +123,8 @@ export const cardCreateBody = z.strictObject({
   type: z.enum(['model', 'question']).optional(),
   archived: z.boolean().optional(),
   refresh_cron: cron.nullable().optional(),
+  indexes: modelIndexes.nullable().optional(),
+  incremental: incrementalSettings.nullable().optional(),
 });
 
 export const cardPatchBody = z
@@ -85,6 +134,8 @@ export const cardPatchBody = z
     type: z.enum(['model', 'question']).optional(),
     archived: z.boolean().optional(),
     refresh_cron: cron.nullable().optional(),
+    indexes: modelIndexes.nullable().optional(),
+    incremental: incrementalSettings.nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, 'must change at least one field');
 

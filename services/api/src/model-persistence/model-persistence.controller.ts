@@ -9,6 +9,7 @@ import {
   emptyBody,
   persistedInfoListQuery,
   refreshAcceptedResponse,
+  refreshCardBody,
   refreshScheduleBody,
 } from '../http/schemas';
 import { openApiSchema, ZodBody, ZodParams, ZodQuery } from '../http/zod-validation';
@@ -104,14 +105,17 @@ export class ModelPersistenceController {
 
   @Post('card/:cardId/refresh')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Request a refresh of one model; 202 once Kafka acknowledged the request.' })
+  @ApiOperation({
+    summary:
+      'Request a refresh of one model; 202 once Kafka acknowledged the request. `{"full": true}` rebuilds an incremental model in full.',
+  })
   @ApiResponse({ status: 202, schema: openApiSchema(refreshAcceptedResponse) })
   async refreshCard(
     @ZodParams(cardIdParams) { cardId }: CardIdParams,
-    @ZodBody(emptyBody) _body: unknown,
+    @ZodBody(refreshCardBody) body: z.infer<typeof refreshCardBody>,
     @CurrentActor() actor: Actor,
   ): Promise<{ requestId: string }> {
-    return { requestId: await this.cards.refresh(cardId, actor) };
+    return { requestId: await this.cards.refresh(cardId, actor, body?.full === true) };
   }
 
   @Get()

@@ -5,6 +5,8 @@ import {
   CardRepository,
   CardType,
   canTransition,
+  IncrementalSettings,
+  ModelIndex,
   isLive,
   PersistedInfoRepository,
   SettingKey,
@@ -16,7 +18,12 @@ import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { OutgoingEvent } from '@model-persistence/messaging';
 import { Actor } from '../common/actor';
 import { ChangeNotifier } from '../common/change-notifier';
-import { checkWithModelReferences, SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
+import {
+  checkWithModelReferences,
+  parseLookback,
+  SOURCE_DB,
+  SourceDbPort,
+} from '@model-persistence/source-db';
 import { ModelReferenceCheck } from './model-reference-check';
 
 export interface CardInput {
@@ -26,9 +33,23 @@ export interface CardInput {
   type?: CardType;
   archived?: boolean;
   refreshCron?: string | null;
+  indexes?: ModelIndex[] | null;
+  incremental?: IncrementalSettings | null;
 }
 
 export type CardPatch = Partial<Omit<CardInput, 'databaseId'>>;
+
+/** Checks what zod cannot: the full-rebuild cron and the lookback (undefined/null pass through). */
+function validIncremental(
+  settings: IncrementalSettings | null | undefined,
+): IncrementalSettings | null | undefined {
+  if (!settings) return settings;
+  parseLookback(settings.lookback);
+  return {
+    ...settings,
+    fullRebuildCron: settings.fullRebuildCron ? validateQuartzCron(settings.fullRebuildCron) : null,
+  };
+}
 
 /**
  * Cards (saved queries). SQL must be a single read query; a changed SQL puts the model's row back to
@@ -60,6 +81,7 @@ export class CardRegistryUseCase {
 
   async create(input: CardInput): Promise<CardEntity> {
     const refreshCron = input.refreshCron ? validateQuartzCron(input.refreshCron) : null;
+    const incremental = validIncremental(input.incremental);
     const db = await this.databases.findById(input.databaseId);
     if (!db) throw new DomainError(ErrorCode.UnknownDatabase, `Database ${input.databaseId} not found.`);
     const sql = checkWithModelReferences(input.sql, (s) => this.sourceDb.assertSafeModelSql(s, db.engine));
@@ -71,6 +93,8 @@ export class CardRegistryUseCase {
       type: input.type ?? 'model',
       archived: input.archived ?? false,
       refreshCron,
+      indexes: input.indexes ?? null,
+      incremental: incremental ?? null,
     });
     await this.notifier.send(this.notifier.configChanged('card', card.id, 'created'));
     return card;
@@ -82,6 +106,7 @@ export class CardRegistryUseCase {
       patch.refreshCron === undefined
         ? undefined
         : patch.refreshCron && validateQuartzCron(patch.refreshCron);
+    const incremental = validIncremental(patch.incremental);
     const before = await this.get(id);
     const sql = patch.sql !== undefined ? await this.checkedSql(patch.sql, before) : undefined;
     if (sql !== undefined) await this.references.assertValid(id, before.databaseId, sql);
@@ -91,7 +116,11 @@ export class CardRegistryUseCase {
     if (patch.type !== undefined) changes.type = patch.type;
     if (patch.archived !== undefined) changes.archived = patch.archived;
     if (refreshCron !== undefined) changes.refreshCron = refreshCron || null;
+    if (patch.indexes !== undefined) changes.indexes = patch.indexes;
+    if (incremental !== undefined) changes.incremental = incremental;
     const after = { ...before, ...changes };
+    // the columns are known once the model was built with this SQL: refuse names it does not return
+    if (sql === undefined || sql === before.sql) await this.checkColumnsKnown(after);
     const retired = after.type !== 'model' || after.archived;
     const sqlChanged = sql !== undefined && sql !== before.sql;
 
@@ -138,6 +167,25 @@ export class CardRegistryUseCase {
     const events: OutgoingEvent[] = [this.notifier.configChanged('card', id, 'deleted')];
     if (hadRow) events.push(this.notifier.pruneRequested('manual', actor.name));
     await this.notifier.send(...events);
+  }
+
+  /** Index, key and checkpoint columns against the last built table's columns (when built from this SQL). */
+  private async checkColumnsKnown(card: CardEntity): Promise<void> {
+    const row = await this.persistedInfo.findByCardId(card.id);
+    const returned = row?.definition?.fieldDefinitions.map((f) => f.fieldName);
+    if (!returned || returned.length === 0) return;
+    const wanted = [
+      ...(card.indexes ?? []).flatMap((i) => i.columns),
+      ...(card.incremental ? [card.incremental.checkpointColumn, ...card.incremental.uniqueKey] : []),
+    ];
+    const missing = [...new Set(wanted.filter((c) => !returned.includes(c)))];
+    if (missing.length > 0) {
+      throw new DomainError(
+        ErrorCode.ModelIndexColumn,
+        `Card ${card.id}: column(s) ${missing.map((c) => JSON.stringify(c)).join(', ')} are not returned by the model's query (it returns ${returned.map((c) => JSON.stringify(c)).join(', ')}).`,
+        { missingColumns: missing },
+      );
+    }
   }
 
   private async checkedSql(sql: string, card: CardEntity): Promise<string> {

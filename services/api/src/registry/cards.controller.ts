@@ -1,6 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Patch, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
+import type { IncrementalSettings } from '@model-persistence/database';
 import { Actor } from '../common/actor';
 import { IdParams, idParams } from '../common/ids';
 import { CurrentActor } from '../http/actor.decorator';
@@ -8,6 +9,19 @@ import { presentCard } from '../http/presenters';
 import { cardCreateBody, cardPatchBody } from '../http/schemas';
 import { ZodBody, ZodParams } from '../http/zod-validation';
 import { CardRegistryUseCase } from './card-registry.use-case';
+
+type IncrementalBody = z.infer<typeof cardCreateBody>['incremental'];
+
+/** snake_case body → the stored settings (undefined: unchanged, null: off). */
+function incrementalInput(b: IncrementalBody): IncrementalSettings | null | undefined {
+  if (!b) return b;
+  return {
+    checkpointColumn: b.checkpoint_column,
+    uniqueKey: b.unique_key,
+    lookback: b.lookback ?? 0,
+    fullRebuildCron: b.full_rebuild_cron ?? null,
+  };
+}
 
 @ApiTags('registry')
 @ApiBearerAuth()
@@ -26,6 +40,8 @@ export class CardsController {
         type: b.type,
         archived: b.archived,
         refreshCron: b.refresh_cron,
+        indexes: b.indexes,
+        incremental: incrementalInput(b.incremental),
       }),
     );
   }
@@ -52,7 +68,15 @@ export class CardsController {
     return presentCard(
       await this.registry.update(
         id,
-        { name: b.name, sql: b.sql, type: b.type, archived: b.archived, refreshCron: b.refresh_cron },
+        {
+          name: b.name,
+          sql: b.sql,
+          type: b.type,
+          archived: b.archived,
+          refreshCron: b.refresh_cron,
+          indexes: b.indexes,
+          incremental: incrementalInput(b.incremental),
+        },
         actor,
       ),
     );
