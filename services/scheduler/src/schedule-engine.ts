@@ -145,10 +145,13 @@ export class ScheduleEngine {
     return result;
   }
 
-  /** Pops the fires due at `now` and queues each recurring schedule's next fire. */
-  take(now: number): TakeResult {
+  /**
+   * Pops the fires due by `horizon` (the service looks a little ahead, to prepare them) and queues each
+   * recurring schedule's next fire; a next fire already past `now` was missed.
+   */
+  take(horizon: number, now = horizon): TakeResult {
     const out: TakeResult = { due: [], missed: [] };
-    for (const { key, due } of this.heap.popDue(now)) {
+    for (const { key, due } of this.heap.popDue(horizon)) {
       const entry = this.defs.get(key);
       if (!entry) continue;
       const { def } = entry;
