@@ -47,6 +47,15 @@ describe('ScheduleEngine', () => {
     expect(iso(e.dueOf('a'))).toBe('2026-11-29T12:00:12.000Z');
   });
 
+  it('takes fires up to a horizon ahead (prepared before they are due) without counting them missed', () => {
+    const e = new ScheduleEngine();
+    e.apply([every3('a')], T0);
+    const ahead = e.take(T0 + 2600, T0 + 1600); // at 12:00:02.1, looking 1 s ahead
+    expect(ahead.due.map((d) => iso(d.fireTime))).toEqual(['2026-11-29T12:00:03.000Z']);
+    expect(ahead.missed).toEqual([]);
+    expect(iso(e.dueOf('a'))).toBe('2026-11-29T12:00:06.000Z');
+  });
+
   it('one-shots in the past fire at once, once, and a reload does not re-add them', () => {
     const e = new ScheduleEngine();
     const shot: ScheduleDef = {
