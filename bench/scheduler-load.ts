@@ -144,6 +144,7 @@ class Rig {
       buffer = lines.pop() ?? '';
       for (const line of lines) {
         if (line.includes('scheduler started')) this.started = true;
+        if (process.env.BENCH_VERBOSE && /prepared|fired \d+/.test(line)) console.log(line.slice(0, 200));
         // one line per fire, or one line for n fires of one instant: "fired <n> <kind> schedules @ …"
         const g = /fired (\d+) \S+ schedules @ (\S+): .*?\((-?\d+) ms late\)/.exec(line);
         const m = g ? null : /fired \S+ @ (\S+): .*\((-?\d+) ms late\)/.exec(line);

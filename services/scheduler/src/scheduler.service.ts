@@ -184,8 +184,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   private async fireAt(at: number, due: DueFire[]): Promise<void> {
     try {
+      const started = Date.now();
       const prepared = await this.fires.prepare(due);
       const wait = at - Date.now();
+      if (due.length > 100)
+        this.logger.log(
+          `prepared ${due.length} fire(s) @ ${new Date(at).toISOString()} in ${Date.now() - started} ms, ${wait} ms ahead`,
+        );
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       await this.fires.publishPrepared(prepared, (f) => this.engine.definition(f.def.key) === f.def);
     } catch (e) {
