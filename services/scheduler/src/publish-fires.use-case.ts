@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG } from '@model-persistence/config';
-import { ScheduleClaimRepository } from '@model-persistence/database';
+import { ClaimRequest, ScheduleClaimRepository } from '@model-persistence/database';
 import { errorMessage } from '@model-persistence/errors';
 import { EventPublisher, OutgoingEvent } from '@model-persistence/messaging';
 import { Metrics } from '@model-persistence/telemetry';
@@ -21,7 +21,7 @@ const id = (key: string, t: number) => `${key}\u0000${t}`;
 
 /**
  * Fires per claim statement and per publish request (1,000 RefreshRequested ≈ 250 KB, well under Kafka's 1 MB
- * batch limit, which one 10,000-fire batch could exceed). Chunks of one burst go out concurrently.
+ * batch limit, which one 10,000-fire batch could exceed). A few chunks of one burst are in flight at once.
  */
 export const FIRE_CHUNK = 1000;
 
@@ -34,6 +34,27 @@ export interface PreparedFires {
   inPlace: DueFire[];
   /** Outcomes already known: fires another replica claimed. */
   outcomes: FireOutcome[];
+}
+
+/** Claim statements / publish requests of one burst in flight at once (more only adds buffers, not speed). */
+const CHUNK_CONCURRENCY = 3;
+
+/** Runs `work` over the items, at most `limit` at a time; results in item order. */
+async function pooled<T, R>(
+  items: T[],
+  limit: number,
+  work: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await work(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
 }
 
 const chunked = <T>(list: T[], size = FIRE_CHUNK): T[][] => {
@@ -63,21 +84,24 @@ export class PublishFiresUseCase {
     return this.publishPrepared(await this.prepare(fires));
   }
 
-  /** Claims the fires (all chunks at once) and builds the events of those this replica won. */
+  /** Claims the fires (a few chunks at a time) and builds the events of those this replica won. */
   async prepare(fires: DueFire[]): Promise<PreparedFires> {
     const prepared: PreparedFires = { publishing: [], events: [], inPlace: [], outcomes: [] };
     if (fires.length === 0) return prepared;
     const { instanceId } = this.config;
     const { claimStaleMs } = this.config.scheduler;
     const chunks = chunked(fires);
-    const results = await Promise.allSettled(
-      chunks.map((chunk) =>
-        this.claims.claim(
+    const results = await pooled(chunks, CHUNK_CONCURRENCY, (chunk) =>
+      this.claims
+        .claim(
           chunk.map((f) => ({ scheduleKey: f.def.key, fireTime: new Date(f.fireTime) })),
           instanceId,
           claimStaleMs,
+        )
+        .then(
+          (value): PromiseSettledResult<ClaimRequest[]> => ({ status: 'fulfilled', value }),
+          (reason: unknown): PromiseSettledResult<ClaimRequest[]> => ({ status: 'rejected', reason }),
         ),
-      ),
     );
     results.forEach((r, i) => {
       if (r.status === 'rejected') {
@@ -125,10 +149,8 @@ export class PublishFiresUseCase {
         events.push(prepared.events[i]);
       } else dropped.push(f);
     });
-    const published = await Promise.all(
-      chunked(fires).map((chunk, i) =>
-        this.publish(chunk, events.slice(i * FIRE_CHUNK, (i + 1) * FIRE_CHUNK)),
-      ),
+    const published = await pooled(chunked(fires), CHUNK_CONCURRENCY, (chunk, i) =>
+      this.publish(chunk, events.slice(i * FIRE_CHUNK, (i + 1) * FIRE_CHUNK)),
     );
     for (const list of published) outcomes.push(...list);
     if (dropped.length) {
