@@ -153,6 +153,13 @@ export class PublishFiresUseCase {
       this.publish(chunk, events.slice(i * FIRE_CHUNK, (i + 1) * FIRE_CHUNK)),
     );
     for (const list of published) outcomes.push(...list);
+    const sent = new Set(
+      published
+        .flat()
+        .filter((o) => o.result === 'published')
+        .map((o) => id(o.key, o.fireTime)),
+    );
+    await this.markPublished(fires.filter((f) => sent.has(id(f.def.key, f.fireTime))));
     if (dropped.length) {
       this.logger.log(
         `${dropped.length} prepared fire(s) dropped: their schedule changed before the fire time`,
@@ -188,16 +195,22 @@ export class PublishFiresUseCase {
       return { key: f.def.key, fireTime: f.fireTime, result: 'published' as const, latenessMs };
     });
     this.logPublished(fires, publishedAt);
-    const requests = fires.map((f) => ({ scheduleKey: f.def.key, fireTime: new Date(f.fireTime) }));
-    const marked = await this.claims.markPublished(requests, this.config.instanceId).catch((e: unknown) => {
-      this.logger.error(`marking ${fires.length} fire(s) published failed: ${errorMessage(e)}`);
-      return 0;
-    });
-    if (marked < fires.length)
-      this.logger.warn(
-        `${fires.length - marked} fire(s) were taken over by another replica while publishing`,
-      );
     return outcomes;
+  }
+
+  /** Marks published fires (after the whole burst went out: a database write must not hold up the next publish). */
+  private async markPublished(fires: DueFire[]): Promise<void> {
+    await pooled(chunked(fires), CHUNK_CONCURRENCY, async (chunk) => {
+      const requests = chunk.map((f) => ({ scheduleKey: f.def.key, fireTime: new Date(f.fireTime) }));
+      const marked = await this.claims.markPublished(requests, this.config.instanceId).catch((e: unknown) => {
+        this.logger.error(`marking ${chunk.length} fire(s) published failed: ${errorMessage(e)}`);
+        return chunk.length;
+      });
+      if (marked < chunk.length)
+        this.logger.warn(
+          `${chunk.length - marked} fire(s) were taken over by another replica while publishing`,
+        );
+    });
   }
 
   /**

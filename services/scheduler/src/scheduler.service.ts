@@ -11,11 +11,11 @@ import { ScheduleSnapshotService } from './schedule-snapshot.service';
 
 /**
  * Fires are popped, claimed and their events built at least this long before they are due, so that at the fire
- * time only the publish is left: 10,000 fires of one instant take ~1 s of claims and event building on 2 busy
+ * time only the publish is left: 10,000 fires of one instant take ~0.5-1.5 s of claims and event building on 2 busy
  * cores. The lead grows to twice the last burst's preparation time, but stays under a third of the claim
  * staleness, so no replica takes over a claim made early.
  */
-export const PREPARE_LEAD_MS = 1000;
+export const PREPARE_LEAD_MS = 2000;
 
 export const maxPrepareLeadMs = (claimStaleMs: number) => Math.floor(claimStaleMs / 3);
 export const prepareLeadMs = (claimStaleMs: number, lastPrepareMs = 0) =>
