@@ -387,6 +387,23 @@ export async function main() {
       '',
     );
   }
+  const verdict = (ok: boolean) => (ok ? 'met' : '**NOT met**');
+  lines.push('Against the targets:', '');
+  if (mem)
+    lines.push(
+      `- RSS ≤ 200 MB with ~9,000 distinct crons: ${verdict(Math.max(mem.peakRssMb, mem.hwmMb) <= 200)} (${f0(Math.max(mem.peakRssMb, mem.hwmMb))} MB; croner's`,
+      '  year tables alone were ~80 KB per parsed pattern, see the baseline above).',
+    );
+  if (burst) {
+    const p99 = median(burst.rounds.map((r) => r.p99));
+    const load = median(burst.rounds.map((r) => r.load));
+    lines.push(
+      `- burst p99 ≤ 250 ms (consumer-measured): ${verdict(p99 <= 250)} (median ${f0(p99)} ms${loaded(load)}, 1-min load median ${load.toFixed(1)} on 2 cores).`,
+      '  At the fire time only the publish is left (claims and events are prepared ahead); what remains is kafkajs',
+      '  encoding + the broker ack of 10,000 records, which shares the 2 cores with Kafka, PostgreSQL and other work.',
+    );
+  }
+  lines.push('');
   const md = lines.join('\n');
   writeFileSync(path.join(root, 'bench/results/scheduler.md'), md);
   console.log(md);
