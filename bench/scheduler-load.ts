@@ -401,6 +401,7 @@ export async function main() {
       `- burst p99 ≤ 250 ms (consumer-measured): ${verdict(p99 <= 250)} (median ${f0(p99)} ms${loaded(load)}, 1-min load median ${load.toFixed(1)} on 2 cores).`,
       '  At the fire time only the publish is left (claims and events are prepared ahead); what remains is kafkajs',
       '  encoding + the broker ack of 10,000 records, which shares the 2 cores with Kafka, PostgreSQL and other work.',
+      `- RSS during the bursts: ${f0(burst.peakRssMb)} MB (deploy/k8s/scheduler.yaml limits the scheduler to 256 MiB).`,
     );
   }
   lines.push('');
