@@ -40,7 +40,10 @@ function commitId() {
   }
 }
 
-/** bench/RESULTS.md = a short header + every bench/results/<name>.md, as the benchmarks last wrote them. */
+/**
+ * bench/RESULTS.md = a short header + every bench/results/<name>.md as the benchmarks last wrote them, each followed
+ * by its hand-written <name>.notes.md when there is one (file names sort that way).
+ */
 function writeResults(command = 'npm run bench -- --results-only') {
   const dir = path.join(root, 'bench', 'results');
   const parts = fs
