@@ -157,7 +157,10 @@ export class RefreshRunUseCase {
 
   private async individualRun(request: RefreshRequested, cardId: number): Promise<void> {
     const started = new Date();
-    await this.publishRunStarted(request, started, 1);
+    // One model's latency is a chain of round trips (issue 13, target 4): RunStarted goes out while the checks
+    // run, and is acknowledged before any other event of the run is published.
+    const announced = this.publishRunStarted(request, started, 1);
+    announced.catch(() => undefined); // awaited below; this only marks it handled meanwhile
     const counts: Counts = { success: 0, error: 0, skipped: 0 };
     const details: ErrorDetail[] = [];
     const prepared = await this.guard.prepare(request, cardId);
@@ -166,20 +169,24 @@ export class RefreshRunUseCase {
         kind: prepared.outcome,
         event: rejectedEvent(request, cardId, started, prepared),
       };
+      await announced;
       await this.publishOutcome(outcome);
       this.count(outcome, counts, details);
     } else {
       const { db, card, info } = prepared;
-      const driver = this.drivers.forDatabase(db);
-      await this.recovery.recoverDatabase(db.id, driver, info.schemaName);
-      const fresh = (await this.rows.findById(info.id)) ?? info;
-      if (this.doneInThisRun(fresh, request)) {
-        await this.reportDone(fresh, card, request, counts, details);
+      if (this.doneInThisRun(info, request)) {
+        await announced;
+        await this.reportDone(info, card, request, counts, details);
       } else {
-        const outcome = await this.models.refresh(fresh, card, this.context(request, db));
+        const outcome = await this.models.refresh(info, card, this.context(request, db));
+        await announced;
         await this.publishOutcome(outcome);
         this.count(outcome, counts, details);
       }
+      // Crash recovery after the model's answer, still inside the run (the partition waits for it): the claim
+      // takes over this row's expired lease itself and the build's temporary table is named by its generation,
+      // so only other rows and leftovers of dead builds wait for it.
+      await this.recovery.recoverDatabase(db.id, this.drivers.forDatabase(db), info.schemaName);
     }
     await this.publishRunCompleted(request, started, counts, details);
   }
