@@ -283,5 +283,10 @@ describe('RefreshRunUseCase', () => {
       'send RefreshRunCompleted',
       'acked RefreshRunCompleted',
     ]);
+    // a second single-model request right after does not run the crash recovery again
+    log.length = 0;
+    await t.useCase.execute(request({ cardId: 1 }));
+    expect(log).not.toContain('recover');
+    expect(log).toContain('acked RefreshRunCompleted');
   });
 });

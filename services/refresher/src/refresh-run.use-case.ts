@@ -36,6 +36,12 @@ import { SourceDrivers } from './source-drivers.service';
 /** Completion rows are kept this long (a run is never redelivered later), purged at most once an hour. */
 const COMPLETION_RETENTION_MS = 7 * 24 * 3_600_000;
 const COMPLETION_PURGE_EVERY_MS = 3_600_000;
+/**
+ * Individual runs recover a database's crash leftovers at most this often (database runs always do): a dead
+ * build's lease takes a whole lease period to expire anyway, and a burst of single-model requests should not pay
+ * three more round trips each on the partition's path.
+ */
+export const INDIVIDUAL_RECOVERY_EVERY_MS = 5_000;
 
 /**
  * Orchestrates one RefreshRequested: a database run (every refreshable model of the database) or an individual run
@@ -67,6 +73,8 @@ export class RefreshRunUseCase {
   private readonly guard: IndividualRunGuard;
 
   private lastPurge = 0;
+  /** when this process last ran crash recovery per database id */
+  private readonly recoveredAt = new Map<number, number>();
 
   async execute(request: RefreshRequested): Promise<void> {
     if (await this.inbox.has(this.config.inboxConsumer, request.eventId)) {
@@ -100,6 +108,7 @@ export class RefreshRunUseCase {
     const driver = this.drivers.forDatabase(db);
     const schemaName = await this.drivers.schemaName(db.id);
     await this.recovery.recoverDatabase(db.id, driver, schemaName);
+    this.recoveredAt.set(db.id, Date.now());
     await this.createMissingRows(db, schemaName);
 
     const cards = new Map((await this.cards.findModelsOfDatabase(db.id)).map((c) => [c.id, c]));
@@ -186,7 +195,10 @@ export class RefreshRunUseCase {
       // Crash recovery after the model's answer, still inside the run (the partition waits for it): the claim
       // takes over this row's expired lease itself and the build's temporary table is named by its generation,
       // so only other rows and leftovers of dead builds wait for it.
-      await this.recovery.recoverDatabase(db.id, this.drivers.forDatabase(db), info.schemaName);
+      if (Date.now() - (this.recoveredAt.get(db.id) ?? 0) >= INDIVIDUAL_RECOVERY_EVERY_MS) {
+        await this.recovery.recoverDatabase(db.id, this.drivers.forDatabase(db), info.schemaName);
+        this.recoveredAt.set(db.id, Date.now());
+      }
     }
     await this.publishRunCompleted(request, started, counts, details);
   }
