@@ -30,7 +30,7 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 250);
 
 interface Sample {
   total: number;
-  /** client send → refresher started the run (RefreshRunStarted.startedAt) */
+  /** client send → refresher started the run (RefreshRunStarted.startedAt); includes the previous run's tail */
   toStart?: number;
   /** run started → model started (RunStarted publish, checks, recovery) */
   toModel?: number;
@@ -249,10 +249,10 @@ resolution, so parts need not add up to the p50):
 ${mdTable(
   ['part', 'median ms'],
   [
-    ['client send → refresher starts the run (publish ack, fetch, inbox check)', f(parts('toStart'))],
-    ['run start → model start (RunStarted publish, checks, crash recovery, row read)', f(parts('toModel'))],
+    ['client send → refresher starts the run (publish ack, end of the previous run, offset commit, fetch, inbox check)', f(parts('toStart'))],
+    ['run start → model start (app-database checks; RunStarted in flight meanwhile)', f(parts('toModel'))],
     ['model start → build done (lease claim, CREATE TABLE AS + swap)', f(parts('model'))],
-    ['build done → RefreshSucceeded at the client (outcome row, publish, fetch)', f(parts('toClient'))],
+    ['build done → RefreshSucceeded at the client (outcome row, RunStarted ack, publish, fetch)', f(parts('toClient'))],
   ],
 )}
 
