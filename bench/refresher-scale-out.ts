@@ -73,7 +73,7 @@ async function startGroup(app: TestAppDatabase, replicas: number): Promise<Group
         // the fixed capacity of a replica: one consumer, one partition (= one database) at a time
         REFRESHER_CONCURRENCY: '1',
         REFRESHER_PARTITIONS_PER_CONSUMER: '1',
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: 'info', // the start-up line the harness waits for is an info line
         OTEL_SDK_DISABLED: 'true',
         METRICS_PORT: '0',
       }).start(/refresher started \(instance/, 120_000),
