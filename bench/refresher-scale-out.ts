@@ -62,7 +62,7 @@ async function startGroup(app: TestAppDatabase, replicas: number): Promise<Group
   });
   await producer.connect();
   const group = `refresher-${prefix}`;
-  const processes = await Promise.all(
+  const started = await Promise.allSettled(
     Array.from({ length: replicas }, () =>
       new ServiceProcess('refresher', {
         NODE_ENV: 'test',
@@ -76,9 +76,18 @@ async function startGroup(app: TestAppDatabase, replicas: number): Promise<Group
         LOG_LEVEL: 'info', // the start-up line the harness waits for is an info line
         OTEL_SDK_DISABLED: 'true',
         METRICS_PORT: '0',
+        DATABASE_POOL_SIZE: '3',
       }).start(/refresher started \(instance/, 120_000),
     ),
   );
+  const processes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(processes.map((p) => p.stop().catch(() => undefined)));
+    await recorder.stop().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+    throw failed.reason;
+  }
   // every replica in the group with partitions assigned before anything is measured
   const admin = kafka.admin();
   await admin.connect();
@@ -154,9 +163,23 @@ export async function main(): Promise<void> {
     } finally {
       await c.end();
     }
-    console.log(`[scale] ${DATABASES} databases × ${PER_DB} models; starting 1 + 3 + 6 replicas`);
-    for (const n of [1, 3, 6]) groups.push(await startGroup(app, n));
-    const [one, three, six] = groups;
+    // persistence is switched on only once the replicas run: each replica's start-up recovery would otherwise open
+    // a connection to every source database (10 processes × 24 databases exceed the shared server's limit)
+    const persist = (on: boolean) =>
+      pgAdmin(`update "database" set persist_models_enabled = ${on}`, app.url.split('/').pop());
+    await persist(false);
+    const stopGroup = async (g: Group) => {
+      await Promise.all(g.processes.map((p) => p.stop().catch(() => undefined)));
+      await g.recorder.stop().catch(() => undefined);
+      await g.producer.disconnect().catch(() => undefined);
+      groups.splice(groups.indexOf(g), 1);
+    };
+    console.log(`[scale] ${DATABASES} databases × ${PER_DB} models; 1 vs 3 replicas, then 1 vs 6`);
+    const one = await startGroup(app, 1);
+    groups.push(one);
+    const three = await startGroup(app, 3);
+    groups.push(three);
+    await persist(true);
     // the first cycle creates rows, schemas and tables (alternate() warms each side up on top)
     await cycle(one, dbIds);
     const models = DATABASES * PER_DB;
@@ -164,6 +187,11 @@ export async function main(): Promise<void> {
     const log = (label: string) => (i: number, a: number, b: number) =>
       console.log(`[scale] ${label} round ${i}: 1 replica ${fmt(a)} s vs ${fmt(b)} s`);
     const r3 = await alternate(side(one), side(three), ROUNDS, log('1 vs 3'));
+    await stopGroup(three);
+    await persist(false);
+    const six = await startGroup(app, 6);
+    groups.push(six);
+    await persist(true);
     const r6 = await alternate(side(one), side(six), ROUNDS, log('1 vs 6'));
     const mark = load.stop();
 
@@ -212,7 +240,8 @@ export async function main(): Promise<void> {
 
 ${DATABASES} PostgreSQL source databases × ${PER_DB} models, each model \`select k, now() from pg_sleep(0.05)\`
 (the server waits 50 ms: I/O-bound at the source), Kafka topics with ${PARTITIONS} partitions. Three consumer groups
-on their own topics share one app database: 1, 3 and 6 compiled refresher processes, each with the same fixed
+on their own topics share one app database (at most two alive at once; app pool 3 per replica): 1, 3 and 6 compiled
+refresher processes, each with the same fixed
 capacity (REFRESHER_CONCURRENCY=1, REFRESHER_PARTITIONS_PER_CONSUMER=1: one database at a time). A cycle = publish
 ${DATABASES} database-run RefreshRequested (one producer, kept connected) → all RefreshRunCompleted received;
 throughput = ${models} models ÷ cycle time. One warm-up cycle of each side, then ${ROUNDS} rounds alternating 1 replica
@@ -232,7 +261,7 @@ before the source or the app database does.`;
     writeResult('refresher-scale-out', md);
     console.log(md);
   } finally {
-    for (const g of groups) {
+    for (const g of [...groups]) {
       await Promise.all(g.processes.map((p) => p.stop().catch(() => undefined)));
       await g.recorder.stop().catch(() => undefined);
       await g.producer.disconnect().catch(() => undefined);
