@@ -15,7 +15,10 @@ const LOOKBACK_TEXT = /^(\d{1,9})\s*(second|minute|hour|day)s?$/i;
 export function parseLookback(value: number | string): Lookback {
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) {
-      throw new DomainError(ErrorCode.ValidationFailed, `lookback must be a non-negative number, got ${value}`);
+      throw new DomainError(
+        ErrorCode.ValidationFailed,
+        `lookback must be a non-negative number, got ${value}`,
+      );
     }
     return { kind: 'number', value };
   }

@@ -348,7 +348,7 @@ describe('history projection: build facts of incremental and indexed models', ()
   it('records mode, merged rows, checkpoint and index time per model, whatever the order', () => {
     const r = refreshRun();
     const incremental = createEvent('RefreshSucceeded', {
-      ...(r.ok),
+      ...r.ok,
       eventId: randomUUID(),
       mode: 'incremental',
       rowsInserted: 4,
