@@ -6,19 +6,29 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { createTestAppDatabase, TEST_BROKERS, uniqueTopicPrefix } from '@model-persistence/testing';
+import {
+  alternate,
+  benchRounds,
+  commitId,
+  fmtSpread,
+  LoadMonitor,
+  mdTable,
+  resultHeader,
+  spread,
+  verdict,
+  writeResult,
+} from './bench-kit';
 
 const ROOT = join(__dirname, '..');
 const ROWS = 10_000;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = benchRounds();
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -119,7 +129,9 @@ async function load(
 }
 
 export async function main(): Promise<void> {
-  const loadBefore = loadavg()[0];
+  const startedAt = new Date();
+  const commit = commitId();
+  const monitor = new LoadMonitor().start();
   const db = await createTestAppDatabase('benchapi');
   let child: ChildProcess | undefined;
   try {
@@ -152,21 +164,38 @@ export async function main(): Promise<void> {
       throw new Error(`unexpected list response: total ${page.total}, ${page.data.length} items`);
     }
 
-    await load(base, '/api/model-persistence?limit=50', 'warm-up', token, 3);
-    // the machine is shared: baseline and list alternate in ROUNDS rounds, and the median round is reported
-    const rounds: { baseline: Figures; list: Figures }[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      rounds.push({
-        baseline: await load(base, '/health', `baseline: GET /health (round ${i + 1})`, token, DURATION_S),
-        list: await load(
-          base,
-          '/api/model-persistence?limit=50',
-          `list, first page (round ${i + 1})`,
-          token,
-          DURATION_S,
-        ),
-      });
-    }
+    // the machine is shared: baseline and first page alternate (order swapped every round, one warm-up each);
+    // each round's p99 is its figure, the median round is reported with the spread
+    const baselines: Figures[] = [];
+    const lists: Figures[] = [];
+    let warm = true;
+    const r = await alternate(
+      {
+        name: 'list',
+        run: async () => {
+          const f = await load(
+            base,
+            '/api/model-persistence?limit=50',
+            'list, first page',
+            token,
+            DURATION_S,
+          );
+          if (!warm) lists.push(f);
+          return f.p99;
+        },
+      },
+      {
+        name: 'baseline',
+        run: async () => {
+          const f = await load(base, '/health', 'baseline: GET /health', token, DURATION_S);
+          if (warm) warm = false;
+          else baselines.push(f);
+          return f.p99;
+        },
+      },
+      ROUNDS,
+      (i, a, b) => console.log(`[api] round ${i}: list p99 ${a} ms, /health p99 ${b} ms`),
+    );
     const others = [
       await load(base, '/api/model-persistence?limit=50&offset=9000', 'list, offset 9000', token, DURATION_S),
       await load(
@@ -177,40 +206,65 @@ export async function main(): Promise<void> {
         DURATION_S,
       ),
     ];
-    const all = [...rounds.flatMap((r) => [r.baseline, r.list]), ...others];
-    for (const r of all) {
-      if (r.non2xx > 0 || r.errors > 0)
-        throw new Error(`${r.label}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+    const mark = monitor.stop();
+    for (const f of [...baselines, ...lists, ...others]) {
+      if (f.non2xx > 0 || f.errors > 0)
+        throw new Error(`${f.label}: ${f.non2xx} non-2xx, ${f.errors} errors`);
     }
-    const median = [...rounds].sort((a, b) => a.list.p99 - b.list.p99)[Math.floor(ROUNDS / 2)];
     const fmt = (n: number) => n.toFixed(n < 10 ? 2 : 1);
-    const row = (r: Figures, baseline: Figures) =>
-      `| ${r.label} | \`${r.path}\` | ${fmt(r.p50)} | ${fmt(r.p90)} | ${fmt(r.p99)} | ${fmt(r.max)} | ${Math.round(r.rps)} | ${(r.rps / baseline.rps).toFixed(2)} |`;
-    const table = [
-      ...rounds.flatMap((r) => [row(r.baseline, r.baseline), row(r.list, r.baseline)]),
-      ...others.map((r) => row(r, median.baseline)),
-    ].join('\n');
-    const list = median.list;
-    const md = `## api: persisted-model list under load (bench/api-list.ts)
+    const med = (xs: number[]) => spread(xs).median;
+    const baseRps = med(baselines.map((f) => f.rps));
+    const summary = (label: string, path: string, fs: Figures[]) => [
+      label,
+      `\`${path}\``,
+      fs.length,
+      fmt(med(fs.map((f) => f.p50))),
+      fmt(med(fs.map((f) => f.p90))),
+      fmtSpread(spread(fs.map((f) => f.p99)), 1),
+      fmt(Math.max(...fs.map((f) => f.max))),
+      Math.round(med(fs.map((f) => f.rps))),
+      (med(fs.map((f) => f.rps)) / baseRps).toFixed(2),
+    ];
+    const table = mdTable(
+      [
+        'case',
+        'path',
+        'loads',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms: median (min–max)',
+        'max ms',
+        'req/s',
+        'req/s vs baseline',
+      ],
+      [
+        summary('baseline: GET /health', '/health', baselines),
+        summary('list, first page', '/api/model-persistence?limit=50', lists),
+        ...others.map((f) => summary(f.label, f.path, [f])),
+      ],
+    );
+    const p99 = spread(r.a).median;
+    const md = `${resultHeader({
+      title: 'api: persisted-model list under load (bench/api-list.ts)',
+      command: `${DURATION_S === 8 ? '' : `BENCH_DURATION_S=${DURATION_S} `}node scripts/run-ts.js bench/api-list.ts`,
+      commit,
+      load: mark,
+      startedAt,
+    })}
 
-Command: \`node scripts/run-ts.js bench/api-list.ts\` (also \`npm run bench -- api-list\`)
-Measured ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version};
 PostgreSQL 127.0.0.1, the api as a separate process (\`services/api/src/main.ts\`, telemetry on as in production),
-autocannon on loopback with ${CONNECTIONS} connections for ${DURATION_S} s per row (after a 3 s warm-up); baseline and
-first page alternate in ${ROUNDS} rounds. App database: ${ROWS.toLocaleString('en')} persisted_info rows (20 databases,
-${ROWS.toLocaleString('en')} cards, mixed states, 10 % with a cron override).
-Every request carries the bearer token (verified hashes are remembered for 10 s); each list response is one SQL
-statement (page + total) and computes next fire time and staleness for its 50 items.
-Machine load (1-min load average, shared with other work): ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after.
+autocannon on loopback with ${CONNECTIONS} connections for ${DURATION_S} s per load; one warm-up load of each side, then
+${ROUNDS} rounds alternating the first page and the baseline (order swapped every round); per case the median over
+rounds of p50 / p90 / req/s, and p99 as median (min–max). App database: ${ROWS.toLocaleString('en')} persisted_info rows
+(20 databases, ${ROWS.toLocaleString('en')} cards, mixed states, 10 % with a cron override). Every request carries the
+bearer token (verified hashes are remembered for 10 s); each list response is one SQL statement (page + total) and
+computes next fire time and staleness for its 50 items. The offset and filtered cases are one load each.
 
-| case | path | p50 ms | p90 ms | p99 ms | max ms | req/s | req/s vs baseline |
-| --- | --- | --- | --- | --- | --- | --- | --- |
 ${table}
 
-Target p99 ≤ 50 ms for the first page (median round by p99): **${list.p99 <= 50 ? 'met' : 'NOT met'}** (p99 ${fmt(list.p99)} ms,
-p50 ${fmt(list.p50)} ms, ${Math.round(list.rps)} req/s = ${(list.rps / median.baseline.rps).toFixed(2)} × the baseline's req/s).
+Target p99 ≤ 50 ms for the first page (median over rounds): **${verdict(p99 <= 50, mark)}** (p99 ${fmt(p99)} ms).
 `;
-    writeFileSync(join(ROOT, 'bench/results/api.md'), md);
+    writeResult('api-list', md);
     console.log(md);
   } finally {
     if (child && child.exitCode === null) {

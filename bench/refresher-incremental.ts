@@ -14,7 +14,10 @@ import { loadavg } from 'node:os';
 import { createEvent, topicName, Topics } from '@model-persistence/contracts';
 import { produceRaw } from '@model-persistence/testing';
 import { createConnection } from 'mysql2/promise';
-import { addDatabase, fmt, Harness, HOST, machine, median, pgAdmin, startHarness } from './refresher-kit';
+import { commitId, machine, percentile } from './bench-kit';
+import { addDatabase, fmt, Harness, HOST, pgAdmin, startHarness } from './refresher-kit';
+
+const median = (xs: number[]) => percentile(xs, 50);
 
 const ROWS = Number(process.env.BENCH_INC_ROWS ?? 2_000_000);
 const ROUNDS = Math.max(5, Number(process.env.BENCH_INC_ROUNDS ?? 5));
@@ -199,7 +202,7 @@ export async function main() {
     const text = `### Incremental vs full refresh of one model (bench/refresher-incremental.ts)
 
 Command: \`npx tsc -b tsconfig.build.json && node scripts/run-ts.js bench/refresher-incremental.ts\`
-(BENCH_INC_ROWS=${ROWS}, BENCH_INC_ROUNDS=${ROUNDS}). Measured ${new Date().toISOString()} on ${machine()};
+(BENCH_INC_ROWS=${ROWS}, BENCH_INC_ROUNDS=${ROUNDS}). Measured ${new Date().toISOString()} at commit ${commitId()} on ${machine()};
 PostgreSQL 15 and MariaDB 10.11 on 127.0.0.1, Kafka on 127.0.0.1; refresher = compiled
 \`services/refresher/dist/main.js\` in its own process. Highest 1-minute load average seen before a measurement:
 ${load.toFixed(2)}${loaded ? ' — **machine loaded** (other jobs ran concurrently; figures are noisy)' : ''}.

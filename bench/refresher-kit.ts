@@ -3,21 +3,19 @@
  * the app database, and psql/mysql command-line baselines. Not a benchmark itself (no main()).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { createEvent, DomainEvent, topicName, Topics } from '@model-persistence/contracts';
 import {
   createTestAppDatabase,
   createTestTopics,
-  produceRaw,
   ServiceProcess,
   testKafkaConfig,
   TestAppDatabase,
   TopicRecorder,
   uniqueTopicPrefix,
 } from '@model-persistence/testing';
-import { Kafka } from 'kafkajs';
+import { Kafka, Partitioners } from 'kafkajs';
 import { Client } from 'pg';
 
 const run = promisify(execFile);
@@ -37,9 +35,6 @@ export function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-export const machine = () =>
-  `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}`;
-export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 export const fmt = (ms: number) => (ms / 1000).toFixed(2);
 
 /** Runs SQL with the psql command line (a fresh psql process, like an operator would). */
@@ -117,6 +112,12 @@ export async function startHarness(label: string, env: Record<string, string> = 
     METRICS_PORT: '0',
     ...env,
   }).start(/refresher started \(instance/);
+  // one producer kept connected, as a real client has (a fresh one per request adds its connect to every figure)
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
   return {
     app,
     appClient,
@@ -131,9 +132,11 @@ export async function startHarness(label: string, env: Record<string, string> = 
         trigger: 'manual',
         requestedBy: 'bench',
       });
-      await produceRaw(kafka, topicName(prefix, Topics.RefreshRequested), [
-        { key: String(databaseId), value: JSON.stringify(e) },
-      ]);
+      await producer.send({
+        topic: topicName(prefix, Topics.RefreshRequested),
+        acks: -1,
+        messages: [{ key: String(databaseId), value: JSON.stringify(e) }],
+      });
       return e.eventId;
     },
     async waitFor(pred, count = 1, timeoutMs = 600_000) {
@@ -141,6 +144,7 @@ export async function startHarness(label: string, env: Record<string, string> = 
       return found.map((m) => m.event!);
     },
     async close() {
+      await producer.disconnect().catch(() => undefined);
       await refresher.stop();
       await recorder.stop();
       await appClient.end();
@@ -174,20 +178,4 @@ export async function addCard(c: Client, databaseId: number, name: string, sqlTe
     [name, databaseId, sqlText],
   );
   return r.rows[0].id;
-}
-
-/** Writes one benchmark's section into bench/results/refresher.md, keeping the other sections. */
-export function writeSection(key: string, markdown: string): void {
-  const file = `${__dirname}/results/refresher.md`;
-  const begin = `<!-- ${key}:begin -->`;
-  const end = `<!-- ${key}:end -->`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '## refresher\n\n';
-  const block = `${begin}\n${markdown.trim()}\n${end}`;
-  const i = text.indexOf(begin);
-  const j = text.indexOf(end);
-  text =
-    i >= 0 && j > i
-      ? text.slice(0, i) + block + text.slice(j + end.length)
-      : `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, text);
 }

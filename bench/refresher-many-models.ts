@@ -4,29 +4,38 @@
  * process, real Kafka) versus the same statements run sequentially by ONE psql session (\c between databases,
  * per model: BEGIN; DROP tmp; CREATE TABLE tmp AS …; rename swap; drop; COMMIT) in the same run.
  * Needs a build (npx tsc -b tsconfig.build.json). Run: node scripts/run-ts.js bench/refresher-many-models.ts
- * (BENCH_DATABASES, BENCH_MODELS_PER_DB, BENCH_ITERATIONS, REFRESHER_CONCURRENCY to vary).
+ * (BENCH_DATABASES, BENCH_MODELS_PER_DB, BENCH_ROUNDS ≥ 5, REFRESHER_CONCURRENCY to vary).
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  alternate,
+  benchRounds,
+  commitId,
+  fmtSpread,
+  LoadMonitor,
+  mdTable,
+  resultHeader,
+  spread,
+  verdict,
+  writeResult,
+} from './bench-kit';
+import {
   addCard,
   addDatabase,
   cpuSeconds,
   fmt,
   Harness,
-  machine,
-  median,
   pgAdmin,
   psqlFile,
   startHarness,
-  writeSection,
 } from './refresher-kit';
 
 const DATABASES = Number(process.env.BENCH_DATABASES ?? 20);
 const PER_DB = Number(process.env.BENCH_MODELS_PER_DB ?? 50);
-const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 3);
+const ROUNDS = benchRounds();
 const CONCURRENCY = process.env.REFRESHER_CONCURRENCY ?? '4';
 const PER_CONSUMER = process.env.REFRESHER_PARTITIONS_PER_CONSUMER ?? '3';
 
@@ -60,6 +69,9 @@ async function cycle(h: Harness, dbIds: number[]): Promise<{ ms: number; success
 }
 
 export async function main() {
+  const startedAt = new Date();
+  const commit = commitId();
+  const load = new LoadMonitor().start();
   const tag = randomBytes(3).toString('hex');
   const names = Array.from({ length: DATABASES }, (_, i) => `mp_bench_many_${tag}_${i + 1}`);
   console.log(`[many] ${DATABASES} databases × ${PER_DB} models`);
@@ -83,9 +95,10 @@ export async function main() {
       dbIds.push(id);
       for (let k = 0; k < PER_DB; k++) await addCard(h.appClient, id, `model ${k}`, modelSql(k));
     }
-    // warm-up: creates the persisted_info rows, schemas and tables
-    const warm = await cycle(h, dbIds);
-    if (warm.success !== DATABASES * PER_DB) throw new Error(`warm-up refreshed ${warm.success} models`);
+    // creates the persisted_info rows, schemas and tables (the warm-up rounds of alternate() come on top)
+    const first = await cycle(h, dbIds);
+    if (first.success !== DATABASES * PER_DB)
+      throw new Error(`first cycle refreshed ${first.success} models`);
 
     const schemas = (
       await h.appClient.query<{ database_id: number; s: string }>(
@@ -105,39 +118,66 @@ export async function main() {
       }
     });
     writeFileSync(scriptFile, `${lines.join('\n')}\n`);
-    await psqlFile(names[0], scriptFile); // warm-up: creates the psql tables
-
-    const service: number[] = [];
-    const direct: number[] = [];
-    for (let i = 0; i < ITERATIONS; i++) {
-      const r = await cycle(h, dbIds);
-      if (r.success !== DATABASES * PER_DB) throw new Error(`cycle refreshed ${r.success} models`);
-      service.push(r.ms);
-      direct.push(await psqlFile(names[0], scriptFile));
-      console.log(`[many] round ${i + 1}: service ${fmt(service[i])}s vs psql ${fmt(direct[i])}s`);
-    }
-    const s = median(service);
-    const d = median(direct);
-    const ratio = s / d;
-    writeSection(
-      'many-models',
-      `### Many models: ${DATABASES * PER_DB} small models over ${DATABASES} databases (bench/refresher-many-models.ts)
-
-Command: \`npx tsc -b tsconfig.build.json && node scripts/run-ts.js bench/refresher-many-models.ts\`
-Measured ${new Date().toISOString()} on ${machine()}; PostgreSQL 15 on 127.0.0.1 (${DATABASES} source databases,
-${PER_DB} models each over a 100-row table), Kafka (KRaft, 1 node, 12 partitions); one compiled refresher process
-with REFRESHER_CONCURRENCY=${CONCURRENCY} Kafka consumers × REFRESHER_PARTITIONS_PER_CONSUMER=${PER_CONSUMER}
-(partitions one consumer works on at once when they arrive together).
-Service = publish ${DATABASES} database-run RefreshRequested → all ${DATABASES} RefreshRunCompleted received (per model:
-lease claim, CREATE TABLE AS + swap, outcome row update, RefreshSucceeded acked by the broker). psql = the same
-per-model statements run sequentially by one \`psql -f\` session. Warm-up cycle of each first, then ${ITERATIONS} alternating
-rounds; ratio = median service / median psql. Target ≤ 1.0.
-
-| rounds: service s | rounds: psql s | service median s | psql median s | ratio | target |
-| --- | --- | --- | --- | --- | --- |
-| ${service.map(fmt).join(' / ')} | ${direct.map(fmt).join(' / ')} | ${fmt(s)} | ${fmt(d)} | **${ratio.toFixed(3)}** | ${ratio <= 1 ? 'met' : 'NOT met'} |`,
+    const r = await alternate(
+      {
+        name: 'service',
+        run: async () => {
+          const c = await cycle(h, dbIds);
+          if (c.success !== DATABASES * PER_DB) throw new Error(`cycle refreshed ${c.success} models`);
+          return c.ms;
+        },
+      },
+      { name: 'psql', run: () => psqlFile(names[0], scriptFile) },
+      ROUNDS,
+      (i, a, b) => console.log(`[many] round ${i}: service ${fmt(a)}s vs psql ${fmt(b)}s`),
     );
-    console.log('[many] written to bench/results/refresher.md');
+    const mark = load.stop();
+    const s = spread(r.a);
+    const d = spread(r.b);
+    const ratio = s.median / d.median;
+    const sized =
+      DATABASES !== 20 || PER_DB !== 50 ? `BENCH_DATABASES=${DATABASES} BENCH_MODELS_PER_DB=${PER_DB} ` : '';
+    writeResult(
+      'refresher-many-models',
+      `${resultHeader({
+        title: `Many models: ${DATABASES * PER_DB} small models over ${DATABASES} databases (bench/refresher-many-models.ts)`,
+        command: `${sized}node scripts/run-ts.js bench/refresher-many-models.ts`,
+        commit,
+        load: mark,
+        startedAt,
+      })}
+
+PostgreSQL 15 on 127.0.0.1 (${DATABASES} source databases, ${PER_DB} models each over a 100-row table), Kafka (KRaft,
+1 node, 12 partitions); one compiled refresher process with REFRESHER_CONCURRENCY=${CONCURRENCY} Kafka consumers ×
+REFRESHER_PARTITIONS_PER_CONSUMER=${PER_CONSUMER} (partitions one consumer works on at once when they arrive together).
+Service = publish ${DATABASES} database-run RefreshRequested (client producer kept connected) → all ${DATABASES}
+RefreshRunCompleted received (per model: lease claim, CREATE TABLE AS + swap, outcome row update, RefreshSucceeded
+acked by the broker). psql = the same per-model statements run sequentially by one \`psql -f\` session. One warm-up
+cycle of each, then ${ROUNDS} rounds alternating service and psql (order swapped every round); ratio = median service
+/ median psql. Target (issue 13, target 1, at 1,000 models over 20 databases): ≤ 1.0.
+
+${mdTable(
+  [
+    'rounds: service s',
+    'rounds: psql s',
+    'service median (min–max) s',
+    'psql median (min–max) s',
+    'ratio',
+    'target ≤ 1.0',
+  ],
+  [
+    [
+      r.a.map(fmt).join(' / '),
+      r.b.map(fmt).join(' / '),
+      fmtSpread(s, 2, 1000),
+      fmtSpread(d, 2, 1000),
+      `**${ratio.toFixed(3)}**`,
+      sized ? `${verdict(ratio <= 1, mark)}, smoke size` : verdict(ratio <= 1, mark),
+    ],
+  ],
+)}`,
+    );
+    console.log('[many] written to bench/results/refresher-many-models.md');
   } finally {
     rmSync(scriptFile, { force: true });
     await h.close().catch((e: unknown) => console.error(e));

@@ -6,21 +6,8 @@
  * Exports ensureChromium() → the absolute path of the executable. CHROMIUM_PATH overrides the lookup.
  */
 'use strict';
-const { spawnSync } = require('node:child_process');
+const { which, aptInstall } = require('./lib');
 const fs = require('node:fs');
-
-function which(cmd) {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
-
-function apt(args) {
-  const r = spawnSync('apt-get', args, {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
-  return r.status === 0;
-}
 
 function findChromium() {
   if (process.env.CHROMIUM_PATH)
@@ -32,11 +19,7 @@ function ensureChromium() {
   let chromium = findChromium();
   if (!chromium) {
     console.log('[ensure-chromium] installing Debian package chromium…');
-    const install = ['install', '-y', '--no-install-recommends', 'chromium'];
-    // A fresh machine has no package lists yet: update once, then retry.
-    if (!apt(install) && !(apt(['update']) && apt(install))) {
-      throw new Error('apt-get install chromium failed (needs root and the Debian mirror)');
-    }
+    aptInstall('chromium');
     chromium = findChromium();
     if (!chromium) throw new Error('chromium still not on PATH after install');
   }

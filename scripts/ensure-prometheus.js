@@ -6,31 +6,14 @@
  * Exports ensurePrometheus() → { prometheus, promtool } absolute paths.
  */
 'use strict';
-const { spawnSync } = require('node:child_process');
-
-function which(cmd) {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
-
-function apt(args) {
-  const r = spawnSync('apt-get', args, {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
-  return r.status === 0;
-}
+const { which, aptInstall } = require('./lib');
 
 function ensurePrometheus() {
   let prometheus = which('prometheus');
   let promtool = which('promtool');
   if (!prometheus || !promtool) {
     console.log('[ensure-prometheus] installing Debian package prometheus…');
-    const install = ['install', '-y', '--no-install-recommends', 'prometheus'];
-    // A fresh machine has no package lists yet: update once, then retry.
-    if (!apt(install) && !(apt(['update']) && apt(install))) {
-      throw new Error('apt-get install prometheus failed (needs root and the Debian mirror)');
-    }
+    aptInstall('prometheus');
     prometheus = which('prometheus');
     promtool = which('promtool');
     if (!prometheus || !promtool) throw new Error('prometheus/promtool still not on PATH after install');

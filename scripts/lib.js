@@ -56,4 +56,23 @@ function build() {
   must('node', ['services/api/console/build.js']);
 }
 
-module.exports = { root, run, must, ensureInstalled, build };
+/** The absolute path of a command on PATH, or null. */
+function which(cmd) {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+/** Installs a Debian package with apt-get (root on these machines); a fresh machine's lists are updated once. */
+function aptInstall(pkg) {
+  const apt = (args) =>
+    spawnSync('apt-get', args, {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    }).status === 0;
+  const install = ['install', '-y', '--no-install-recommends', pkg];
+  if (!apt(install) && !(apt(['update']) && apt(install))) {
+    throw new Error(`apt-get install ${pkg} failed (needs root and the Debian mirror)`);
+  }
+}
+
+module.exports = { root, run, must, ensureInstalled, build, which, aptInstall };

@@ -11,6 +11,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { root } = require('./lib');
 const { ensureChromium } = require('./ensure-chromium');
+const { mintSignInLink } = require('./sign-in-link');
 
 const ARGS = [
   '--headless',
@@ -50,7 +51,7 @@ async function main() {
       await page.goto(`${base}/admin/#${hash}`);
       await page.getByRole('heading', { name: heading, exact: true }).first().waitFor();
     };
-    await page.goto(`${base}/admin/#token=${encodeURIComponent(token)}`);
+    await page.goto((await mintSignInLink({ base, token })).url);
     await page.getByRole('heading', { name: 'Persisted models' }).waitFor();
     await page.locator('tr[data-model]').first().waitFor();
     await shot('console-models');

@@ -4,12 +4,13 @@
  *  - beforeStart: one `npm start` at a time, and every port it needs free (else: which port, what to set);
  *  - startDevMail: a local mail catcher unless SMTP_HOST is set; caught mails go to .cache/mail/, are announced
  *    here and shown on the console's Mail page (the api gets DEV_MAIL_DIR);
- *  - printConsole: the console's one-time sign-in link.
+ *  - printConsole: the console's one-time sign-in link (minted through the API; `npm run sign-in-link` mints more).
  */
 const path = require('node:path');
 const { root } = require('./lib');
 const { preflight } = require('./start-preflight');
 const { startMailCatcher } = require('./mail-catcher');
+const { mintSignInLink } = require('./sign-in-link');
 
 const MAIL_DIR = path.join(root, '.cache', 'mail');
 const mailPort = () => Number(process.env.SMTP_PORT || 1025);
@@ -53,9 +54,13 @@ async function startDevMail({ base }) {
   return { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(catcher.port), DEV_MAIL_DIR: MAIL_DIR };
 }
 
-function printConsole({ base, token }) {
-  console.log(`Console:     ${base}/admin/#token=${encodeURIComponent(token)}`);
-  console.log('             (sign-in link: the token moves into the tab and leaves the address bar at once)');
+async function printConsole({ base, token }) {
+  const link = await mintSignInLink({ base, token });
+  const minutes = Math.round((Date.parse(link.expires_at) - Date.now()) / 60_000);
+  console.log(`Console:     ${link.url}`);
+  console.log(
+    `             (one-time sign-in link, valid ${minutes} min; \`npm run sign-in-link\` prints a new one)`,
+  );
   if (!process.env.SMTP_HOST)
     console.log(`Mail:        caught alert emails in .cache/mail/ and at ${base}/admin/#/mail`);
 }

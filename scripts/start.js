@@ -91,7 +91,7 @@ async function main() {
   const { seedDemo } = require('./demo-seed');
   const summary = await seedDemo({ base, token: env.API_BOOTSTRAP_TOKEN });
   console.log('\n================ model-persistence is running ================');
-  extras.printConsole({ base, token: env.API_BOOTSTRAP_TOKEN });
+  await extras.printConsole({ base, token: env.API_BOOTSTRAP_TOKEN });
   console.log(`Admin API:   ${base}/api/model-persistence`);
   console.log(`OpenAPI:     ${base}/api/docs`);
   console.log(`Admin token: ${env.API_BOOTSTRAP_TOKEN}`);

@@ -1,7 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { createTestSourceDatabase, TestSourceDatabase } from '@model-persistence/testing';
 import { Page } from 'playwright-core';
+import { seriousViolations } from './support/accessibility';
 import { Browser, openBrowser } from './support/browser';
-import { ConsoleStack, TOKEN } from './support/console-stack';
+import { ConsoleStack, ROOT, TOKEN } from './support/console-stack';
 
 /**
  * The admin console in a real browser (Debian's headless Chromium) against the real stack: api, refresher,
@@ -34,19 +37,46 @@ describe('admin console in Chromium (real stack)', () => {
     await source?.drop();
   }, 60_000);
 
-  it('rejects a wrong token with its message, then signs in through the one-time link', async () => {
+  it('rejects a wrong token with its message, then signs in through a one-time link, once', async () => {
     await page.goto(`${stack.apiUrl}/admin/`);
     await page.getByLabel('API token').fill('not-a-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'This token is not valid' }).waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
 
-    await page.goto(`${stack.apiUrl}/admin/#token=${encodeURIComponent(TOKEN)}`);
+    // the link as `npm run sign-in-link` prints it
+    const script = spawnSync(process.execPath, [join(ROOT, 'scripts', 'sign-in-link.js')], {
+      env: { ...process.env, API_URL: stack.apiUrl, API_TOKEN: TOKEN },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(script.status).toBe(0);
+    const link = script.stdout.trim();
+    const code = /#signin=(mps_[\w-]+)$/.exec(link)![1];
+    const sent: string[] = [];
+    page.on('request', (r) => sent.push(r.url()));
+
+    await page.goto(link);
     await page.getByRole('heading', { name: 'Persisted models' }).waitFor();
-    // the token left the address bar and the history entry at once, and lives in session storage
-    expect(page.url()).not.toContain(TOKEN);
-    expect(page.url()).toMatch(/\/admin\/#\/models$/);
-    expect(await page.evaluate("sessionStorage.getItem('mp-admin-token')")).toBe(TOKEN);
     await page.getByText('Model persistence is turned off').waitFor();
+    // the code left the address bar and the history entry at once; a session token lives in session storage
+    expect(page.url()).not.toContain(code);
+    expect(page.url()).toMatch(/\/admin\/#\/models$/);
+    const session = await page.evaluate<string>("sessionStorage.getItem('mp-admin-token')");
+    expect(session).toMatch(/^mpt_/);
+    // the code never reached the server: no request path or query carried it (it was POSTed in a body once)
+    expect(sent.map((u) => new URL(u)).filter((u) => `${u.pathname}${u.search}`.includes(code))).toEqual([]);
+
+    // the same link in another tab: refused with the reason, and the token form
+    const other = await browser.context.newPage();
+    try {
+      await other.goto(link);
+      await other.getByRole('alert').filter({ hasText: 'already used' }).waitFor();
+      await other.getByLabel('API token').waitFor();
+      expect(other.url()).not.toContain(code);
+    } finally {
+      await other.close();
+    }
   });
 
   it('turns persistence on after spelling out what it does', async () => {
@@ -150,6 +180,35 @@ describe('admin console in Chromium (real stack)', () => {
     ).toBe('0 0/15 * * * ? *');
   });
 
+  it('has no serious or critical accessibility violations (axe-core) at 1280 px and 390 px', async () => {
+    const pages: [string, string][] = [
+      ['Models', 'Persisted models'],
+      ['Databases', 'Databases'],
+      ['Settings', 'Settings'],
+      ['Task history', 'Task history'],
+      ['Dead letters', 'Dead letters'],
+    ];
+    const found: Record<string, unknown> = {};
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
+      for (const [link, heading] of pages) {
+        await nav(link);
+        await page.getByRole('heading', { name: heading, exact: true }).first().waitFor();
+        await page.waitForTimeout(300); // the page's data arrives
+        const v = await seriousViolations(page);
+        if (v.length) found[`${link} @${width}px`] = v;
+      }
+      await nav('Models');
+      await row('Broken').getByRole('link', { name: 'Broken' }).click();
+      await page.getByRole('heading', { name: 'Broken' }).waitFor();
+      await page.waitForTimeout(300);
+      const v = await seriousViolations(page);
+      if (v.length) found[`Model detail @${width}px`] = v;
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+    expect(found).toEqual({});
+  });
+
   it('fits a 390 px wide screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await nav('Models');
@@ -158,10 +217,15 @@ describe('admin console in Chromium (real stack)', () => {
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
-  it('signs out: the token is gone and the console asks for it again', async () => {
+  it('signs out: the session ends on the server, the token is gone and the console asks for it again', async () => {
+    const session = await page.evaluate<string>("sessionStorage.getItem('mp-admin-token')");
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API token').waitFor();
     expect(await page.evaluate("sessionStorage.getItem('mp-admin-token')")).toBeNull();
+    const after = await fetch(`${stack.apiUrl}/api/settings`, {
+      headers: { authorization: `Bearer ${session}` },
+    });
+    expect(after.status).toBe(401);
     await page.reload();
     await page.getByLabel('API token').waitFor();
     // expected: the wrong token's 401, the invalid cron's 400 and the development-mail probe's 404 (this is

@@ -10,6 +10,9 @@ import { ConsoleStack, ROOT, TOKEN } from './support/console-stack';
 const { startMailCatcher } = require('../../scripts/mail-catcher.js') as {
   startMailCatcher(o: { dir: string; port: number }): Promise<{ port: number; close(): Promise<void> }>;
 };
+const { mintSignInLink } = require('../../scripts/sign-in-link.js') as {
+  mintSignInLink(o: { base: string; token: string }): Promise<{ url: string }>;
+};
 const { seedDemo } = require('../../scripts/demo-seed.js') as {
   seedDemo(o: { base: string; token: string; pgUrl: string; withMysql: boolean }): Promise<string>;
 };
@@ -101,7 +104,8 @@ describe('README tour (real stack, Chromium, mail catcher)', () => {
   });
 
   it(`2. ${STEPS[1]}: the models with their state, the broken demo model and its email`, async () => {
-    await page.goto(`${stack.apiUrl}/admin/#token=${encodeURIComponent(TOKEN)}`);
+    // the Console: link npm start prints (scripts/start-console.js mints it the same way)
+    await page.goto((await mintSignInLink({ base: stack.apiUrl, token: TOKEN })).url);
     await page.getByRole('heading', { name: 'Persisted models' }).waitFor();
     await row(said('Orders by status')).locator('[data-state="persisted"]').waitFor({ timeout: 90_000 });
     await row(said('Returns by day (broken on purpose)'))

@@ -1,6 +1,5 @@
 import { DeadLetter } from '@model-persistence/contracts';
-import { eventually, TestSmtpServer } from '@model-persistence/testing';
-import { PrivatePostgres } from './support/private-pg';
+import { eventually, PrivatePostgres, TestSmtpServer } from '@model-persistence/testing';
 import { assertBuilt, createSourcePg, FaultStack, MODE, recordFigures, size } from './support/stack';
 
 /*

@@ -5,10 +5,10 @@ import {
   ServiceProcess,
   TestSmtpServer,
   TestSourceDatabase,
+  PrivateMariadb,
+  PrivatePostgres,
 } from '@model-persistence/testing';
 import { Client } from 'pg';
-import { PrivateMariadb } from './support/private-mariadb';
-import { PrivatePostgres } from './support/private-pg';
 import { assertBuilt, FaultStack, MODE, recordFigures, size } from './support/stack';
 
 /*

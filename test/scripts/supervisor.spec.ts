@@ -66,5 +66,6 @@ describe('npm start supervision (scripts/supervisor.js)', () => {
     await new Promise((r) => setTimeout(r, 600));
     expect(c.restarts).toBe(restarts);
     expect(logs.filter((l) => /steady exited/.test(l))).toEqual([]);
-  });
+    // three node start-ups plus back-off: seconds on a loaded 2-core machine, not jest's default 5 s
+  }, 30_000);
 });

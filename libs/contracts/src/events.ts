@@ -115,6 +115,11 @@ export const RefreshFailedV1 = z
     errorClass: ErrorClass,
     errorCode: shortText,
     message: errorText,
+    upstreamCardId: id
+      .optional()
+      .describe(
+        'Set when skipped because a model it reads ({{#id}}) did not build in this run (errorCode UPSTREAM_FAILED).',
+      ),
   })
   .describe('One model could not be refreshed (or was skipped this run, for example on a lock).');
 

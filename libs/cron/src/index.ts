@@ -1,2 +1,3 @@
 export * from './quartz-cron';
 export * from './model-cron';
+export { QuartzPattern } from './quartz-calendar';

@@ -1,4 +1,4 @@
-import { Cron } from 'croner';
+import { addSeconds, QuartzPattern, ZoneClock } from './quartz-calendar';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 
 export const QUARTZ_FORMAT_MESSAGE =
@@ -8,27 +8,13 @@ export const QUARTZ_YEAR_MESSAGE = 'Must be a valid cron string not specifying a
 export const DEFAULT_REFRESH_CRON = '0 0 0/6 * * ? *';
 export const PRUNE_CRON = '0 0 0/1 * * ? *';
 
-function build(expression: string, timeZone: string): Cron {
-  return new Cron(expression, {
-    paused: true,
-    // UTC needs no zone rules: a fixed offset is ~20x faster per next-fire and allocates far less than Intl
-    ...(timeZone === 'UTC' || timeZone === 'Etc/UTC' ? { utcOffset: 0 } : { timezone: timeZone }),
-    mode: '7-part',
-    // Quartz semantics: 1 = Sunday … 7 = Saturday, `0/6` steps, and `?` meaning "no constraint"
-    // in one of the day fields, so day-of-month and day-of-week combine with AND.
-    alternativeWeekdays: true,
-    sloppyRanges: true,
-    domAndDow: true,
-  });
-}
-
 /**
  * Validates a Quartz cron the way the reference does: exactly 7 space-separated fields and year `*`,
  * then that the expression parses. Throws DomainError(INVALID_CRON) with the expected format.
  */
 export function validateQuartzCron(expression: unknown): string {
   const normalized = checkQuartzFields(expression);
-  parse(normalized, 'UTC');
+  parse(normalized);
   return normalized;
 }
 
@@ -48,10 +34,20 @@ function checkQuartzFields(expression: unknown): string {
   return fields.join(' ');
 }
 
-/** Fields already checked: one croner parse (each holds an ~80 KB year table, so parse once, not twice). */
-function parse(normalized: string, timeZone: string): Cron {
+/**
+ * Fields already checked: the shared parsed pattern (croner's messages, so a bad cron reads as before).
+ * An expression with a colon is a date to croner, never a pattern: refused.
+ */
+function parse(normalized: string): QuartzPattern {
   try {
-    return build(normalized, timeZone);
+    if (normalized.indexOf(':') > 0)
+      throw new TypeError(
+        isNaN(Date.parse(normalized))
+          ? 'Invalid ISO8601 passed to timezone parser.'
+          : // croner took such a string for a one-off date and fired once; a cron it is not
+            `CronPattern: a date is not a cron pattern: '${normalized}'`,
+      );
+    return QuartzPattern.of(normalized);
   } catch (e) {
     throw new DomainError(ErrorCode.InvalidCron, `${QUARTZ_FORMAT_MESSAGE}: ${(e as Error).message}`);
   }
@@ -73,31 +69,44 @@ export function validateTimeZone(timeZone: string): string {
   }
 }
 
-/** A validated Quartz schedule in a time zone; next fire times follow that zone's daylight-saving rules. */
+/**
+ * A validated Quartz schedule in a time zone; next fire times follow that zone's daylight-saving rules.
+ * Cheap to create: the parsed pattern is shared by expression text (QuartzPattern.of).
+ */
 export class QuartzSchedule {
-  private readonly cron: Cron;
+  private readonly pattern: QuartzPattern;
+  private readonly clock: ZoneClock;
 
   constructor(
     readonly expression: string,
     readonly timeZone = 'UTC',
   ) {
-    const zone = validateTimeZone(timeZone);
-    this.cron = parse(checkQuartzFields(expression), zone);
+    this.clock = ZoneClock.of(validateTimeZone(timeZone));
+    this.pattern = parse(checkQuartzFields(expression));
   }
 
-  /** The first fire time strictly after `after`. */
+  /** The first fire time strictly after `after` (the next whole wall-clock second on). */
   nextAfter(after: Date): Date | null {
-    return this.cron.nextRun(after);
+    const next = this.pattern.nextWall(addSeconds(this.clock.wall(after.getTime()), 1));
+    return next ? new Date(this.clock.instant(next)) : null;
   }
 
+  /** The next `count` fire times after `after`, each found from the previous one's wall time. */
   nextRuns(count: number, after: Date): Date[] {
-    return this.cron.nextRuns(count, after);
+    const out: Date[] = [];
+    let wall = this.clock.wall(after.getTime());
+    while (out.length < count) {
+      const next = this.pattern.nextWall(addSeconds(wall, 1));
+      if (!next) break;
+      out.push(new Date(this.clock.instant(next)));
+      wall = next;
+    }
+    return out;
   }
 
-  /** The latest fire time at or before `at`, if any within the last `lookbackMs`. */
+  /** The latest fire time at or before `at` (within the last thousand years). */
   previousAtOrBefore(at: Date): Date | null {
-    // croner's previousRuns excludes the whole second of its reference: start from the next second
-    const prev = this.cron.previousRuns(1, new Date(Math.floor(at.getTime() / 1000) * 1000 + 1000));
-    return prev[0] ?? null;
+    const prev = this.pattern.previousWall(this.clock.wall(Math.floor(at.getTime() / 1000) * 1000));
+    return prev ? new Date(this.clock.instant(prev)) : null;
   }
 }

@@ -13,6 +13,7 @@ import {
   RunCompletionRepository,
   ScheduleClaimRepository,
   SettingRepository,
+  SignInCodeRepository,
   SourceDatabaseRepository,
   TaskHistoryRepository,
 } from './repositories';
@@ -30,6 +31,7 @@ export const REPOSITORIES = [
   RunCompletionRepository,
   ScheduleClaimRepository,
   SettingRepository,
+  SignInCodeRepository,
   SourceDatabaseRepository,
   TaskHistoryRepository,
   // the one transaction idiom: several repository calls in one app-database transaction

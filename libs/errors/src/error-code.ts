@@ -14,6 +14,16 @@ export enum ErrorCode {
   InvalidCron = 'INVALID_CRON',
   UnsafeSql = 'UNSAFE_SQL',
   CanPersistCheckFailed = 'CAN_PERSIST_CHECK_FAILED',
+  /** A model's `{{#id}}` names a card that is missing, not a model, or on another database. */
+  InvalidModelReference = 'INVALID_MODEL_REFERENCE',
+  /** Models would read each other in a circle. */
+  ModelReferenceCycle = 'MODEL_REFERENCE_CYCLE',
+  /** Not built because a model it reads failed in the same run. */
+  UpstreamFailed = 'UPSTREAM_FAILED',
+  /** A console sign-in link: no such code, or it was already used, or its time is over. */
+  SignInLinkUnknown = 'SIGN_IN_LINK_UNKNOWN',
+  SignInLinkUsed = 'SIGN_IN_LINK_USED',
+  SignInLinkExpired = 'SIGN_IN_LINK_EXPIRED',
   // Messages
   MalformedMessage = 'MALFORMED_MESSAGE',
   UnsupportedVersion = 'UNSUPPORTED_VERSION',

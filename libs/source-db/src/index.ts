@@ -6,6 +6,7 @@ export * from './types';
 export * from './naming';
 export * from './model-sql';
 export * from './model-statement';
+export * from './model-references';
 export * from './source-error';
 export * from './postgres-source.driver';
 export * from './mysql-source.driver';

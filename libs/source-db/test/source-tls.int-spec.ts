@@ -13,12 +13,12 @@ describe('source connections over TLS (private PostgreSQL, ssl=on, hostssl only)
   const drivers: SourceDriver[] = [];
 
   beforeAll(async () => {
-    pg = await PrivatePostgres.startTls();
+    pg = await PrivatePostgres.create('tls', { tls: true });
   }, 120_000);
 
   afterAll(async () => {
     for (const d of drivers) await d.close().catch(() => undefined);
-    await pg?.stop();
+    await pg?.destroy();
   }, 60_000);
 
   function driver(tls: SourceTlsSettings | undefined, host = '127.0.0.1'): SourceDriver {
@@ -49,32 +49,34 @@ describe('source connections over TLS (private PostgreSQL, ssl=on, hostssl only)
   }
 
   it('verify-full with the right CA connects (and the server accepts only TLS)', async () => {
-    const d = driver({ mode: 'verify-full', caCert: pg.tls.caCert });
+    const d = driver({ mode: 'verify-full', caCert: pg.requireTls().caCert });
     await expect(d.tableExists('public', 'nothing')).resolves.toBe(false);
     await expect(d.checkCanPersist(ctx)).resolves.toMatchObject({ ok: true });
   });
 
   it('verify-full with a wrong CA is refused with a classified TLS error', async () => {
-    const e = await failure(driver({ mode: 'verify-full', caCert: pg.tls.otherCaCert }));
+    const e = await failure(driver({ mode: 'verify-full', caCert: pg.requireTls().otherCaCert }));
     expect(e).toBeInstanceOf(SourceError);
     expect(e.errorClass).toBe('connection');
     expect(e.details).toMatchObject({ tls: true });
     expect(e.message).toMatch(/TLS failed: .*(certificate|self-signed)/i);
     expect(e.message).toMatch(/tls_mode and tls_ca_cert/);
     // the can-persist check reports the same, at its first step
-    const check = await driver({ mode: 'verify-full', caCert: pg.tls.otherCaCert }).checkCanPersist(ctx);
+    const check = await driver({ mode: 'verify-full', caCert: pg.requireTls().otherCaCert }).checkCanPersist(
+      ctx,
+    );
     expect(check).toMatchObject({ ok: false, step: 'create-schema', errorClass: 'connection' });
     expect(!check.ok && check.message).toMatch(/TLS failed/);
   });
 
   it('verify-full checks the host name; verify-ca does not', async () => {
     // the certificate names IP 127.0.0.1 only
-    const e = await failure(driver({ mode: 'verify-full', caCert: pg.tls.caCert }, 'localhost'));
+    const e = await failure(driver({ mode: 'verify-full', caCert: pg.requireTls().caCert }, 'localhost'));
     expect(e.details).toMatchObject({ tls: true, code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
     await expect(
-      driver({ mode: 'verify-ca', caCert: pg.tls.caCert }, 'localhost').tableExists('public', 'x'),
+      driver({ mode: 'verify-ca', caCert: pg.requireTls().caCert }, 'localhost').tableExists('public', 'x'),
     ).resolves.toBe(false);
-    const wrongCa = await failure(driver({ mode: 'verify-ca', caCert: pg.tls.otherCaCert }));
+    const wrongCa = await failure(driver({ mode: 'verify-ca', caCert: pg.requireTls().otherCaCert }));
     expect(wrongCa.details).toMatchObject({ tls: true });
   });
 
@@ -92,12 +94,12 @@ describe('source connections over TLS (private MariaDB, require_secure_transport
   const drivers: SourceDriver[] = [];
 
   beforeAll(async () => {
-    maria = await PrivateMariadb.startTls();
+    maria = await PrivateMariadb.create('tls', { tls: true });
   }, 120_000);
 
   afterAll(async () => {
     for (const d of drivers) await d.close().catch(() => undefined);
-    await maria?.stop();
+    await maria?.destroy();
   }, 60_000);
 
   function driver(tls: SourceTlsSettings | undefined, host = '127.0.0.1'): SourceDriver {
@@ -128,7 +130,7 @@ describe('source connections over TLS (private MariaDB, require_secure_transport
   }
 
   it('verify-full with the right CA connects and passes the check', async () => {
-    const d = driver({ mode: 'verify-full', caCert: maria.tls.caCert }, 'localhost');
+    const d = driver({ mode: 'verify-full', caCert: maria.requireTls().caCert }, 'localhost');
     await expect(d.tableExists('mysql', 'nothing')).resolves.toBe(false);
     await expect(
       d.checkCanPersist({ schemaName: 'mp_cache_tls_2', instanceUuid: 'u', settingsVersion: '1' }),
@@ -136,7 +138,7 @@ describe('source connections over TLS (private MariaDB, require_secure_transport
   });
 
   it('a wrong CA is refused with a classified TLS error; no TLS is refused by the server', async () => {
-    const e = await failure(driver({ mode: 'verify-ca', caCert: maria.tls.otherCaCert }));
+    const e = await failure(driver({ mode: 'verify-ca', caCert: maria.requireTls().otherCaCert }));
     expect(e.errorClass).toBe('connection');
     expect(e.details).toMatchObject({ tls: true });
     expect(e.message).toMatch(/TLS failed: .*certificate/i);

@@ -39,7 +39,8 @@ export async function createApiApp(
     new DocumentBuilder()
       .setTitle('model-persistence admin API')
       .setDescription(
-        'Keeps persisted models fresh. Every endpoint but /health (and these docs) needs `Authorization: Bearer <token>`. ' +
+        'Keeps persisted models fresh. Every endpoint but /health, POST /api/sign-in (and these docs) needs ' +
+          '`Authorization: Bearer <token>`. ' +
           'Errors are `{"error": {"code": "...", "message": "..."}}`.',
       )
       .setVersion('1')

@@ -16,6 +16,8 @@ import { DatabasePersistenceUseCase } from './model-persistence/database-persist
 import { ModelPersistenceController } from './model-persistence/model-persistence.controller';
 import { PersistedInfoQueryUseCase } from './model-persistence/persisted-info-query.use-case';
 import { PersistenceSettingsUseCase } from './model-persistence/persistence-settings.use-case';
+import { ModelReferenceCheck } from './registry/model-reference-check';
+import { LineageUseCase } from './model-persistence/lineage.use-case';
 import { CardRegistryUseCase } from './registry/card-registry.use-case';
 import { CardsController } from './registry/cards.controller';
 import { CacheSchemaNames } from './registry/cache-schema-names';
@@ -31,6 +33,8 @@ import { EventTailController } from './event-tail/event-tail.controller';
 import { EventTailService } from './event-tail/event-tail.service';
 import { ApiTokensController } from './tokens/api-tokens.controller';
 import { ApiTokensUseCase } from './tokens/api-tokens.use-case';
+import { SignInController } from './sign-in/sign-in.controller';
+import { SignInUseCase } from './sign-in/sign-in.use-case';
 
 export interface AppModuleOptions {
   /** Replaces the source-db engine layer (tests of failure paths). */
@@ -60,6 +64,7 @@ export class AppModule {
         CanPersistCheckController,
         DevMailController,
         ApiTokensController,
+        SignInController,
       ],
       providers: [
         { provide: SOURCE_DB, useFactory: () => options.sourceDb ?? sourceDbFromLib() },
@@ -75,11 +80,14 @@ export class AppModule {
         DatabaseRegistryUseCase,
         CacheSchemaNames,
         CardRegistryUseCase,
+        ModelReferenceCheck,
+        LineageUseCase,
         AdminSettingsUseCase,
         TaskHistoryUseCase,
         EventTailService,
         CanPersistCheckUseCase,
         ApiTokensUseCase,
+        SignInUseCase,
       ],
     };
   }

@@ -71,7 +71,17 @@ describe('api tokens: create, list, revoke, bootstrap rotation (real api + Postg
     expect(list.text).not.toContain(h.token);
     for (const t of list.json.data as Record<string, unknown>[]) {
       expect(Object.keys(t).sort()).toEqual(
-        ['active', 'created_at', 'created_by', 'id', 'kind', 'last_used_at', 'name', 'revoked_at'].sort(),
+        [
+          'active',
+          'created_at',
+          'created_by',
+          'expires_at',
+          'id',
+          'kind',
+          'last_used_at',
+          'name',
+          'revoked_at',
+        ].sort(),
       );
     }
     // last-used is written asynchronously after the request

@@ -341,6 +341,61 @@ describe('api /api/model-persistence (real PostgreSQL, MariaDB and Kafka)', () =
     );
   });
 
+  it('models on models: refuses bad references and cycles (422 naming them), reports lineage', async () => {
+    const base = await createCard({ name: 'Lineage base', database_id: pgDb });
+    const mid = await createCard({
+      name: 'Lineage mid',
+      database_id: pgDb,
+      sql: `select * from {{#${base}}} b`,
+    });
+    const top = await createCard({
+      name: 'Lineage top',
+      database_id: pgDb,
+      sql: `select * from {{#${mid}-mid}} m`,
+    });
+    const card = (body: Record<string, unknown>) => h.request('POST', '/api/cards', { body });
+    const missing = await card({ name: 'x', database_id: pgDb, sql: 'select * from {{#987654}} t' });
+    expect(missing.status).toBe(422);
+    expect(missing.json.error).toMatchObject({
+      code: 'INVALID_MODEL_REFERENCE',
+      message: expect.stringMatching(/no such card/),
+    });
+    const otherDb = await card({ name: 'x', database_id: mysqlDb, sql: `select * from {{#${base}}} t` });
+    expect(otherDb.status).toBe(422);
+    expect(otherDb.json.error.message).toMatch(/own database/);
+    const before = await h.query('select query_sql from card where id = $1', [base]);
+    const cycle = await h.request('PATCH', `/api/cards/${base}`, {
+      body: { sql: `select * from {{#${top}}} t` },
+    });
+    expect(cycle.status).toBe(422);
+    expect(cycle.json.error).toMatchObject({
+      code: 'MODEL_REFERENCE_CYCLE',
+      message: expect.stringContaining(`{{#${base}}} → {{#${top}}} → {{#${mid}}} → {{#${base}}}`),
+    });
+    // nothing was written
+    expect(await h.query('select query_sql from card where id = $1', [base])).toEqual(before);
+
+    expect((await post(`/card/${top}/persist`)).status).toBe(204);
+    const lineage = await h.request('GET', `/api/model-persistence/card/${mid}/lineage`);
+    expect(lineage.status).toBe(200);
+    expect(lineage.json).toMatchObject({
+      card_id: mid,
+      upstream: [{ card_id: base, name: 'Lineage base', depth: 1, state: null }],
+      downstream: [{ card_id: top, name: 'Lineage top', depth: 1, state: 'creating' }],
+    });
+    expect((await h.request('GET', '/api/model-persistence/card/987654/lineage')).status).toBe(404);
+    // to MySQL `#` starts a comment: the reference must survive the MySQL lexer's normalization
+    const mBase = await createCard({ name: 'Maria base', database_id: mysqlDb });
+    const mMid = await createCard({
+      name: 'Maria mid',
+      database_id: mysqlDb,
+      sql: `select * from {{#${mBase}}} b;`,
+    });
+    expect(await h.query('select query_sql from card where id = $1', [mMid])).toEqual([
+      { query_sql: `select * from {{#${mBase}}} b` },
+    ]);
+  });
+
   it('unpersists a model (off) and a database (rows deletable, flag cleared)', async () => {
     const cardId = await createCard({ name: 'Unpersisted', database_id: mysqlDb });
     expect((await post(`/card/${cardId}/persist`)).status).toBe(204);

@@ -7,14 +7,14 @@ describe('database TLS settings and privilege warning through the API (real api 
   let pg: PrivatePostgres;
 
   beforeAll(async () => {
-    pg = await PrivatePostgres.startTls();
+    pg = await PrivatePostgres.create('tls', { tls: true });
     h = await ApiHarness.start('apitls');
     expect((await h.request('POST', '/api/model-persistence/enable')).status).toBe(204);
   }, 120_000);
 
   afterAll(async () => {
     await h?.close();
-    await pg?.stop();
+    await pg?.destroy();
   }, 60_000);
 
   const body = (extra: Record<string, unknown>) => ({
@@ -37,7 +37,7 @@ describe('database TLS settings and privilege warning through the API (real api 
     expect(notPem.status).toBe(400);
     expect(notPem.json.error.message).toMatch(/tls_ca_cert: must be one or more PEM certificates/);
     const unused = await h.request('POST', '/api/databases', {
-      body: body({ tls_mode: 'require', tls_ca_cert: pg.tls.caCert }),
+      body: body({ tls_mode: 'require', tls_ca_cert: pg.requireTls().caCert }),
     });
     expect(unused.status).toBe(400);
     expect(unused.json.error.message).toMatch(/only used with tls_mode verify-ca or verify-full/);
@@ -45,10 +45,10 @@ describe('database TLS settings and privilege warning through the API (real api 
 
   it('verify-full with the right CA passes the check; a wrong CA fails it with the TLS reason', async () => {
     const created = await h.request('POST', '/api/databases', {
-      body: body({ tls_mode: 'verify-full', tls_ca_cert: pg.tls.caCert }),
+      body: body({ tls_mode: 'verify-full', tls_ca_cert: pg.requireTls().caCert }),
     });
     expect(created.status).toBe(201);
-    expect(created.json).toMatchObject({ tls_mode: 'verify-full', tls_ca_cert: pg.tls.caCert });
+    expect(created.json).toMatchObject({ tls_mode: 'verify-full', tls_ca_cert: pg.requireTls().caCert });
     const id = created.json.id as number;
 
     const ok = await h.request('POST', `/api/model-persistence/database/${id}/persist`);
@@ -62,7 +62,7 @@ describe('database TLS settings and privilege warning through the API (real api 
     expect(details.json.cache_schema).toMatch(new RegExp(`^mp_cache_[a-z0-9]+_${id}$`));
 
     const wrong = await h.request('PATCH', `/api/databases/${id}`, {
-      body: { tls_ca_cert: pg.tls.otherCaCert },
+      body: { tls_ca_cert: pg.requireTls().otherCaCert },
     });
     expect(wrong.status).toBe(200);
     const refused = await h.request('POST', `/api/model-persistence/database/${id}/persist`);

@@ -10,6 +10,7 @@ import { RecordRefreshFailureUseCase } from './record-refresh-failure.use-case';
 import { RecordRefreshSuccessUseCase } from './record-refresh-success.use-case';
 import { RefreshEventsHandler } from './refresh-events.handler';
 import { RunAlertService } from './run-alert.service';
+import { RunEventRecorder } from './run-event-recorder.service';
 
 @Module({})
 export class AppModule {
@@ -25,6 +26,7 @@ export class AppModule {
         MailerService,
         RecipientsService,
         RunAlertService,
+        RunEventRecorder,
         OutboxSender,
         NotifierPurgeJob,
         RecordRefreshFailureUseCase,

@@ -15,7 +15,12 @@ export interface FailedModelView {
   errorClass: string;
   endedAt: Date;
   trigger: string;
+  /** Models that read this one ({{#id}}) and were not built because it failed (UPSTREAM_FAILED). */
+  notBuilt?: { cardId: number; name: string }[];
 }
+
+const notBuiltText = (m: FailedModelView) =>
+  m.notBuilt?.length ? m.notBuilt.map((d) => `${d.name} (#${d.cardId})`).join(', ') : null;
 
 export interface RecoveredModelView {
   cardId: number;
@@ -126,6 +131,7 @@ export function renderFailureEmail(ctx: EmailContext, models: FailedModelView[])
       `  Last run at: ${formatTime(m.endedAt, ctx.timeZone)}`,
       `  Trigger: ${triggerLabel(m.trigger)}`,
       `  Link: ${modelLink(ctx.baseUrl, m.cardId)}`,
+      ...(notBuiltText(m) ? [`  Not built because of it: ${notBuiltText(m)}`] : []),
       '',
     ]),
     `Admin page: ${adminToolsLink(ctx.baseUrl)}`,
@@ -139,7 +145,11 @@ export function renderFailureEmail(ctx: EmailContext, models: FailedModelView[])
     .map(
       (m) =>
         `<tr><td><a href="${escapeHtml(modelLink(ctx.baseUrl, m.cardId))}">${escapeHtml(m.name)}</a></td>` +
-        `<td><code>${escapeHtml(clip(m.error))}</code><br><small>${escapeHtml(m.errorClass)}</small></td>` +
+        `<td><code>${escapeHtml(clip(m.error))}</code><br><small>${escapeHtml(m.errorClass)}</small>` +
+        (notBuiltText(m)
+          ? `<br><small>Not built because of it: ${escapeHtml(notBuiltText(m)!)}</small>`
+          : '') +
+        '</td>' +
         `<td>${escapeHtml(formatTime(m.endedAt, ctx.timeZone))}</td>` +
         `<td>${escapeHtml(triggerLabel(m.trigger))}</td></tr>`,
     )

@@ -1,35 +1,27 @@
 import { Injectable } from '@nestjs/common';
 import { RefreshFailed } from '@model-persistence/contracts';
-import { AlertRepository, InboxRepository, UnitOfWork } from '@model-persistence/database';
-import { NOTIFIER_CONSUMER } from './notifier.constants';
-import { OutboxSender } from './outbox-sender.service';
+import { AlertRepository } from '@model-persistence/database';
 import { RunAlertService } from './run-alert.service';
-
-export type RecordOutcome = 'duplicate' | 'ignored' | 'recorded';
+import { RecordOutcome, RunEventRecorder } from './run-event-recorder.service';
 
 /** A model failed in a run: remember it; if it was the run's last missing piece, decide the run. */
 @Injectable()
 export class RecordRefreshFailureUseCase {
   constructor(
-    private readonly uow: UnitOfWork,
+    private readonly recorder: RunEventRecorder,
     private readonly alerts: AlertRepository,
-    private readonly inbox: InboxRepository,
     private readonly runAlerts: RunAlertService,
-    private readonly sender: OutboxSender,
   ) {}
 
-  async execute(e: RefreshFailed): Promise<RecordOutcome> {
-    const [outcome, queued] = await this.uow.run(async (m): Promise<[RecordOutcome, number]> => {
-      if (!(await this.inbox.record(NOTIFIER_CONSUMER, e.eventId, m))) return ['duplicate', 0];
-      await this.runAlerts.requireDatabase(e.databaseId, m);
-      // skipped (for example on a lock) leaves the model as it was: not a failure
-      if (e.outcome === 'skipped') return ['ignored', 0];
-      await this.alerts.lockRun(e.runId, m);
+  execute(e: RefreshFailed): Promise<RecordOutcome> {
+    // a skipped model (a lock, an upstream that did not build) is left as it was: not a failure; it is kept so the
+    // run counts as complete and the failure email can list it under the model that kept it from building
+    return this.recorder.record(e, async (m) => {
       await this.alerts.insertResult(
         {
           runId: e.runId,
           cardId: e.cardId,
-          outcome: 'error',
+          outcome: e.outcome,
           databaseId: e.databaseId,
           persistedInfoId: e.persistedInfoId,
           trigger: e.trigger,
@@ -37,13 +29,12 @@ export class RecordRefreshFailureUseCase {
           errorCode: e.errorCode,
           message: e.message,
           endedAt: new Date(e.endedAt),
+          upstreamCardId: e.upstreamCardId ?? null,
           recovered: false,
         },
         m,
       );
-      return ['recorded', await this.runAlerts.tryDecide(e.runId, m)];
+      return this.runAlerts.tryDecide(e.runId, m);
     });
-    if (queued > 0) this.sender.wake();
-    return outcome;
   }
 }

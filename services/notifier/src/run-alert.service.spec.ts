@@ -44,14 +44,14 @@ function setup(opts: { recoveryEmails?: boolean } = {}) {
   const databases = {
     findById: async (id: number) => (id === 1 ? { id: 1, name: 'Sales DB' } : null),
   } as unknown as SourceDatabaseRepository;
-  const names: Record<number, string> = { 11: 'Orders', 12: 'Revenue' };
+  const names: Record<number, string> = { 11: 'Orders', 12: 'Revenue', 13: 'Revenue by day', 14: 'KPIs' };
   const cards = {
     findById: async (id: number) => (names[id] ? { id, name: names[id] } : null),
   } as unknown as CardRepository;
   const config = loadNotifierConfig({ RECOVERY_EMAILS: String(opts.recoveryEmails ?? true) });
   const service = new RunAlertService(alerts, outbox, databases, cards, config);
 
-  const addRun = (errorDetails: { cardId: number; error: string }[], success = 0) =>
+  const addRun = (errorDetails: { cardId: number; error: string }[], success = 0, skipped = 0) =>
     runs.set(RUN, {
       runId: RUN,
       databaseId: 1,
@@ -61,13 +61,14 @@ function setup(opts: { recoveryEmails?: boolean } = {}) {
       endedAt,
       success,
       error: errorDetails.length,
+      skipped,
       errorDetails: errorDetails.map((d) => ({ ...d, persistedInfoId: d.cardId })),
       completedAt: new Date(),
       decidedAt: null,
     });
   const addResult = (
     cardId: number,
-    outcome: 'error' | 'success',
+    outcome: 'error' | 'success' | 'skipped',
     extra: Partial<AlertRunResultEntity> = {},
   ) =>
     results.push({
@@ -81,6 +82,7 @@ function setup(opts: { recoveryEmails?: boolean } = {}) {
       errorCode: null,
       message: outcome === 'error' ? `error of ${cardId}` : null,
       endedAt,
+      upstreamCardId: null,
       recovered: false,
       createdAt: new Date(),
       ...extra,
@@ -117,6 +119,24 @@ describe('RunAlertService', () => {
     expect(t.runs.get(RUN)!.decidedAt).not.toBeNull();
     // decided once: a second call does nothing
     expect(await t.service.tryDecide(RUN, m)).toBe(0);
+  });
+
+  it('waits for the skipped models too, and lists those not built because of a failure under it', async () => {
+    const t = setup();
+    // 12 reads 11, 13 reads 12, 14 was skipped on a lock: 12 and 13 are grouped under 11, 14 nowhere
+    t.addRun([{ cardId: 11, error: 'error of 11' }], 0, 3);
+    t.addResult(11, 'error');
+    t.addResult(12, 'skipped', { errorCode: 'UPSTREAM_FAILED', upstreamCardId: 11 });
+    t.addResult(13, 'skipped', { errorCode: 'UPSTREAM_FAILED', upstreamCardId: 12 });
+    expect(await t.service.tryDecide(RUN, m)).toBe(0); // 14's skip not in yet
+    t.addResult(14, 'skipped', { errorCode: 'SOURCE_LOCK' });
+    expect(await t.service.tryDecide(RUN, m)).toBe(1);
+    expect(t.queued[0].textBody).toContain('Model: Orders (#11)\n  Error: error of 11');
+    expect(t.queued[0].textBody).toContain('  Not built because of it: Revenue (#12), Revenue by day (#13)');
+    expect(t.queued[0].htmlBody).toContain('Not built because of it: Revenue (#12), Revenue by day (#13)');
+    expect(t.queued[0].textBody).not.toContain('KPIs');
+    expect(t.queued[0].textBody).not.toContain('Model: Revenue (#12)');
+    expect(t.states.has(12)).toBe(false); // a skip is never a failure of its own
   });
 
   it('waits for the successes the completion counts', async () => {

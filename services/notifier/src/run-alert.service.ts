@@ -45,6 +45,25 @@ function view(s: AlertStateEntity | undefined): AlertStateView | null {
 }
 
 /**
+ * The models skipped with UPSTREAM_FAILED, grouped under the failed model at the root of their chain (a model
+ * skipped because another skipped model did not build is listed under that one's root).
+ */
+export function notBuiltBecauseOf(
+  skipped: Pick<AlertRunResultEntity, 'cardId' | 'upstreamCardId'>[],
+): Map<number, number[]> {
+  const upstreamOf = new Map(skipped.map((s) => [s.cardId, s.upstreamCardId]));
+  const groups = new Map<number, number[]>();
+  for (const s of skipped) {
+    let root = s.upstreamCardId;
+    for (let hops = 0; root !== null && upstreamOf.get(root) != null && hops < 100; hops++)
+      root = upstreamOf.get(root) ?? null;
+    if (root === null) continue;
+    groups.set(root, [...(groups.get(root) ?? []), s.cardId]);
+  }
+  return groups;
+}
+
+/**
  * Turns a run's collected results into at most one failure email and one recovery email, inside the
  * caller's transaction (which also holds the run lock and the inbox record).
  */
@@ -79,11 +98,13 @@ export class RunAlertService {
     const results = await this.alerts.findResults(runId, m);
     const failures = results.filter((r) => r.outcome === 'error');
     const successes = results.filter((r) => r.outcome === 'success');
+    const skipped = results.filter((r) => r.outcome === 'skipped');
     const failed = new Set(failures.map((f) => f.cardId));
     const complete =
       run.errorDetails.every((d) => failed.has(d.cardId)) &&
       failures.length >= run.error &&
-      successes.length >= run.success;
+      successes.length >= run.success &&
+      skipped.length >= run.skipped;
     if (!complete && !force) return 0;
 
     const facts: Pick<AlertRunResultEntity, 'cardId' | 'errorClass' | 'message' | 'endedAt' | 'trigger'>[] = [
@@ -124,18 +145,21 @@ export class RunAlertService {
     const recovered = successes.filter((s) => s.recovered);
     if (announce.length > 0 || (recovered.length > 0 && this.settings.alerts.recoveryEmails)) {
       const ctx = await this.context(run.databaseId, m);
+      const notBuilt = notBuiltBecauseOf(skipped);
       const names = await this.cardNames(
-        [...announce, ...recovered].map((x) => x.cardId),
+        [...announce, ...recovered].map((x) => x.cardId).concat([...notBuilt.values()].flat()),
         m,
       );
       if (announce.length > 0) {
+        const name = (cardId: number) => names.get(cardId) ?? `Model #${cardId}`;
         const models: FailedModelView[] = announce.map((f) => ({
           cardId: f.cardId,
-          name: names.get(f.cardId) ?? `Model #${f.cardId}`,
+          name: name(f.cardId),
           error: f.message ?? '(no message)',
           errorClass: f.errorClass ?? UNKNOWN_ERROR_CLASS,
           endedAt: f.endedAt,
           trigger: f.trigger,
+          notBuilt: (notBuilt.get(f.cardId) ?? []).map((cardId) => ({ cardId, name: name(cardId) })),
         }));
         const email = renderFailureEmail(ctx, models);
         if (await this.enqueue(failureKey(runId), 'failure', run.databaseId, runId, email, m)) queued++;
@@ -157,6 +181,7 @@ export class RunAlertService {
     if (await this.alerts.findRun(runId, m)) return 0;
     const results = await this.alerts.findResults(runId, m);
     const failures = results.filter((r) => r.outcome === 'error');
+    const skipped = results.filter((r) => r.outcome === 'skipped').length;
     if (failures.length === 0) return 0;
     const times = results.map((r) => r.endedAt.getTime());
     await this.alerts.insertRun(
@@ -167,8 +192,9 @@ export class RunAlertService {
         trigger: failures[0].trigger,
         startedAt: new Date(Math.min(...times)),
         endedAt: new Date(Math.max(...times)),
-        success: results.length - failures.length,
+        success: results.length - failures.length - skipped,
         error: failures.length,
+        skipped,
         errorDetails: [],
       },
       m,

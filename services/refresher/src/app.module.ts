@@ -2,6 +2,7 @@ import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { CoreModule, InboxPurgeModule } from '@model-persistence/runtime';
 import { RefresherConfig } from './config';
 import { CrashRecoveryService } from './crash-recovery.service';
+import { ModelSqlResolver } from './model-sql.resolver';
 import { ModelRefreshService } from './model-refresh.service';
 import { PruneRequestedHandler } from './prune-requested.handler';
 import { PruneUseCase } from './prune.use-case';
@@ -18,6 +19,7 @@ export class AppModule {
       { provide: SOURCE_DB, useValue: sourceDb },
       SourceDrivers,
       ModelRefreshService,
+      ModelSqlResolver,
       CrashRecoveryService,
       RefreshRunUseCase,
       PruneUseCase,

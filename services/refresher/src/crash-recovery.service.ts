@@ -6,8 +6,9 @@ import { SourceDrivers } from './source-drivers.service';
 
 /**
  * Cleans up after refreshers that died mid-refresh (kill -9, OOM, lost node): rows whose lease expired are
- * taken over, and temporary/backup tables of interrupted builds are dropped. Runs at start-up and at the start
- * of every run; a build whose generation still holds a live lease is never touched (its table is in use).
+ * taken over, and temporary/backup tables of interrupted builds are dropped. Runs at start-up, at the start of
+ * every database run and after an individual run's answer (at most every few seconds per database); a build whose
+ * generation still holds a live lease is never touched (its table is in use).
  */
 @Injectable()
 export class CrashRecoveryService implements OnApplicationBootstrap {

@@ -2,6 +2,7 @@ import { CardEntity, PersistedInfoEntity, PersistedInfoRepository } from '@model
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { RefreshTableRequest, SourceDriver, SourceDbPort } from '@model-persistence/source-db';
 import { buildRetryPolicy, refresherEnvSchema } from './config';
+import { ModelSqlResolver } from './model-sql.resolver';
 import { ModelRefreshService, RunContext } from './model-refresh.service';
 
 /** A classified engine error, shaped like source-db's SourceError. */
@@ -114,13 +115,16 @@ const card = {
   archived: false,
 } as CardEntity;
 
+// no {{#id}} references in these models: the resolver hands the SQL back
+const sameSql = { resolve: async (c: CardEntity) => c.sql } as unknown as ModelSqlResolver;
+
 function setup(failures: Error[], sql = card.sql) {
   const retry = buildRetryPolicy(
     refresherEnvSchema.parse({ REFRESH_RETRY_CONNECTION_BASE_MS: '1', REFRESH_RETRY_JITTER_PCT: '0' }),
   );
   const r = fakeRows(info);
   const d = fakeDriver(failures);
-  const svc = new ModelRefreshService(r.rows, api, { instanceId: 'me', leaseMs: 30_000, retry });
+  const svc = new ModelRefreshService(r.rows, api, { instanceId: 'me', leaseMs: 30_000, retry }, sameSql);
   const ctx: RunContext = {
     runId: '8b5f0b8e-1c8f-4f5e-9c57-0d2f8a7c1e01',
     trigger: 'manual',
@@ -245,11 +249,12 @@ describe('ModelRefreshService: full or incremental', () => {
   const svc = () => setup([]);
   const plan = (row: Partial<PersistedInfoEntity>, ctx: Partial<RunContext> = {}, c = incCard) => {
     const t = svc();
-    const service = new ModelRefreshService(t.rows, api, {
-      instanceId: 'me',
-      leaseMs: 30_000,
-      retry: buildRetryPolicy(refresherEnvSchema.parse({})),
-    });
+    const service = new ModelRefreshService(
+      t.rows,
+      api,
+      { instanceId: 'me', leaseMs: 30_000, retry: buildRetryPolicy(refresherEnvSchema.parse({})) },
+      sameSql,
+    );
     return service.plan(
       { ...info, buildHash: 'h', checkpoint: '5', lastFullAt: new Date('2026-12-02T01:00:00Z'), ...row },
       c,
@@ -285,11 +290,12 @@ describe('ModelRefreshService: full or incremental', () => {
 
   it('a merge that cannot be trusted becomes a full build, reported with its reason', async () => {
     const t = setup([]);
-    const service = new ModelRefreshService(t.rows, api, {
-      instanceId: 'me',
-      leaseMs: 30_000,
-      retry: buildRetryPolicy(refresherEnvSchema.parse({})),
-    });
+    const service = new ModelRefreshService(
+      t.rows,
+      api,
+      { instanceId: 'me', leaseMs: 30_000, retry: buildRetryPolicy(refresherEnvSchema.parse({})) },
+      sameSql,
+    );
     const ready = { ...info, buildHash: null, checkpoint: '5', lastFullAt: now } as PersistedInfoEntity;
     const ctx: RunContext = {
       runId: '8b5f0b8e-1c8f-4f5e-9c57-0d2f8a7c1e01',

@@ -30,6 +30,7 @@ import {
   TableDefinition,
 } from '@model-persistence/source-db';
 import { Metrics } from '@model-persistence/telemetry';
+import { ModelSqlResolver } from './model-sql.resolver';
 import { RefresherConfig } from './config';
 
 export interface RunContext {
@@ -82,6 +83,7 @@ export class ModelRefreshService {
     @Inject(SOURCE_DB) private readonly api: SourceDbPort,
     @Inject(APP_CONFIG)
     private readonly config: Pick<RefresherConfig, 'instanceId' | 'leaseMs' | 'retry'>,
+    private readonly resolver: ModelSqlResolver,
   ) {}
 
   /**
@@ -212,7 +214,11 @@ export class ModelRefreshService {
     let sql: string;
     let hash: string;
     try {
-      sql = this.api.assertSafeModelSql(card.sql, ctx.driver.engine);
+      // {{#id}} references become the upstream's cache table or its SQL; the result is checked like any model SQL
+      sql = this.api.assertSafeModelSql(
+        await this.resolver.resolve(card, ctx.driver.engine),
+        ctx.driver.engine,
+      );
       hash = this.api.queryHash(sql);
     } catch (e) {
       const c = this.classify(e, ctx);
@@ -464,6 +470,29 @@ export class ModelRefreshService {
     };
   }
 
+  /** Not built because a model it reads did not build in this run: skipped, the row and its table as they were. */
+  upstreamFailed(
+    info: PersistedInfoEntity,
+    card: CardEntity,
+    ctx: RunContext,
+    upstreamCardId: number,
+  ): ModelOutcome {
+    return this.failed(
+      info,
+      card,
+      ctx,
+      new Date(),
+      0,
+      'skipped',
+      {
+        errorClass: 'invalid',
+        code: ErrorCode.UpstreamFailed,
+        message: `model ${card.id} was not built: model ${upstreamCardId}, which it reads ({{#${upstreamCardId}}}), did not refresh in this run`,
+      },
+      { upstreamCardId },
+    );
+  }
+
   private failed(
     info: PersistedInfoEntity,
     card: CardEntity,
@@ -472,6 +501,7 @@ export class ModelRefreshService {
     attempts: number,
     outcome: 'error' | 'skipped',
     c: Classified,
+    extra: Pick<RefreshFailed, 'upstreamCardId'> = {},
   ): ModelOutcome {
     const ended = new Date();
     this.record(ctx, outcome, started, ended, c.errorClass);
@@ -484,6 +514,7 @@ export class ModelRefreshService {
         errorClass: c.errorClass,
         errorCode: c.code.slice(0, 500),
         message: c.message,
+        ...extra,
       }),
     };
   }

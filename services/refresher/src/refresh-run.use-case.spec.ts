@@ -68,6 +68,10 @@ function setup(opts: {
   rows: PersistedInfoEntity[];
   processed?: string[];
   refresh?: RefreshFake;
+  /** what happened, in order (publish sent / acknowledged, recovery) */
+  log?: string[];
+  /** RefreshRunStarted is acknowledged after this long */
+  slowStartMs?: number;
 }) {
   const published: DomainEvent[] = [];
   const refreshed: number[] = [];
@@ -124,9 +128,15 @@ function setup(opts: {
         };
       },
     } as never,
-    { recoverDatabase: async () => undefined } as never,
+    { recoverDatabase: async () => void opts.log?.push('recover') } as never,
     {
-      publish: async (o: { event: DomainEvent }) => void published.push(o.event),
+      publish: async (o: { event: DomainEvent }) => {
+        published.push(o.event);
+        opts.log?.push(`send ${o.event.type}`);
+        if (o.event.type === 'RefreshRunStarted' && opts.slowStartMs)
+          await new Promise((r) => setTimeout(r, opts.slowStartMs));
+        opts.log?.push(`acked ${o.event.type}`);
+      },
       publishAll: async (os: { event: DomainEvent }[]) => void published.push(...os.map((o) => o.event)),
     } as never,
     {
@@ -248,5 +258,35 @@ describe('RefreshRunUseCase', () => {
     expect(log).toEqual(['build 1', 'build 2', 'written 2']);
     expect(t.published.map((e) => e.type)).toEqual(['RefreshRunStarted']);
     expect(t.inbox.has(req.eventId)).toBe(false);
+  });
+
+  it('an individual run checks and builds while RunStarted is in flight; the outcome waits for its ack, recovery comes after', async () => {
+    const log: string[] = [];
+    const t = setup({
+      cards: [model(1)],
+      rows: [row(10, 1)],
+      log,
+      slowStartMs: 30,
+      refresh: async (info, card, ctx) => {
+        log.push('build');
+        return succeeded(info, card, ctx.runId);
+      },
+    });
+    await t.useCase.execute(request({ cardId: 1 }));
+    expect(log).toEqual([
+      'send RefreshRunStarted',
+      'build',
+      'acked RefreshRunStarted',
+      'send RefreshSucceeded',
+      'acked RefreshSucceeded',
+      'recover',
+      'send RefreshRunCompleted',
+      'acked RefreshRunCompleted',
+    ]);
+    // a second single-model request right after does not run the crash recovery again
+    log.length = 0;
+    await t.useCase.execute(request({ cardId: 1 }));
+    expect(log).not.toContain('recover');
+    expect(log).toContain('acked RefreshRunCompleted');
   });
 });

@@ -30,12 +30,24 @@ import {
   runCompletedEvent,
   runStartedEvent,
 } from './refresh-events';
-import { SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
+import {
+  modelReferences,
+  SOURCE_DB,
+  SourceDbPort,
+  upstreamFirst,
+  upstreamOf,
+} from '@model-persistence/source-db';
 import { SourceDrivers } from './source-drivers.service';
 
 /** Completion rows are kept this long (a run is never redelivered later), purged at most once an hour. */
 const COMPLETION_RETENTION_MS = 7 * 24 * 3_600_000;
 const COMPLETION_PURGE_EVERY_MS = 3_600_000;
+/**
+ * Individual runs recover a database's crash leftovers at most this often (database runs always do): a dead
+ * build's lease takes a whole lease period to expire anyway, and a burst of single-model requests should not pay
+ * three more round trips each on the partition's path.
+ */
+export const INDIVIDUAL_RECOVERY_EVERY_MS = 5_000;
 
 /**
  * Orchestrates one RefreshRequested: a database run (every refreshable model of the database) or an individual run
@@ -67,6 +79,8 @@ export class RefreshRunUseCase {
   private readonly guard: IndividualRunGuard;
 
   private lastPurge = 0;
+  /** when this process last ran crash recovery per database id */
+  private readonly recoveredAt = new Map<number, number>();
 
   async execute(request: RefreshRequested): Promise<void> {
     if (await this.inbox.has(this.config.inboxConsumer, request.eventId)) {
@@ -100,6 +114,7 @@ export class RefreshRunUseCase {
     const driver = this.drivers.forDatabase(db);
     const schemaName = await this.drivers.schemaName(db.id);
     await this.recovery.recoverDatabase(db.id, driver, schemaName);
+    this.recoveredAt.set(db.id, Date.now());
     await this.createMissingRows(db, schemaName);
 
     const cards = new Map((await this.cards.findModelsOfDatabase(db.id)).map((c) => [c.id, c]));
@@ -109,9 +124,15 @@ export class RefreshRunUseCase {
       request.trigger === 'scheduled' &&
       cardId !== null &&
       firesOnOwnSchedule(cards.get(cardId)?.refreshCron);
-    const candidates = (await this.rows.findRefreshCandidates(db.id)).filter(
-      (info) => !ownSchedule(info.cardId),
+    // a model that reads other models ({{#id}}) is built after them, so it reads their fresh cache tables
+    const refsOf = (cardId: number) => modelReferences(cards.get(cardId)?.sql ?? '');
+    const candidates = upstreamFirst(
+      (await this.rows.findRefreshCandidates(db.id)).filter((info) => !ownSchedule(info.cardId)),
+      (info) => info.cardId ?? -1,
+      refsOf,
     );
+    // models of this run that did not build: the models reading them are skipped (upstream_failed)
+    const notBuilt = new Set<number>();
     await this.publishRunStarted(request, started, candidates.length);
     const ctx = this.context(request, db);
     const counts: Counts = { success: 0, error: 0, skipped: 0 };
@@ -130,11 +151,25 @@ export class RefreshRunUseCase {
           await this.reportDone(info, card, request, counts, details);
           continue;
         }
+        const upstream = upstreamOf(card.id, refsOf).map((u) => u.id);
+        if (upstream.length > 0) {
+          // its upstream models' outcomes must be known before it starts
+          await previous;
+          const failed = upstream.find((id) => notBuilt.has(id));
+          if (failed !== undefined) {
+            const outcome = this.models.upstreamFailed(info, card, ctx, failed);
+            notBuilt.add(card.id);
+            batcher.add(outcome);
+            this.count(outcome, counts, details);
+            continue;
+          }
+        }
         let sourceDone!: () => void;
         const sourceFree = new Promise<void>((resolve) => (sourceDone = resolve));
         const prior = previous;
         previous = this.models.refresh(info, card, ctx, sourceDone).then(async (outcome) => {
           await prior;
+          if (outcome.kind !== 'success') notBuilt.add(card.id);
           batcher.add(outcome);
           this.count(outcome, counts, details);
         });
@@ -157,7 +192,10 @@ export class RefreshRunUseCase {
 
   private async individualRun(request: RefreshRequested, cardId: number): Promise<void> {
     const started = new Date();
-    await this.publishRunStarted(request, started, 1);
+    // One model's latency is a chain of round trips (issue 13, target 4): RunStarted goes out while the checks
+    // run, and is acknowledged before any other event of the run is published.
+    const announced = this.publishRunStarted(request, started, 1);
+    announced.catch(() => undefined); // awaited below; this only marks it handled meanwhile
     const counts: Counts = { success: 0, error: 0, skipped: 0 };
     const details: ErrorDetail[] = [];
     const prepared = await this.guard.prepare(request, cardId);
@@ -166,19 +204,26 @@ export class RefreshRunUseCase {
         kind: prepared.outcome,
         event: rejectedEvent(request, cardId, started, prepared),
       };
+      await announced;
       await this.publishOutcome(outcome);
       this.count(outcome, counts, details);
     } else {
       const { db, card, info } = prepared;
-      const driver = this.drivers.forDatabase(db);
-      await this.recovery.recoverDatabase(db.id, driver, info.schemaName);
-      const fresh = (await this.rows.findById(info.id)) ?? info;
-      if (this.doneInThisRun(fresh, request)) {
-        await this.reportDone(fresh, card, request, counts, details);
+      if (this.doneInThisRun(info, request)) {
+        await announced;
+        await this.reportDone(info, card, request, counts, details);
       } else {
-        const outcome = await this.models.refresh(fresh, card, this.context(request, db));
+        const outcome = await this.models.refresh(info, card, this.context(request, db));
+        await announced;
         await this.publishOutcome(outcome);
         this.count(outcome, counts, details);
+      }
+      // Crash recovery after the model's answer, still inside the run (the partition waits for it): the claim
+      // takes over this row's expired lease itself and the build's temporary table is named by its generation,
+      // so only other rows and leftovers of dead builds wait for it.
+      if (Date.now() - (this.recoveredAt.get(db.id) ?? 0) >= INDIVIDUAL_RECOVERY_EVERY_MS) {
+        await this.recovery.recoverDatabase(db.id, this.drivers.forDatabase(db), info.schemaName);
+        this.recoveredAt.set(db.id, Date.now());
       }
     }
     await this.publishRunCompleted(request, started, counts, details);

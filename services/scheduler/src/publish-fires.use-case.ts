@@ -20,9 +20,54 @@ export interface FireOutcome {
 const id = (key: string, t: number) => `${key}\u0000${t}`;
 
 /**
- * Publishes due fires exactly once across replicas: claim every fire in one INSERT, publish the won ones in
- * one batch, then mark them published (fenced by claimed_by). A replica dying between claim and publish
- * leaves an unpublished claim that another replica's stale sweep takes over (see recoverStale).
+ * Fires per claim statement and per publish request (1,000 RefreshRequested ≈ 250 KB, well under Kafka's 1 MB
+ * batch limit, which one 10,000-fire batch could exceed). A few chunks of one burst are in flight at once.
+ */
+export const FIRE_CHUNK = 1000;
+
+/** Fires claimed by this replica with their events built, waiting for their fire time. */
+export interface PreparedFires {
+  /** Fires to publish, and their events (same order). */
+  publishing: DueFire[];
+  events: OutgoingEvent[];
+  /** Claimed fires that do work in place (the schedule-claim clean-up). */
+  inPlace: DueFire[];
+  /** Outcomes already known: fires another replica claimed. */
+  outcomes: FireOutcome[];
+}
+
+/** Claim statements / publish requests of one burst in flight at once (more only adds buffers, not speed). */
+const CHUNK_CONCURRENCY = 3;
+
+/** Runs `work` over the items, at most `limit` at a time; results in item order. */
+async function pooled<T, R>(
+  items: T[],
+  limit: number,
+  work: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await work(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
+}
+
+const chunked = <T>(list: T[], size = FIRE_CHUNK): T[][] => {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+};
+
+/**
+ * Publishes due fires exactly once across replicas: claim every fire (chunked INSERTs), publish the won ones,
+ * then mark them published (fenced by claimed_by). The service claims and builds a burst shortly before its fire
+ * time (prepare), so at the fire time only the publish is left (publishPrepared). A replica dying between claim
+ * and publish leaves an unpublished claim that another replica's stale sweep takes over (see recoverStale).
  */
 @Injectable()
 export class PublishFiresUseCase {
@@ -34,38 +79,104 @@ export class PublishFiresUseCase {
     @Inject(APP_CONFIG) private readonly config: SchedulerConfig,
   ) {}
 
+  /** Claims and publishes at once (missed fires, take-overs). */
   async execute(fires: DueFire[]): Promise<FireOutcome[]> {
-    if (fires.length === 0) return [];
-    const requests: ClaimRequest[] = fires.map((f) => ({
-      scheduleKey: f.def.key,
-      fireTime: new Date(f.fireTime),
-    }));
-    const won = new Set(
-      (await this.claims.claim(requests, this.config.instanceId, this.config.scheduler.claimStaleMs)).map(
-        (c) => id(c.scheduleKey, c.fireTime.getTime()),
-      ),
+    return this.publishPrepared(await this.prepare(fires));
+  }
+
+  /** Claims the fires (a few chunks at a time) and builds the events of those this replica won. */
+  async prepare(fires: DueFire[]): Promise<PreparedFires> {
+    const prepared: PreparedFires = { publishing: [], events: [], inPlace: [], outcomes: [] };
+    if (fires.length === 0) return prepared;
+    const { instanceId } = this.config;
+    const { claimStaleMs } = this.config.scheduler;
+    const chunks = chunked(fires);
+    const results = await pooled(chunks, CHUNK_CONCURRENCY, (chunk) =>
+      this.claims
+        .claim(
+          chunk.map((f) => ({ scheduleKey: f.def.key, fireTime: new Date(f.fireTime) })),
+          instanceId,
+          claimStaleMs,
+        )
+        .then(
+          (value): PromiseSettledResult<ClaimRequest[]> => ({ status: 'fulfilled', value }),
+          (reason: unknown): PromiseSettledResult<ClaimRequest[]> => ({ status: 'rejected', reason }),
+        ),
     );
-    const outcomes: FireOutcome[] = [];
-    const winners: DueFire[] = [];
-    for (const f of fires) {
-      if (won.has(id(f.def.key, f.fireTime))) winners.push(f);
-      else {
-        Metrics.schedulerFires().add(1, { kind: f.def.kind, result: 'lost-claim' });
-        this.logger.debug(`fire ${f.def.key} @ ${iso(f.fireTime)} claimed by another replica`);
-        outcomes.push({ key: f.def.key, fireTime: f.fireTime, result: 'lost-claim' });
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') {
+        // claims not taken are lost fires for this replica only; the others claim them
+        this.logger.error(`claiming ${chunks[i].length} fire(s) failed: ${errorMessage(r.reason)}`);
+        for (const f of chunks[i]) {
+          Metrics.schedulerFires().add(1, { kind: f.def.kind, result: 'failed' });
+          prepared.outcomes.push({ key: f.def.key, fireTime: f.fireTime, result: 'failed' });
+        }
+        return;
       }
+      const won = new Set(r.value.map((c) => id(c.scheduleKey, c.fireTime.getTime())));
+      for (const f of chunks[i]) {
+        if (!won.has(id(f.def.key, f.fireTime))) {
+          Metrics.schedulerFires().add(1, { kind: f.def.kind, result: 'lost-claim' });
+          this.logger.debug(`fire ${f.def.key} @ ${iso(f.fireTime)} claimed by another replica`);
+          prepared.outcomes.push({ key: f.def.key, fireTime: f.fireTime, result: 'lost-claim' });
+        } else if (f.def.kind === 'claim-cleanup') prepared.inPlace.push(f);
+        else {
+          prepared.publishing.push(f);
+          prepared.events.push(buildFireEvent(f.def, f.fireTime)!);
+        }
+      }
+    });
+    const claimed = prepared.publishing.length + prepared.inPlace.length;
+    if (claimed) this.logger.debug(`claimed ${claimed} fire(s)`);
+    return prepared;
+  }
+
+  /**
+   * Publishes prepared fires. `current` says whether a fire's schedule is still the same (a reload between
+   * prepare and fire time may have changed or removed it): the claims of the others are given back.
+   */
+  async publishPrepared(
+    prepared: PreparedFires,
+    current: (f: DueFire) => boolean = () => true,
+  ): Promise<FireOutcome[]> {
+    const outcomes = [...prepared.outcomes];
+    const fires: DueFire[] = [];
+    const events: OutgoingEvent[] = [];
+    const dropped: DueFire[] = [];
+    prepared.publishing.forEach((f, i) => {
+      if (current(f)) {
+        fires.push(f);
+        events.push(prepared.events[i]);
+      } else dropped.push(f);
+    });
+    const published = await pooled(chunked(fires), CHUNK_CONCURRENCY, (chunk, i) =>
+      this.publish(chunk, events.slice(i * FIRE_CHUNK, (i + 1) * FIRE_CHUNK)),
+    );
+    for (const list of published) outcomes.push(...list);
+    const sent = new Set(
+      published
+        .flat()
+        .filter((o) => o.result === 'published')
+        .map((o) => id(o.key, o.fireTime)),
+    );
+    await this.markPublished(fires.filter((f) => sent.has(id(f.def.key, f.fireTime))));
+    if (dropped.length) {
+      this.logger.log(
+        `${dropped.length} prepared fire(s) dropped: their schedule changed before the fire time`,
+      );
+      await this.claims
+        .release(
+          dropped.map((f) => ({ scheduleKey: f.def.key, fireTime: new Date(f.fireTime) })),
+          this.config.instanceId,
+        )
+        .catch((e: unknown) => this.logger.warn(`releasing dropped claims failed: ${errorMessage(e)}`));
     }
-    if (winners.length) this.logger.debug(`claimed ${winners.length} fire(s)`);
-    const publishing = winners.filter((f) => f.def.kind !== 'claim-cleanup');
-    outcomes.push(...(await this.publish(publishing)));
-    for (const f of winners.filter((w) => w.def.kind === 'claim-cleanup'))
-      outcomes.push(await this.cleanUp(f));
+    for (const f of prepared.inPlace.filter(current)) outcomes.push(await this.cleanUp(f));
     return outcomes;
   }
 
-  private async publish(fires: DueFire[]): Promise<FireOutcome[]> {
+  private async publish(fires: DueFire[], events: OutgoingEvent[]): Promise<FireOutcome[]> {
     if (fires.length === 0) return [];
-    const events: OutgoingEvent[] = fires.map((f) => buildFireEvent(f.def, f.fireTime)!);
     try {
       await this.publisher.publishAll(events);
     } catch (e) {
@@ -77,15 +188,6 @@ export class PublishFiresUseCase {
       return fires.map((f) => ({ key: f.def.key, fireTime: f.fireTime, result: 'failed' as const }));
     }
     const publishedAt = Date.now();
-    const requests = fires.map((f) => ({ scheduleKey: f.def.key, fireTime: new Date(f.fireTime) }));
-    const marked = await this.claims.markPublished(requests, this.config.instanceId).catch((e: unknown) => {
-      this.logger.error(`marking ${fires.length} fire(s) published failed: ${errorMessage(e)}`);
-      return 0;
-    });
-    if (marked < fires.length)
-      this.logger.warn(
-        `${fires.length - marked} fire(s) were taken over by another replica while publishing`,
-      );
     const outcomes = fires.map((f) => {
       const latenessMs = publishedAt - f.fireTime;
       Metrics.schedulerFires().add(1, { kind: f.def.kind, result: 'published' });
@@ -94,6 +196,21 @@ export class PublishFiresUseCase {
     });
     this.logPublished(fires, publishedAt);
     return outcomes;
+  }
+
+  /** Marks published fires (after the whole burst went out: a database write must not hold up the next publish). */
+  private async markPublished(fires: DueFire[]): Promise<void> {
+    await pooled(chunked(fires), CHUNK_CONCURRENCY, async (chunk) => {
+      const requests = chunk.map((f) => ({ scheduleKey: f.def.key, fireTime: new Date(f.fireTime) }));
+      const marked = await this.claims.markPublished(requests, this.config.instanceId).catch((e: unknown) => {
+        this.logger.error(`marking ${chunk.length} fire(s) published failed: ${errorMessage(e)}`);
+        return chunk.length;
+      });
+      if (marked < chunk.length)
+        this.logger.warn(
+          `${chunk.length - marked} fire(s) were taken over by another replica while publishing`,
+        );
+    });
   }
 
   /**

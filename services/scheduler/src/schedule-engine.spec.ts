@@ -47,6 +47,15 @@ describe('ScheduleEngine', () => {
     expect(iso(e.dueOf('a'))).toBe('2026-11-29T12:00:12.000Z');
   });
 
+  it('takes fires up to a horizon ahead (prepared before they are due) without counting them missed', () => {
+    const e = new ScheduleEngine();
+    e.apply([every3('a')], T0);
+    const ahead = e.take(T0 + 2600, T0 + 1600); // at 12:00:02.1, looking 1 s ahead
+    expect(ahead.due.map((d) => iso(d.fireTime))).toEqual(['2026-11-29T12:00:03.000Z']);
+    expect(ahead.missed).toEqual([]);
+    expect(iso(e.dueOf('a'))).toBe('2026-11-29T12:00:06.000Z');
+  });
+
   it('one-shots in the past fire at once, once, and a reload does not re-add them', () => {
     const e = new ScheduleEngine();
     const shot: ScheduleDef = {
@@ -101,16 +110,21 @@ describe('ScheduleEngine', () => {
     expect(e.pending).toBe(10_000);
   });
 
-  it('keeps few parsed schedules however many distinct crons there are, with the same fire times', () => {
-    const small = new CalendarCache(4);
+  it('keeps one schedule per distinct cron, and drops those a reload no longer uses', () => {
+    const calendars = new CalendarCache();
+    const e = new ScheduleEngine(calendars);
     const crons = Array.from({ length: 20 }, (_, i) => `${i} ${i} 3 * * ? *`);
     const at = Date.parse('2026-11-29T12:00:00Z');
-    const got = crons.map((c) => small.nextAfter(c, 'UTC', at));
-    expect(small.parsedCount).toBe(4);
-    expect(got.map((t) => new Date(t!).toISOString())).toEqual(
+    e.apply(
+      crons.map((cron, i) => every3(`model:${i}`, { cron, kind: 'model' })),
+      at,
+    );
+    expect(calendars.parsedCount).toBe(20);
+    expect(crons.map((_, i) => iso(e.dueOf(`model:${i}`)))).toEqual(
       crons.map((_, i) => `2026-11-30T03:${String(i).padStart(2, '0')}:${String(i).padStart(2, '0')}.000Z`),
     );
-    expect(small.nextAfter(crons[0], 'UTC', at + 1)).toBe(got[0]);
+    e.apply([every3('model:0', { cron: crons[0], kind: 'model' })], at);
+    expect(calendars.parsedCount).toBe(1);
   });
 
   it('previousFires lists the latest planned fire of each recurring schedule', () => {

@@ -26,33 +26,29 @@ const signature = (d: ScheduleDef) =>
   `${d.kind}|${d.cron ?? ''}|${d.at ?? ''}|${d.timeZone}|${d.databaseId ?? ''}|${d.cardId ?? ''}`;
 
 /**
- * Parsed Quartz schedules shared by every schedule with the same (cron, zone), and memoized next-fire
- * computations: 10,000 databases on the global cron fire at the same instant and need one croner call.
- * A parsed croner pattern holds ~80 KB (a table of every year), so parsed schedules live in a small LRU:
- * 10,000 distinct per-model crons would otherwise hold ~800 MB; a miss costs a re-parse (~0.1 ms). Small
- * enough that evicted patterns die in V8's young generation instead of growing the old one.
+ * Quartz schedules by (cron, zone), and memoized next-fire computations: 10,000 databases on the global cron
+ * fire at the same instant and need one calendar call. A schedule is small (its parsed pattern, a 225-byte
+ * table, is shared by text across zones), so all are kept: 10,000 distinct per-model crons cost a few MB.
  */
 export class CalendarCache {
   private readonly schedules = new Map<string, QuartzSchedule>();
   private readonly next = new Map<string, number | null>();
 
-  constructor(
-    private readonly maxSchedules = 16,
-    private readonly maxMemo = 20_000,
-  ) {}
+  constructor(private readonly maxMemo = 20_000) {}
 
   get(cron: string, timeZone: string): QuartzSchedule {
     const k = `${cron}\u0000${timeZone}`;
     let s = this.schedules.get(k);
-    if (s) {
-      this.schedules.delete(k); // re-insert: Map order is the recency order
-    } else {
+    if (!s) {
       s = new QuartzSchedule(cron, timeZone);
-      if (this.schedules.size >= this.maxSchedules)
-        this.schedules.delete(this.schedules.keys().next().value!);
+      this.schedules.set(k, s);
     }
-    this.schedules.set(k, s);
     return s;
+  }
+
+  /** Drops schedules no longer in use (after a reload), keeping the ones `inUse` names. */
+  retain(inUse: Set<string>): void {
+    for (const k of this.schedules.keys()) if (!inUse.has(k)) this.schedules.delete(k);
   }
 
   get parsedCount(): number {
@@ -143,13 +139,19 @@ export class ScheduleEngine {
       if (existing) result.changed++;
       else result.added++;
     }
+    const inUse = new Set<string>();
+    for (const { def } of this.defs.values()) if (def.cron) inUse.add(`${def.cron}\u0000${def.timeZone}`);
+    this.calendars.retain(inUse);
     return result;
   }
 
-  /** Pops the fires due at `now` and queues each recurring schedule's next fire. */
-  take(now: number): TakeResult {
+  /**
+   * Pops the fires due by `horizon` (the service looks a little ahead, to prepare them) and queues each
+   * recurring schedule's next fire; a next fire already past `now` was missed.
+   */
+  take(horizon: number, now = horizon): TakeResult {
     const out: TakeResult = { due: [], missed: [] };
-    for (const { key, due } of this.heap.popDue(now)) {
+    for (const { key, due } of this.heap.popDue(horizon)) {
       const entry = this.defs.get(key);
       if (!entry) continue;
       const { def } = entry;

@@ -109,8 +109,9 @@ describe('three scheduler replicas (processes, real Kafka and PostgreSQL)', () =
     const to = Date.now() - 1500;
     for (const id of dbIds) expectEachFireOnce(`database:${id}`, 3000, from, to);
     expectEachFireOnce(`model:${cardId}`, 2000, from, to);
+    // fires already due: claims of the next fires may exist unpublished (claimed ahead of their fire time)
     const after = (await bed.claims.findByKey(`database:${dbIds[1]}`)).filter(
-      (c) => c.fireTime.getTime() > killAt,
+      (c) => c.fireTime.getTime() > killAt && c.fireTime.getTime() <= to,
     );
     expect(after.length).toBeGreaterThanOrEqual(2);
     expect(after.every((c) => c.publishedAt && c.claimedBy !== latest.claimedBy)).toBe(true);

@@ -1,6 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export type AlertRunOutcome = 'error' | 'success';
+/** skipped: left as it was this run (a lock, an upstream model that did not build); never an alert of its own. */
+export type AlertRunOutcome = 'error' | 'success' | 'skipped';
 
 /** Notifier: one model's outcome in a run, collected until the run's alert decision. */
 @Entity({ name: 'alert_run_result' })
@@ -34,6 +35,10 @@ export class AlertRunResultEntity {
 
   @Column({ name: 'ended_at', type: 'timestamptz' })
   endedAt!: Date;
+
+  /** For a model skipped with UPSTREAM_FAILED: the model it reads that did not build. */
+  @Column({ name: 'upstream_card_id', type: 'int', nullable: true })
+  upstreamCardId!: number | null;
 
   /** This success ended an announced failure. */
   @Column({ type: 'boolean', default: false })

@@ -33,6 +33,9 @@ export class AlertRunEntity {
   @Column({ type: 'int' })
   error!: number;
 
+  @Column({ type: 'int', default: 0 })
+  skipped!: number;
+
   @Column({ name: 'error_details', type: 'jsonb' })
   errorDetails!: AlertRunErrorDetail[];
 

@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
-export type ApiTokenKind = 'bootstrap' | 'user';
+/** `session`: a console session granted by a one-time sign-in link; it expires (`expires_at`). */
+export type ApiTokenKind = 'bootstrap' | 'user' | 'session';
 
 /** Admin API tokens, stored as SHA-256 hashes only. A revoked token keeps its row (history) but never authenticates. */
 @Entity({ name: 'api_token' })
@@ -29,4 +30,8 @@ export class ApiTokenEntity {
 
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt!: Date | null;
+
+  /** Set for sessions only (a database check): after it the token no longer authenticates. */
+  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
+  expiresAt!: Date | null;
 }

@@ -9,6 +9,7 @@ import { InboxEntity } from './inbox.entity';
 import { PersistedInfoEntity } from './persisted-info.entity';
 import { ScheduleClaimEntity } from './schedule-claim.entity';
 import { SettingEntity } from './setting.entity';
+import { SignInCodeEntity } from './sign-in-code.entity';
 import { SourceDatabaseEntity } from './source-database.entity';
 import { TaskHistoryEntity } from './task-history.entity';
 
@@ -23,6 +24,7 @@ export * from './inbox.entity';
 export * from './persisted-info.entity';
 export * from './schedule-claim.entity';
 export * from './setting.entity';
+export * from './sign-in-code.entity';
 export * from './source-database.entity';
 export * from './task-history.entity';
 
@@ -38,6 +40,7 @@ export const ENTITIES = [
   PersistedInfoEntity,
   ScheduleClaimEntity,
   SettingEntity,
+  SignInCodeEntity,
   SourceDatabaseEntity,
   TaskHistoryEntity,
 ];

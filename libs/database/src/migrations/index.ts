@@ -4,7 +4,9 @@ import { TaskHistoryLastEvent1795986536360 } from './1795986536360-task-history-
 import { NotificationOutboxTraceContext1795990627696 } from './1795990627696-notification-outbox-trace-context';
 import { RefreshFencing1796100000000 } from './1796100000000-refresh-fencing';
 import { ApiTokensAndSourceTls1796100000001 } from './1796100000001-api-tokens-and-source-tls';
+import { SignInLinks1796200000100 } from './1796200000100-sign-in-links';
 import { ManagedIndexesIncremental1796200000300 } from './1796200000300-managed-indexes-incremental';
+import { AlertSkippedResults1796200000400 } from './1796200000400-alert-skipped-results';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -14,5 +16,7 @@ export const MIGRATIONS = [
   NotificationOutboxTraceContext1795990627696,
   RefreshFencing1796100000000,
   ApiTokensAndSourceTls1796100000001,
+  SignInLinks1796200000100,
   ManagedIndexesIncremental1796200000300,
+  AlertSkippedResults1796200000400,
 ];

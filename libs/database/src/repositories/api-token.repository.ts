@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { DataSource, EntityManager, IsNull, Raw } from 'typeorm';
 import { ApiTokenEntity, ApiTokenKind } from '../entities';
 
 /** Admin API tokens; only SHA-256 hashes are stored (the plain token is never persisted). */
@@ -11,9 +11,13 @@ export class ApiTokenRepository {
     return (manager ?? this.ds.manager).getRepository(ApiTokenEntity);
   }
 
-  /** A token that may authenticate: known and not revoked. */
+  /** A token that may authenticate: known, not revoked, and not expired (the database's clock decides). */
   findActiveByHash(tokenHash: string, manager?: EntityManager): Promise<ApiTokenEntity | null> {
-    return this.repo(manager).findOneBy({ tokenHash, revokedAt: IsNull() });
+    return this.repo(manager).findOneBy({
+      tokenHash,
+      revokedAt: IsNull(),
+      expiresAt: Raw((column) => `(${column} IS NULL OR ${column} > now())`),
+    });
   }
 
   findByHash(tokenHash: string, manager?: EntityManager): Promise<ApiTokenEntity | null> {
@@ -30,7 +34,13 @@ export class ApiTokenRepository {
   }
 
   async create(
-    values: { name: string; tokenHash: string; kind: ApiTokenKind; createdBy: string | null },
+    values: {
+      name: string;
+      tokenHash: string;
+      kind: ApiTokenKind;
+      createdBy: string | null;
+      expiresAt?: Date | null;
+    },
     manager?: EntityManager,
   ): Promise<ApiTokenEntity> {
     const repo = this.repo(manager);
@@ -59,6 +69,17 @@ export class ApiTokenRepository {
       [id, at],
     );
     return this.findById(id, manager);
+  }
+
+  /** Revokes the session token with this hash (never an API or bootstrap token); returns its id, or null. */
+  async revokeSessionByHash(tokenHash: string, at: Date, manager?: EntityManager): Promise<number | null> {
+    const rows = await (manager ?? this.ds.manager).query<unknown[]>(
+      `update api_token set revoked_at = $2
+        where token_hash = $1 and kind = 'session' and revoked_at is null returning id`,
+      [tokenHash, at],
+    );
+    const list = (Array.isArray(rows[0]) ? rows[0] : rows) as { id: number }[];
+    return list[0]?.id ?? null;
   }
 
   /** Revokes every active bootstrap token except the one with `keepHash`; returns how many. */

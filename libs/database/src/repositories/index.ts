@@ -10,5 +10,6 @@ export * from './persisted-info-query.repository';
 export * from './run-completion.repository';
 export * from './schedule-claim.repository';
 export * from './setting.repository';
+export * from './sign-in-code.repository';
 export * from './source-database.repository';
 export * from './task-history.repository';

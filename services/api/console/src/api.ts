@@ -25,17 +25,31 @@ export function clearToken(): void {
 }
 
 /**
- * A one-time sign-in link (`/admin/#token=…`, printed by `npm start`): the token moves into session storage and
- * leaves the address bar (and the history entry) at once.
+ * The code of a one-time sign-in link (`/admin/#signin=…`, printed by `npm start` and `npm run sign-in-link`), or
+ * null. It leaves the address bar and the history entry at once; being a fragment, it never reached the server.
  */
-export function consumeTokenFromUrl(): boolean {
-  const m = /^#token=([^&]+)/.exec(location.hash);
-  if (!m) return false;
-  setToken(decodeURIComponent(m[1]));
+export function takeSignInCode(): string | null {
+  const m = /^#signin=([^&]+)/.exec(location.hash);
+  if (!m) return null;
   history.replaceState(null, '', `${location.pathname}#/models`);
-  return true;
+  return decodeURIComponent(m[1]);
 }
 
+/** Exchanges a sign-in code (once) for a console session token, kept in this tab's session storage. */
+export async function signInWithCode(code: string): Promise<void> {
+  // the tab changes identity: a session it held ends first
+  await signOut();
+  const session = await api<{ token: string }>('POST', '/api/sign-in', { code });
+  setToken(session.token);
+}
+
+/** Ends a console session on the server (a pasted API token is only forgotten by this tab), then forgets it. */
+export async function signOut(): Promise<void> {
+  if (getToken()) await api('POST', '/api/sign-out').catch(() => undefined);
+  clearToken();
+}
+
+const NO_UNAUTHORIZED_HANDLER = new Set(['/api/settings', '/api/sign-in', '/api/sign-out']);
 let onUnauthorized: () => void = () => undefined;
 export function setUnauthorizedHandler(f: () => void): void {
   onUnauthorized = f;
@@ -72,7 +86,8 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
       err?.message ??
         `${method} ${path} failed with HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`,
     );
-    if (res.status === 401 && path !== '/api/settings') onUnauthorized();
+    // the sign-in form's own checks answer 401 to the form, not to the signed-in shell
+    if (res.status === 401 && !NO_UNAUTHORIZED_HANDLER.has(path)) onUnauthorized();
     throw e;
   }
   return json as T;

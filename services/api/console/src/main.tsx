@@ -4,10 +4,12 @@ import {
   api,
   ApiError,
   clearToken,
-  consumeTokenFromUrl,
   getToken,
   setToken,
   setUnauthorizedHandler,
+  signInWithCode,
+  signOut,
+  takeSignInCode,
 } from './api';
 import { ErrorBox, errorText } from './components';
 import { DatabasesPage } from './pages/databases';
@@ -28,7 +30,15 @@ function useRoute(): string {
   return route;
 }
 
-function SignIn({ onSignedIn, reason }: { onSignedIn: () => void; reason: string | null }) {
+function SignIn({
+  onSignedIn,
+  reason,
+  linkError,
+}: {
+  onSignedIn: () => void;
+  reason: string | null;
+  linkError: unknown;
+}) {
   const [token, setValue] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -63,6 +73,7 @@ function SignIn({ onSignedIn, reason }: { onSignedIn: () => void; reason: string
             {reason}
           </p>
         )}
+        <ErrorBox error={linkError} title="This sign-in link cannot be used" />
         <label for="token">API token</label>
         <input
           id="token"
@@ -73,7 +84,8 @@ function SignIn({ onSignedIn, reason }: { onSignedIn: () => void; reason: string
           onInput={(e) => setValue((e.target as HTMLInputElement).value)}
         />
         <p class="muted">
-          The token stays in this browser tab only (session storage) and is sent to this api only.
+          The token stays in this browser tab only (session storage) and is sent to this api only. Or open a
+          one-time sign-in link: <code>npm run sign-in-link</code> prints a new one.
         </p>
         <ErrorBox error={error} title="Sign-in failed" />
         <button type="submit" class="primary" disabled={busy}>
@@ -182,41 +194,70 @@ function CardRedirect({ cardId }: { cardId: number }) {
   );
 }
 
+type Auth =
+  | { state: 'signed-in' }
+  | { state: 'signed-out'; reason: string | null; linkError: unknown }
+  | { state: 'exchanging'; code: string };
+
+function initialAuth(): Auth {
+  const code = takeSignInCode();
+  if (code) return { state: 'exchanging', code };
+  return getToken() !== null
+    ? { state: 'signed-in' }
+    : { state: 'signed-out', reason: null, linkError: null };
+}
+
 function App() {
-  const [signedIn, setSignedIn] = useState(() => consumeTokenFromUrl() || getToken() !== null);
-  const [reason, setReason] = useState<string | null>(null);
+  const [auth, setAuth] = useState<Auth>(initialAuth);
   useEffect(() => {
     // a sign-in link opened in a tab where the console is already loaded only changes the hash
     const onHash = () => {
-      if (consumeTokenFromUrl()) {
-        setReason(null);
-        setSignedIn(true);
-      }
+      const code = takeSignInCode();
+      if (code) setAuth({ state: 'exchanging', code });
     };
     addEventListener('hashchange', onHash);
     return () => removeEventListener('hashchange', onHash);
   }, []);
   useEffect(() => {
+    if (auth.state !== 'exchanging') return;
+    signInWithCode(auth.code).then(
+      () => setAuth({ state: 'signed-in' }),
+      // used, expired or unknown: the server's reason, and the token form
+      (e: unknown) => setAuth({ state: 'signed-out', reason: null, linkError: e }),
+    );
+  }, [auth]);
+  useEffect(() => {
     setUnauthorizedHandler(() => {
       clearToken();
-      setReason('Your token is no longer accepted; sign in again.');
-      setSignedIn(false);
+      setAuth({
+        state: 'signed-out',
+        reason: 'Your token is no longer accepted; sign in again.',
+        linkError: null,
+      });
     });
   }, []);
-  if (!signedIn)
+  if (auth.state === 'exchanging')
+    return (
+      <main id="main" class="signin">
+        <h1>Model persistence — admin console</h1>
+        <p role="status">Signing in…</p>
+      </main>
+    );
+  if (auth.state === 'signed-out')
     return (
       <SignIn
-        reason={reason}
-        onSignedIn={() => (setReason(null), setSignedIn(true), (location.hash = '#/models'))}
+        reason={auth.reason}
+        linkError={auth.linkError}
+        onSignedIn={() => (setAuth({ state: 'signed-in' }), (location.hash = '#/models'))}
       />
     );
   return (
     <Shell
       onSignOut={() => {
-        clearToken();
-        setReason('You are signed out.');
-        setSignedIn(false);
-        history.replaceState(null, '', location.pathname);
+        void signOut().then(() => {
+          setAuth({ state: 'signed-out', reason: 'You are signed out.', linkError: null });
+          history.replaceState(null, '', location.pathname);
+        });
       }}
     />
   );

@@ -79,7 +79,9 @@ export class TokenService implements OnApplicationBootstrap {
     this.touch(row.id);
     const actor = { name: row.name };
     if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
-    this.verified.set(presented, { actor, until: Date.now() + VERIFIED_TTL_MS });
+    // a session is never remembered past its end
+    const until = Math.min(Date.now() + VERIFIED_TTL_MS, row.expiresAt?.getTime() ?? Infinity);
+    this.verified.set(presented, { actor, until });
     return actor;
   }
 

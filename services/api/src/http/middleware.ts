@@ -14,10 +14,12 @@ function sendError(res: Response, e: unknown): void {
 }
 
 /**
- * Paths served without a token: the liveness probe and the API description (no data). Everything else,
- * /ready included (its failure reasons name internal hosts), needs the bearer token.
+ * Paths served without a token: the liveness probe, the API description (no data) and the exchange of a one-time
+ * sign-in code (the code is the credential). Everything else, /ready included (its failure reasons name internal
+ * hosts), needs the bearer token.
  */
 export function isPublic(req: Request): boolean {
+  if (req.method === 'POST') return req.path === '/api/sign-in';
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   const path = req.path;
   return (

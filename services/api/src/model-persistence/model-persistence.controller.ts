@@ -17,6 +17,7 @@ import { CardPersistenceUseCase } from './card-persistence.use-case';
 import { DatabasePersistenceUseCase } from './database-persistence.use-case';
 import { PersistedInfoQueryUseCase } from './persisted-info-query.use-case';
 import { PersistenceSettingsUseCase } from './persistence-settings.use-case';
+import { LineageNode, LineageUseCase } from './lineage.use-case';
 
 /** The operator guide's /api/model-persistence endpoints. Thin: validated by the zod pipes, call one use-case. */
 @ApiTags('model-persistence')
@@ -30,6 +31,7 @@ export class ModelPersistenceController {
     private readonly databases: DatabasePersistenceUseCase,
     private readonly cards: CardPersistenceUseCase,
     private readonly query: PersistedInfoQueryUseCase,
+    private readonly lineageOf: LineageUseCase,
   ) {}
 
   @Post('enable')
@@ -135,6 +137,29 @@ export class ModelPersistenceController {
   @ApiOperation({ summary: 'The persisted model of a card.' })
   async byCard(@ZodParams(cardIdParams) { cardId }: CardIdParams) {
     return presentPersistedInfo(await this.query.byCardId(cardId));
+  }
+
+  @Get('card/:cardId/lineage')
+  @ApiOperation({
+    summary:
+      'Models this model reads through {{#id}} references (upstream) and models that read it (downstream).',
+  })
+  async lineage(@ZodParams(cardIdParams) { cardId }: CardIdParams) {
+    const l = await this.lineageOf.lineage(cardId);
+    const node = (n: LineageNode) => ({
+      card_id: n.cardId,
+      name: n.name,
+      depth: n.depth,
+      state: n.state,
+      last_success_at: n.lastSuccessAt,
+    });
+    return {
+      card_id: l.cardId,
+      name: l.name,
+      state: l.state,
+      upstream: l.upstream.map(node),
+      downstream: l.downstream.map(node),
+    };
   }
 
   @Get(':id')

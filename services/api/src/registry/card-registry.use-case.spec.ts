@@ -3,6 +3,7 @@ import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { SourceDbPort } from '@model-persistence/source-db';
 import { fakeUnitOfWork, recordingNotifier } from '../../test/fakes';
 import { CardRegistryUseCase } from './card-registry.use-case';
+import { ModelReferenceCheck } from './model-reference-check';
 
 const sourceDb = {
   assertSafeModelSql: (sql: string) => {
@@ -29,6 +30,7 @@ function setup(opts: { row?: Partial<PersistedInfoEntity> | null; persistOn?: bo
       card = { ...card, ...v };
     }),
     delete: jest.fn(async () => true),
+    findModelsOfDatabase: async () => [],
   };
   const persistedInfo = {
     findByCardId: async () => row,
@@ -46,6 +48,7 @@ function setup(opts: { row?: Partial<PersistedInfoEntity> | null; persistOn?: bo
     persistedInfo as never,
     { getBoolean: async () => true } as never,
     rec.notifier,
+    new ModelReferenceCheck(cards as never),
   );
   return { useCase, cards, persistedInfo, rec };
 }

@@ -18,7 +18,13 @@ import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { OutgoingEvent } from '@model-persistence/messaging';
 import { Actor } from '../common/actor';
 import { ChangeNotifier } from '../common/change-notifier';
-import { parseLookback, SOURCE_DB, SourceDbPort } from '@model-persistence/source-db';
+import {
+  checkWithModelReferences,
+  parseLookback,
+  SOURCE_DB,
+  SourceDbPort,
+} from '@model-persistence/source-db';
+import { ModelReferenceCheck } from './model-reference-check';
 
 export interface CardInput {
   name: string;
@@ -60,6 +66,7 @@ export class CardRegistryUseCase {
     private readonly persistedInfo: PersistedInfoRepository,
     private readonly settings: SettingRepository,
     private readonly notifier: ChangeNotifier,
+    private readonly references: ModelReferenceCheck,
   ) {}
 
   async get(id: number): Promise<CardEntity> {
@@ -77,7 +84,8 @@ export class CardRegistryUseCase {
     const incremental = validIncremental(input.incremental);
     const db = await this.databases.findById(input.databaseId);
     if (!db) throw new DomainError(ErrorCode.UnknownDatabase, `Database ${input.databaseId} not found.`);
-    const sql = this.sourceDb.assertSafeModelSql(input.sql, db.engine);
+    const sql = checkWithModelReferences(input.sql, (s) => this.sourceDb.assertSafeModelSql(s, db.engine));
+    await this.references.assertValid(null, input.databaseId, sql);
     const card = await this.cards.create({
       name: input.name,
       databaseId: input.databaseId,
@@ -100,10 +108,8 @@ export class CardRegistryUseCase {
         : patch.refreshCron && validateQuartzCron(patch.refreshCron);
     const incremental = validIncremental(patch.incremental);
     const before = await this.get(id);
-    const sql =
-      patch.sql !== undefined
-        ? this.sourceDb.assertSafeModelSql(patch.sql, await this.engineOf(before))
-        : undefined;
+    const sql = patch.sql !== undefined ? await this.checkedSql(patch.sql, before) : undefined;
+    if (sql !== undefined) await this.references.assertValid(id, before.databaseId, sql);
     const changes: Partial<CardEntity> = {};
     if (patch.name !== undefined) changes.name = patch.name;
     if (sql !== undefined) changes.sql = sql;
@@ -182,8 +188,9 @@ export class CardRegistryUseCase {
     }
   }
 
-  private async engineOf(card: CardEntity): Promise<'postgres' | 'mysql' | undefined> {
-    return (await this.databases.findById(card.databaseId))?.engine;
+  private async checkedSql(sql: string, card: CardEntity): Promise<string> {
+    const engine = (await this.databases.findById(card.databaseId))?.engine;
+    return checkWithModelReferences(sql, (s) => this.sourceDb.assertSafeModelSql(s, engine));
   }
 
   private async refreshable(databaseId: number): Promise<boolean> {

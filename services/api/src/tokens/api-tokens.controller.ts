@@ -21,7 +21,8 @@ export function presentToken(t: ApiTokenEntity) {
     created_at: iso(t.createdAt),
     last_used_at: iso(t.lastUsedAt),
     revoked_at: iso(t.revokedAt),
-    active: t.revokedAt === null,
+    expires_at: iso(t.expiresAt),
+    active: t.revokedAt === null && (t.expiresAt === null || t.expiresAt.getTime() > Date.now()),
   };
 }
 

@@ -77,7 +77,7 @@ function DatabaseForm({ onDone }: { onDone: (msg: string) => void }) {
         }, setError);
       }}
     >
-      <h3 id="add-db-title">Register a source database</h3>
+      <h2 id="add-db-title">Register a source database</h2>
       {field('name', 'Name')}
       <label>
         Engine
@@ -133,7 +133,7 @@ function ModelForm({ databases, onDone }: { databases: Database[]; onDone: (msg:
         })().catch(setError);
       }}
     >
-      <h3 id="add-model-title">Add a model</h3>
+      <h2 id="add-model-title">Add a model</h2>
       <label>
         Name
         <input
