@@ -35,6 +35,12 @@ export const RefreshRequestedV1 = z
       .describe(
         'Incremental models: rebuild in full (the usual swap) instead of merging new rows. Absent: false.',
       ),
+    downstream: z
+      .boolean()
+      .optional()
+      .describe(
+        'With cardId: also refresh the models that read it ({{#id}}), directly or through others, upstream first. Absent: false.',
+      ),
   })
   .describe('Ask the refreshers to rebuild the cache tables of one database or one model.');
 

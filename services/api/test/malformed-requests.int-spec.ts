@@ -154,6 +154,7 @@ describe('api: malformed requests are rejected with 4xx and change nothing (fast
             'indexes',
             'incremental',
             'full',
+            'downstream',
             'active',
             '__proto__',
           ].includes(k),

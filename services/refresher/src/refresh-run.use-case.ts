@@ -31,6 +31,7 @@ import {
   runStartedEvent,
 } from './refresh-events';
 import {
+  downstreamOf,
   modelReferences,
   SOURCE_DB,
   SourceDbPort,
@@ -87,7 +88,8 @@ export class RefreshRunUseCase {
       this.logger.log(`request ${request.eventId} was already processed; ignoring the redelivery`);
       return;
     }
-    if (request.cardId === undefined) await this.databaseRun(request);
+    // a model with its downstream models is a database run limited to them (same order and skip rules)
+    if (request.cardId === undefined || request.downstream) await this.databaseRun(request);
     else await this.individualRun(request, request.cardId);
     await this.inbox.record(this.config.inboxConsumer, request.eventId);
   }
@@ -126,8 +128,22 @@ export class RefreshRunUseCase {
       firesOnOwnSchedule(cards.get(cardId)?.refreshCron);
     // a model that reads other models ({{#id}}) is built after them, so it reads their fresh cache tables
     const refsOf = (cardId: number) => modelReferences(cards.get(cardId)?.sql ?? '');
+    const asked = request.cardId;
+    const only =
+      asked === undefined
+        ? null
+        : new Set([
+            asked,
+            ...downstreamOf(
+              asked,
+              [...cards.values()].map((c) => ({ id: c.id, refs: refsOf(c.id) })),
+            ).map((d) => d.id),
+          ]);
     const candidates = upstreamFirst(
-      (await this.rows.findRefreshCandidates(db.id)).filter((info) => !ownSchedule(info.cardId)),
+      (await this.rows.findRefreshCandidates(db.id)).filter(
+        (info) =>
+          !ownSchedule(info.cardId) && (only === null || (info.cardId !== null && only.has(info.cardId))),
+      ),
       (info) => info.cardId ?? -1,
       refsOf,
     );

@@ -79,6 +79,34 @@ describe.each<TestSourceConnection['engine']>(['postgres', 'mysql'])('models on 
     expect(await topValue()).toBe(510);
   });
 
+  it('a refresh of one model with downstream: true rebuilds it and the models that read it, upstream first', async () => {
+    await stack.src.query(
+      engine === 'postgres'
+        ? 'insert into orders select g, 700 from generate_series(3001, 3005) g'
+        : 'insert into orders (id, amount) values (3001,700),(3002,700),(3003,700),(3004,700),(3005,700)',
+    );
+    const req = await stack.bus.request({
+      databaseId: dbId,
+      cardId: id.base,
+      downstream: true,
+      trigger: 'manual',
+    });
+    expect(await stack.bus.waitRun(req.eventId)).toMatchObject({ cardId: id.base, success: 3, error: 0 });
+    expect(stack.bus.events('RefreshRunStarted', req.eventId)).toEqual([
+      expect.objectContaining({ modelCount: 3 }),
+    ]);
+    expect(await cacheCount(id.mid)).toBe(515);
+    expect(await topValue()).toBe(515);
+    // the most downstream model alone: nothing reads it, so only it is rebuilt
+    const top = await stack.bus.request({
+      databaseId: dbId,
+      cardId: id.top,
+      downstream: true,
+      trigger: 'manual',
+    });
+    expect(await stack.bus.waitRun(top.eventId)).toMatchObject({ success: 1 });
+  });
+
   it('skips the models whose upstream failed in the run (UPSTREAM_FAILED), keeping their tables', async () => {
     await stack.app.setCardSql(id.base, 'select id, amount from no_such_table');
     const req = await stack.bus.request({ databaseId: dbId, trigger: 'manual' });
@@ -92,7 +120,7 @@ describe.each<TestSourceConnection['engine']>(['postgres', 'mysql'])('models on 
         errorCode: 'UPSTREAM_FAILED',
       });
     expect(await stack.app.row(id.mid)).toMatchObject({ state: 'persisted', active: true });
-    expect(await cacheCount(id.mid)).toBe(510);
-    expect(await topValue()).toBe(510);
+    expect(await cacheCount(id.mid)).toBe(515);
+    expect(await topValue()).toBe(515);
   });
 });

@@ -39,6 +39,7 @@ export class ChangeNotifier {
     cardId: number,
     requestedBy?: string,
     full = false,
+    downstream = false,
   ): OutgoingEvent<RefreshRequested> {
     const event = createEvent('RefreshRequested', {
       databaseId,
@@ -47,6 +48,7 @@ export class ChangeNotifier {
       ...(requestedBy ? { requestedBy } : {}),
       // only when asked: consumers that predate the field never see it otherwise
       ...(full ? { full: true } : {}),
+      ...(downstream ? { downstream: true } : {}),
     });
     return { topic: Topics.RefreshRequested, key: databaseKey(databaseId), event };
   }

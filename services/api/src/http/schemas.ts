@@ -19,8 +19,13 @@ export const emptyBody = z.strictObject({}).optional();
 
 export const refreshScheduleBody = z.strictObject({ cron: z.string().max(200) });
 
-/** Refresh of one model; `full`: rebuild an incremental model in full instead of merging. */
-export const refreshCardBody = z.strictObject({ full: z.boolean().optional() }).optional();
+/**
+ * Refresh of one model; `full`: rebuild an incremental model in full instead of merging; `downstream`: also the
+ * models that read it (`{{#id}}`), upstream first.
+ */
+export const refreshCardBody = z
+  .strictObject({ full: z.boolean().optional(), downstream: z.boolean().optional() })
+  .optional();
 
 /** 202 of a refresh request (documented from here, like the request schemas). */
 export const refreshAcceptedResponse = z.object({ requestId: z.uuid() });

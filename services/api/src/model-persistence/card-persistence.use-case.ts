@@ -74,7 +74,7 @@ export class CardPersistenceUseCase {
   }
 
   /** Publishes a manual RefreshRequested; resolves with its event id once the broker acknowledged it. */
-  async refresh(cardId: number, actor: Actor, full = false): Promise<string> {
+  async refresh(cardId: number, actor: Actor, full = false, downstream = false): Promise<string> {
     const card = await this.modelCard(cardId);
     const row = await this.persistedInfo.findByCardId(card.id);
     if (!row) throw new DomainError(ErrorCode.NotFound, `Model ${card.id} is not persisted.`);
@@ -84,7 +84,7 @@ export class CardPersistenceUseCase {
         `Model ${card.id} is not persisted (state ${row.state}); persist it first.`,
       );
     }
-    const out = this.notifier.refreshRequested(card.databaseId, card.id, actor.name, full);
+    const out = this.notifier.refreshRequested(card.databaseId, card.id, actor.name, full, downstream);
     await this.notifier.send(out);
     return out.event.eventId;
   }

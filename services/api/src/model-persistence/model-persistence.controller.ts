@@ -107,7 +107,7 @@ export class ModelPersistenceController {
   @HttpCode(202)
   @ApiOperation({
     summary:
-      'Request a refresh of one model; 202 once Kafka acknowledged the request. `{"full": true}` rebuilds an incremental model in full.',
+      'Request a refresh of one model; 202 once Kafka acknowledged the request. `{"full": true}` rebuilds an incremental model in full; `{"downstream": true}` also refreshes the models that read it, upstream first.',
   })
   @ApiResponse({ status: 202, schema: openApiSchema(refreshAcceptedResponse) })
   async refreshCard(
@@ -115,7 +115,9 @@ export class ModelPersistenceController {
     @ZodBody(refreshCardBody) body: z.infer<typeof refreshCardBody>,
     @CurrentActor() actor: Actor,
   ): Promise<{ requestId: string }> {
-    return { requestId: await this.cards.refresh(cardId, actor, body?.full === true) };
+    return {
+      requestId: await this.cards.refresh(cardId, actor, body?.full === true, body?.downstream === true),
+    };
   }
 
   @Get()
