@@ -20,7 +20,6 @@ export function swapLockOf(options: SourceDriverOptions): SwapLock {
   };
 }
 
-/** The error a refresh ends with when its AbortSignal fired (class timeout: the run was cut short). */
 /** A failed pool checkout, classified; connection failures name the server they could not reach. */
 export function connectFailure(error: unknown, engine: SourceEngine, server: string): SourceError {
   const classified = classifySourceError(error, engine);
@@ -45,10 +44,39 @@ export function fencedError(label: string, generation: number, stored: number | 
   );
 }
 
+/** The error a refresh ends with when its AbortSignal fired (class timeout: the run was cut short). */
 export function abortError(label: string, signal: AbortSignal, cause?: unknown): SourceError {
   const reason: unknown = signal.reason;
   const why = reason === undefined ? 'aborted' : errorMessage(reason);
   return new SourceError('timeout', `Refresh of ${label} was aborted: ${why}`, { aborted: true }, { cause });
+}
+
+/**
+ * The one error a build or a merge ends with: cancelled by its signal (unless the engine already said it was
+ * aborted or fenced), the statement timeout our own timer enforced (`timedOut`), or the server's error classified.
+ */
+export function buildError(
+  error: unknown,
+  o: {
+    engine: SourceEngine;
+    label: string;
+    signal?: AbortSignal;
+    timedOut?: { timeoutMs: number; doing: string };
+  },
+): SourceError {
+  if (
+    o.signal?.aborted &&
+    !(error instanceof SourceError && (error.details?.aborted || error.details?.fenced))
+  )
+    return abortError(o.label, o.signal, error);
+  if (o.timedOut)
+    return new SourceError(
+      'timeout',
+      `Statement timeout of ${o.timedOut.timeoutMs} ms exceeded while ${o.timedOut.doing} ${o.label}`,
+      { engine: o.engine, timeoutMs: o.timedOut.timeoutMs },
+      { cause: error },
+    );
+  return classifySourceError(error, o.engine);
 }
 
 const STEP_WORDING: Record<

@@ -42,6 +42,7 @@ import {
   DEFAULT_POOL_SIZE,
   swapLockOf,
   SwapLock,
+  buildError,
 } from './driver-support';
 import type {
   CanPersistContext,
@@ -294,22 +295,12 @@ export class MysqlSourceDriver implements SourceDriver {
       };
     } catch (error) {
       clearTimeout(killTimer);
-      let classified: SourceError;
-      if (
-        signal?.aborted &&
-        !(error instanceof SourceError && (error.details?.aborted || error.details?.fenced))
-      ) {
-        classified = abortError(label, signal, error);
-      } else if (timedOut) {
-        classified = new SourceError(
-          'timeout',
-          `Statement timeout of ${timeoutMs} ms exceeded while refreshing ${label}`,
-          { engine: ENGINE, timeoutMs },
-          { cause: error },
-        );
-      } else {
-        classified = classifySourceError(error, ENGINE);
-      }
+      const classified = buildError(error, {
+        engine: ENGINE,
+        label,
+        signal,
+        ...(timedOut ? { timedOut: { timeoutMs, doing: 'refreshing' } } : {}),
+      });
       broken = classified.errorClass === 'connection';
       if (tmpMayExist) await this.dropQuietly(broken ? undefined : c, tmp);
       throw classified;
@@ -535,22 +526,12 @@ export class MysqlSourceDriver implements SourceDriver {
       };
     } catch (error) {
       clearTimeout(killTimer);
-      let classified: SourceError;
-      if (
-        signal?.aborted &&
-        !(error instanceof SourceError && (error.details?.aborted || error.details?.fenced))
-      ) {
-        classified = abortError(label, signal, error);
-      } else if (timedOut) {
-        classified = new SourceError(
-          'timeout',
-          `Statement timeout of ${timeoutMs} ms exceeded while merging into ${label}`,
-          { engine: ENGINE, timeoutMs },
-          { cause: error },
-        );
-      } else {
-        classified = classifySourceError(error, ENGINE);
-      }
+      const classified = buildError(error, {
+        engine: ENGINE,
+        label,
+        signal,
+        ...(timedOut ? { timedOut: { timeoutMs, doing: 'merging into' } } : {}),
+      });
       broken = classified.errorClass === 'connection';
       if (inTransaction && !broken) await c.query('ROLLBACK').catch(() => (broken = true));
       throw classified;

@@ -29,6 +29,7 @@ import {
   DEFAULT_POOL_SIZE,
   swapLockOf,
   SwapLock,
+  buildError,
 } from './driver-support';
 import type {
   CanPersistContext,
@@ -314,11 +315,7 @@ export class PostgresSourceDriver implements SourceDriver {
           broken = true;
         });
       }
-      const classified =
-        signal?.aborted &&
-        !(error instanceof SourceError && (error.details?.aborted || error.details?.fenced))
-          ? abortError(label, signal, error)
-          : classifySourceError(error, ENGINE);
+      const classified = buildError(error, { engine: ENGINE, label, signal });
       if (broken || classified.errorClass === 'connection') releaseWith = classified;
       throw classified;
     } finally {
@@ -568,11 +565,7 @@ export class PostgresSourceDriver implements SourceDriver {
           broken = true;
         });
       }
-      const classified =
-        signal?.aborted &&
-        !(error instanceof SourceError && (error.details?.aborted || error.details?.fenced))
-          ? abortError(label, signal, error)
-          : classifySourceError(error, ENGINE);
+      const classified = buildError(error, { engine: ENGINE, label, signal });
       if (broken || classified.errorClass === 'connection') releaseWith = classified;
       throw classified;
     } finally {
