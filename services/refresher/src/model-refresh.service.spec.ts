@@ -285,6 +285,9 @@ describe('ModelRefreshService: full or incremental', () => {
     expect(plan({ lastFullAt: new Date('2026-12-01T23:00:00Z') })).toEqual({
       mode: 'full',
       reason: 'scheduled',
+    }); // the cron fires in the schedule's time zone: Auckland's next midnight after 12:00 local is 11:00Z, not yet
+    expect(plan({ lastFullAt: new Date('2026-12-01T23:00:00Z') }, { timeZone: 'Pacific/Auckland' })).toEqual({
+      mode: 'incremental',
     });
   });
 

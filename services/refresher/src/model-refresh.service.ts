@@ -43,6 +43,8 @@ export interface RunContext {
   full?: boolean;
   /** Now, for the full-rebuild cron (tests pin it). */
   now?: () => Date;
+  /** The schedule's time zone (setting), in which a full-rebuild cron fires; UTC when absent. */
+  timeZone?: string;
 }
 
 /** How one model is built this time: merged incrementally, or rebuilt in full (why, for incremental models). */
@@ -330,9 +332,10 @@ export class ModelRefreshService {
       return { mode: 'full', reason: 'no-checkpoint' };
     const now = ctx.now?.() ?? new Date();
     try {
-      const next = new QuartzSchedule(inc.fullRebuildCron ?? DEFAULT_FULL_REBUILD_CRON).nextAfter(
-        info.lastFullAt,
-      );
+      const next = new QuartzSchedule(
+        inc.fullRebuildCron ?? DEFAULT_FULL_REBUILD_CRON,
+        ctx.timeZone ?? 'UTC',
+      ).nextAfter(info.lastFullAt);
       if (next && next.getTime() <= now.getTime()) return { mode: 'full', reason: 'scheduled' };
     } catch {
       return { mode: 'full', reason: 'scheduled' };

@@ -9,6 +9,7 @@ import {
   PersistedInfoEntity,
   PersistedInfoRepository,
   RunCompletionRepository,
+  SettingKey,
   SettingRepository,
   SourceDatabaseEntity,
   SourceDatabaseRepository,
@@ -67,7 +68,7 @@ export class RefreshRunUseCase {
     private readonly databases: SourceDatabaseRepository,
     private readonly cards: CardRepository,
     private readonly rows: PersistedInfoRepository,
-    settings: SettingRepository,
+    private readonly settings: SettingRepository,
     private readonly drivers: SourceDrivers,
     private readonly models: ModelRefreshService,
     private readonly recovery: CrashRecoveryService,
@@ -150,7 +151,11 @@ export class RefreshRunUseCase {
     // models of this run that did not build: the models reading them are skipped (upstream_failed)
     const notBuilt = new Set<number>();
     await this.publishRunStarted(request, started, candidates.length);
-    const ctx = this.context(request, db);
+    const ctx = await this.context(
+      request,
+      db,
+      candidates.some((i) => !!cards.get(i.cardId ?? -1)?.incremental),
+    );
     const counts: Counts = { success: 0, error: 0, skipped: 0 };
     const details: ErrorDetail[] = [];
     // outcomes go out in batches (one broker request while the previous one is in flight), off the models' path
@@ -229,7 +234,11 @@ export class RefreshRunUseCase {
         await announced;
         await this.reportDone(info, card, request, counts, details);
       } else {
-        const outcome = await this.models.refresh(info, card, this.context(request, db));
+        const outcome = await this.models.refresh(
+          info,
+          card,
+          await this.context(request, db, !!card.incremental),
+        );
         await announced;
         await this.publishOutcome(outcome);
         this.count(outcome, counts, details);
@@ -284,8 +293,14 @@ export class RefreshRunUseCase {
     }
   }
 
-  private context(request: RefreshRequested, db: SourceDatabaseEntity): RunContext {
+  /** `incremental`: some model of the run is incremental (its full-rebuild cron needs the schedule's time zone). */
+  private async context(
+    request: RefreshRequested,
+    db: SourceDatabaseEntity,
+    incremental: boolean,
+  ): Promise<RunContext> {
     return {
+      ...(incremental ? { timeZone: await this.settings.get(SettingKey.ScheduleTimeZone) } : {}),
       runId: request.eventId,
       trigger: request.trigger,
       databaseId: db.id,

@@ -100,7 +100,7 @@ const modelIndexes = z
 
 /**
  * Incremental refresh: rows whose checkpoint is at least the newest kept one minus `lookback` are merged by
- * `unique_key`; `full_rebuild_cron` (Quartz, default daily at midnight UTC) rebuilds in full, which is also
+ * `unique_key`; `full_rebuild_cron` (Quartz, in the schedule time zone, default daily at midnight) rebuilds in full, which is also
  * when rows deleted in the source leave the cache. null turns it off.
  */
 const incrementalSettings = z.strictObject({
