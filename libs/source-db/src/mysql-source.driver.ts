@@ -713,17 +713,22 @@ export class MysqlSourceDriver implements SourceDriver {
     return this.withConnection(async (c) => {
       // listed first, liveness asked second: a build that exists now and is live is in the answer
       const builds = await this.runningBuilds(c, schemaName);
+      const liveBuilds = await liveBuildNames(
+        builds.map((b) => b.table),
+        liveGenerations,
+      );
+      // builds of dead processes still running on the server would otherwise hold the drop until they end
+      const dead = builds.filter((b) => !liveBuilds.has(b.table)).map((b) => b.id);
+      for (const id of dead) await c.query(`KILL QUERY ${id}`).catch(() => undefined);
+      // a killed CREATE TABLE … AS can still leave its table while it stops: list the tables once it has ended
+      await this.waitForQueriesToEnd(c, dead);
       const [rows] = await c.query<RowDataPacket[]>(
         `SELECT TABLE_NAME AS name FROM information_schema.TABLES
           WHERE TABLE_SCHEMA = ? AND (TABLE_NAME LIKE ? OR TABLE_NAME LIKE ?)`,
         [schemaName, likePrefix(TEMP_TABLE_PREFIX), likePrefix(BACKUP_TABLE_PREFIX)],
       );
       const names = rows.map((row) => String(row.name));
-      const live = await liveBuildNames([...names, ...builds.map((b) => b.table)], liveGenerations);
-      // builds of dead processes still running on the server would otherwise hold the drop until they end
-      for (const build of builds) {
-        if (!live.has(build.table)) await c.query(`KILL QUERY ${build.id}`).catch(() => undefined);
-      }
+      const live = await liveBuildNames(names, liveGenerations);
       let dropped = 0;
       for (const name of names) {
         if (live.has(name)) continue;
@@ -732,6 +737,19 @@ export class MysqlSourceDriver implements SourceDriver {
       }
       return dropped;
     });
+  }
+
+  /** Waits (at most 10 s) until the given server threads no longer run a statement. */
+  private async waitForQueriesToEnd(c: PoolConnection, ids: number[]): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (ids.length > 0 && Date.now() < deadline) {
+      const [rows] = await c.query<RowDataPacket[]>(
+        `SELECT ID FROM information_schema.PROCESSLIST WHERE ID IN (?) AND INFO IS NOT NULL`,
+        [ids],
+      );
+      if (rows.length === 0) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** CREATE TABLE … AS statements running on the server for this schema's temporary tables. */
