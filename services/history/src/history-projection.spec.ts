@@ -374,3 +374,32 @@ describe('history projection: build facts of incremental and indexed models', ()
     expect(fold([r.started, r.ok, r.completed]).taskDetails?.models).toBeUndefined();
   });
 });
+
+describe('history projection: models not built because of an upstream model', () => {
+  it('records an UPSTREAM_FAILED skip with the upstream model, whatever the order', () => {
+    const r = refreshRun();
+    const skipped = createEvent('RefreshFailed', {
+      ...r.failed,
+      eventId: randomUUID(),
+      cardId: 13,
+      outcome: 'skipped',
+      errorCode: 'UPSTREAM_FAILED',
+      message: 'model 13 was not built: model 12, which it reads ({{#12}}), did not refresh in this run',
+      upstreamCardId: 12,
+    });
+    const expected = {
+      '13': { skipped: 'upstream_failed', 'upstream-card-id': 12, 'ended-at': skipped.endedAt },
+    };
+    expect(fold([r.started, r.failed, skipped]).taskDetails?.models).toEqual(expected);
+    expect(fold([skipped, r.failed, r.started]).taskDetails?.models).toEqual(expected);
+    expect(fold([r.started, skipped]).taskDetails?.skipped).toBe(1);
+    // a skip for another reason (a lock) is counted only
+    const locked = createEvent('RefreshFailed', {
+      ...r.failed,
+      eventId: randomUUID(),
+      cardId: 14,
+      outcome: 'skipped',
+    });
+    expect(fold([r.started, locked]).taskDetails?.models).toBeUndefined();
+  });
+});

@@ -159,6 +159,7 @@ function applyEvent(current: TaskHistoryRow | null, event: HistoryEvent): TaskHi
       // the trigger of the run events is authoritative; a model event only fills it in
       details.trigger ??= event.trigger;
       if (event.type === 'RefreshSucceeded') recordModelResult(details, event);
+      else if (event.upstreamCardId !== undefined) recordUpstreamSkip(details, event);
       if (completed) return row; // the completion's counts are final
       const outcome = event.type === 'RefreshSucceeded' ? 'success' : event.outcome;
       const count = (key: string) => {
@@ -195,6 +196,9 @@ export interface ModelResult {
   checkpoint?: string | null;
   'query-ms'?: number;
   'index-ms'?: number;
+  /** Not built because a model it reads did not build in this run (UPSTREAM_FAILED). */
+  skipped?: 'upstream_failed';
+  'upstream-card-id'?: number;
   'ended-at': string;
 }
 
@@ -209,10 +213,6 @@ function recordModelResult(
   event: Extract<HistoryEvent, { type: 'RefreshSucceeded' }>,
 ): void {
   if (event.mode === undefined && event.queryMs === undefined && event.indexMs === undefined) return;
-  const models = { ...((details.models as Record<string, ModelResult> | undefined) ?? {}) };
-  const key = String(event.cardId);
-  const existing = models[key];
-  if (existing && existing['ended-at'] >= event.endedAt) return;
   const result: ModelResult = { 'ended-at': event.endedAt };
   if (event.mode !== undefined) result.mode = event.mode;
   if (event.fullReason !== undefined) result['full-reason'] = event.fullReason;
@@ -221,6 +221,23 @@ function recordModelResult(
   if (event.checkpoint !== undefined) result.checkpoint = event.checkpoint;
   if (event.queryMs !== undefined) result['query-ms'] = event.queryMs;
   if (event.indexMs !== undefined) result['index-ms'] = event.indexMs;
+  putModel(details, event.cardId, result);
+}
+
+function recordUpstreamSkip(details: Details, event: Extract<HistoryEvent, { type: 'RefreshFailed' }>): void {
+  putModel(details, event.cardId, {
+    skipped: 'upstream_failed',
+    'upstream-card-id': event.upstreamCardId,
+    'ended-at': event.endedAt,
+  });
+}
+
+/** task_details.models[cardId]: the newest result of a model wins (order-independent), bounded in size. */
+function putModel(details: Details, cardId: number, result: ModelResult): void {
+  const models = { ...((details.models as Record<string, ModelResult> | undefined) ?? {}) };
+  const key = String(cardId);
+  const existing = models[key];
+  if (existing && existing['ended-at'] >= result['ended-at']) return;
   models[key] = result;
   const keys = Object.keys(models).sort((a, b) => Number(a) - Number(b));
   for (const extra of keys.slice(MAX_PROGRESS_ERRORS)) delete models[extra];
