@@ -1,4 +1,5 @@
 import { ErrorCode, errorMessage } from '@model-persistence/errors';
+import { assertSafeModelSql } from './model-sql';
 import { classifySourceError, SourceError } from './source-error';
 import type { CanPersistResult, CanPersistStep, Lookback, SourceDriverOptions, SourceEngine } from './types';
 
@@ -49,6 +50,23 @@ export function abortError(label: string, signal: AbortSignal, cause?: unknown):
   const reason: unknown = signal.reason;
   const why = reason === undefined ? 'aborted' : errorMessage(reason);
   return new SourceError('timeout', `Refresh of ${label} was aborted: ${why}`, { aborted: true }, { cause });
+}
+
+/**
+ * What every build or merge checks first: not already cancelled, and the model SQL a single read query for this
+ * engine (the server enforces it again; this is the early, clear error). Returns the label and the checked SQL.
+ */
+export function beginBuild(
+  req: { schemaName: string; tableName: string; sql: string; signal?: AbortSignal },
+  engine: SourceEngine,
+): { label: string; sql: string } {
+  const label = `${req.schemaName}.${req.tableName}`;
+  if (req.signal?.aborted) throw abortError(label, req.signal);
+  try {
+    return { label, sql: assertSafeModelSql(req.sql, engine) };
+  } catch (error) {
+    throw classifySourceError(error, engine);
+  }
 }
 
 /**

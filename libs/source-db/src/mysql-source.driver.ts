@@ -8,7 +8,6 @@ import {
   ResultSetHeader,
   RowDataPacket,
 } from 'mysql2/promise';
-import { assertSafeModelSql } from './model-sql';
 import {
   modelDeltaSelect,
   MysqlSessionConnection,
@@ -42,6 +41,7 @@ import {
   DEFAULT_POOL_SIZE,
   swapLockOf,
   SwapLock,
+  beginBuild,
   buildError,
 } from './driver-support';
 import type {
@@ -192,14 +192,7 @@ export class MysqlSourceDriver implements SourceDriver {
 
   async refreshTable(req: RefreshTableRequest): Promise<RefreshTableResult> {
     const { schemaName, tableName, signal } = req;
-    const label = `${schemaName}.${tableName}`;
-    if (signal?.aborted) throw abortError(label, signal);
-    let sql: string;
-    try {
-      sql = assertSafeModelSql(req.sql, ENGINE);
-    } catch (error) {
-      throw classifySourceError(error, ENGINE);
-    }
+    const { label, sql } = beginBuild(req, ENGINE);
     const tmpName = tempTableName(ENGINE, tableName, req.fence?.generation);
     const target = qualifiedName(ENGINE, schemaName, tableName);
     const tmp = qualifiedName(ENGINE, schemaName, tmpName);
@@ -359,14 +352,7 @@ export class MysqlSourceDriver implements SourceDriver {
 
   async mergeTable(req: MergeTableRequest): Promise<MergeTableResult> {
     const { schemaName, tableName, signal } = req;
-    const label = `${schemaName}.${tableName}`;
-    if (signal?.aborted) throw abortError(label, signal);
-    let sql: string;
-    try {
-      sql = assertSafeModelSql(req.sql, ENGINE);
-    } catch (error) {
-      throw classifySourceError(error, ENGINE);
-    }
+    const { label, sql } = beginBuild(req, ENGINE);
     const target = qualifiedName(ENGINE, schemaName, tableName);
     const timeoutMs = Math.max(1, Math.floor(req.statementTimeoutMs));
     const c = await this.connect();

@@ -1,6 +1,5 @@
 import { randomInt } from 'node:crypto';
 import { Client, ClientConfig, Pool, PoolClient, QueryResult } from 'pg';
-import { assertSafeModelSql } from './model-sql';
 import { modelDeltaSelect, postgresCreateTableAsModel } from './model-statement';
 import {
   BACKUP_TABLE_PREFIX,
@@ -29,6 +28,7 @@ import {
   DEFAULT_POOL_SIZE,
   swapLockOf,
   SwapLock,
+  beginBuild,
   buildError,
 } from './driver-support';
 import type {
@@ -233,14 +233,7 @@ export class PostgresSourceDriver implements SourceDriver {
    */
   private async refreshOnce(req: RefreshTableRequest): Promise<RefreshTableResult> {
     const { schemaName, tableName, signal } = req;
-    const label = `${schemaName}.${tableName}`;
-    if (signal?.aborted) throw abortError(label, signal);
-    let sql: string;
-    try {
-      sql = assertSafeModelSql(req.sql, ENGINE);
-    } catch (error) {
-      throw classifySourceError(error, ENGINE);
-    }
+    const { label, sql } = beginBuild(req, ENGINE);
     const tmpName = tempTableName(ENGINE, tableName, req.fence?.generation);
     const bakName = backupTableName(ENGINE, tableName);
     const target = qualifiedName(ENGINE, schemaName, tableName);
@@ -435,14 +428,7 @@ export class PostgresSourceDriver implements SourceDriver {
 
   async mergeTable(req: MergeTableRequest): Promise<MergeTableResult> {
     const { schemaName, tableName, signal } = req;
-    const label = `${schemaName}.${tableName}`;
-    if (signal?.aborted) throw abortError(label, signal);
-    let sql: string;
-    try {
-      sql = assertSafeModelSql(req.sql, ENGINE);
-    } catch (error) {
-      throw classifySourceError(error, ENGINE);
-    }
+    const { label, sql } = beginBuild(req, ENGINE);
     const target = qualifiedName(ENGINE, schemaName, tableName);
     const timeoutMs = Math.max(1, Math.floor(req.statementTimeoutMs));
     const client = await this.connect();
