@@ -62,7 +62,10 @@ const SERVICES = {
   notifier: { schema: notifierEnvSchema, load: loadNotifierConfig },
   history: { schema: historyEnvSchema, load: loadHistoryConfig },
 } as const;
-const NON_CONFIG_VARIABLES = new Set(['OTEL_SERVICE_NAME', 'OTEL_SDK_DISABLED']);
+const NON_CONFIG_VARIABLES = new Set(['OTEL_SERVICE_NAME', 'OTEL_SDK_DISABLED', 'NODE_OPTIONS']);
+
+/** Kubernetes memory quantity (Mi / Gi) in MiB. */
+const mebibytes = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? Number(/^(\d+)Gi$/.exec(q)?.[1]) * 1024);
 const keys = (schema: unknown) => Object.keys((schema as { shape: Record<string, unknown> }).shape);
 
 /** Secret-looking variables must come from the Secret, never from the ConfigMap or a literal. */
@@ -131,6 +134,12 @@ describe('deploy/k8s manifests', () => {
       // needs a token). k8s-pods.int-spec.ts starts each process and calls these probes for real.
       for (const probe of [c.livenessProbe!, c.readinessProbe!]) expect(probe.httpGet.port).toBe('metrics');
       expect(c.resources?.limits?.memory).toBeDefined();
+      // V8 sizes its heap from the machine, not the container: the heap must be bounded well inside the limit
+      const heap = /--max-old-space-size=(\d+)/.exec(
+        c.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '',
+      );
+      expect(heap).not.toBeNull();
+      expect(Number(heap![1])).toBeLessThanOrEqual(0.6 * mebibytes(c.resources!.limits!.memory!));
 
       // The environment the pod gets: ConfigMap + literals + Secret refs (placeholder values), field refs.
       expect(c.envFrom?.map((e) => e.configMapRef?.name)).toContain('model-persistence-config');

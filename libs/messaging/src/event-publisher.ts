@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { assertValidEvent, DomainEvent, TopicName, topicName } from '@model-persistence/contracts';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
-import { IHeaders, Kafka, Partitioners, Producer, RecordMetadata } from 'kafkajs';
+import { IHeaders, Kafka, Message, Partitioners, Producer, RecordMetadata, TopicMessages } from 'kafkajs';
 import { KAFKA, MESSAGING_OPTIONS, MessagingOptions } from './tokens';
 
 export interface OutgoingEvent<E extends DomainEvent = DomainEvent> {
@@ -9,6 +9,12 @@ export interface OutgoingEvent<E extends DomainEvent = DomainEvent> {
   key: string;
   event: E;
   headers?: IHeaders;
+}
+
+/** A validated event serialized into its Kafka record, ready to send (see EventPublisher.encode). */
+export interface EncodedEvent {
+  topic: string;
+  message: Message;
 }
 
 /**
@@ -79,10 +85,43 @@ export class EventPublisher implements OnApplicationShutdown {
 
   /** Several events in one request (per topic); all are validated before any is sent. */
   async publishAll(events: OutgoingEvent[]): Promise<RecordMetadata[]> {
-    if (events.length === 0) return [];
-    for (const e of events) assertValidEvent(e.event);
-    const byTopic = new Map<string, OutgoingEvent[]>();
-    for (const e of events) byTopic.set(e.topic, [...(byTopic.get(e.topic) ?? []), e]);
+    return this.publishEncoded(this.encode(events));
+  }
+
+  /**
+   * Validates and serializes events into Kafka records without sending them, so a caller with a deadline (the
+   * scheduler's burst at a fire time) does this work ahead and is left with the send alone. Throws on the
+   * first invalid event.
+   */
+  encode(events: OutgoingEvent[]): EncodedEvent[] {
+    return events.map((e) => {
+      assertValidEvent(e.event);
+      return {
+        topic: this.topic(e.topic),
+        message: {
+          key: e.key,
+          value: JSON.stringify(e.event),
+          headers: {
+            'content-type': 'application/json',
+            'event-type': e.event.type,
+            'event-version': String(e.event.version),
+            ...e.headers,
+          },
+        },
+      };
+    });
+  }
+
+  /** Sends records made by `encode` in one request (grouped per topic); resolves once the broker acknowledged. */
+  async publishEncoded(records: EncodedEvent[]): Promise<RecordMetadata[]> {
+    if (records.length === 0) return [];
+    const byTopic = new Map<string, Message[]>();
+    for (const r of records) {
+      const list = byTopic.get(r.topic);
+      if (list) list.push(r.message);
+      else byTopic.set(r.topic, [r.message]);
+    }
+    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     let timer: NodeJS.Timeout | undefined;
     // kafkajs retries a dead broker for about a minute; callers (an HTTP request, a handler) get a clear answer sooner
     const deadline = new Promise<never>((_, reject) => {
@@ -102,19 +141,7 @@ export class EventPublisher implements OnApplicationShutdown {
       const sending = producer.sendBatch({
         acks: -1,
         timeout: 30_000,
-        topicMessages: [...byTopic.entries()].map(([topic, list]) => ({
-          topic: this.topic(topic as TopicName),
-          messages: list.map((e) => ({
-            key: e.key,
-            value: JSON.stringify(e.event),
-            headers: {
-              'content-type': 'application/json',
-              'event-type': e.event.type,
-              'event-version': String(e.event.version),
-              ...e.headers,
-            },
-          })),
-        })),
+        topicMessages,
       });
       sending.catch(() => undefined); // a send outliving the deadline must not become an unhandled rejection
       return await Promise.race([sending, deadline]);

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG } from '@model-persistence/config';
 import { ClaimRequest, ScheduleClaimRepository } from '@model-persistence/database';
 import { errorMessage } from '@model-persistence/errors';
-import { EventPublisher, OutgoingEvent } from '@model-persistence/messaging';
+import { EncodedEvent, EventPublisher } from '@model-persistence/messaging';
 import { Metrics } from '@model-persistence/telemetry';
 import { SchedulerConfig } from './config';
 import { buildFireEvent } from './fire-event';
@@ -27,9 +27,9 @@ export const FIRE_CHUNK = 1000;
 
 /** Fires claimed by this replica with their events built, waiting for their fire time. */
 export interface PreparedFires {
-  /** Fires to publish, and their events (same order). */
+  /** Fires to publish, and their events validated and serialized ahead (same order). */
   publishing: DueFire[];
-  events: OutgoingEvent[];
+  events: EncodedEvent[];
   /** Claimed fires that do work in place (the schedule-claim clean-up). */
   inPlace: DueFire[];
   /** Outcomes already known: fires another replica claimed. */
@@ -122,7 +122,8 @@ export class PublishFiresUseCase {
         } else if (f.def.kind === 'claim-cleanup') prepared.inPlace.push(f);
         else {
           prepared.publishing.push(f);
-          prepared.events.push(buildFireEvent(f.def, f.fireTime)!);
+          // encoded now, so the fire time is left with the send alone (10,000 validations ≈ 20-100 ms)
+          prepared.events.push(...this.publisher.encode([buildFireEvent(f.def, f.fireTime)!]));
         }
       }
     });
@@ -141,7 +142,7 @@ export class PublishFiresUseCase {
   ): Promise<FireOutcome[]> {
     const outcomes = [...prepared.outcomes];
     const fires: DueFire[] = [];
-    const events: OutgoingEvent[] = [];
+    const events: EncodedEvent[] = [];
     const dropped: DueFire[] = [];
     prepared.publishing.forEach((f, i) => {
       if (current(f)) {
@@ -175,10 +176,10 @@ export class PublishFiresUseCase {
     return outcomes;
   }
 
-  private async publish(fires: DueFire[], events: OutgoingEvent[]): Promise<FireOutcome[]> {
+  private async publish(fires: DueFire[], events: EncodedEvent[]): Promise<FireOutcome[]> {
     if (fires.length === 0) return [];
     try {
-      await this.publisher.publishAll(events);
+      await this.publisher.publishEncoded(events);
     } catch (e) {
       // the claims stay unpublished: the stale sweep of any replica re-publishes them after claimStaleMs
       this.logger.error(
