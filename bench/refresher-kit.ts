@@ -80,6 +80,8 @@ export interface Harness {
   recorder: TopicRecorder;
   refresher: ServiceProcess;
   request(databaseId: number, cardId?: number): Promise<string>;
+  /** Database runs of all these databases in one produce request, as a scheduled fire publishes them. */
+  requestAll(databaseIds: number[]): Promise<string[]>;
   waitFor(pred: (e: DomainEvent) => boolean, count?: number, timeoutMs?: number): Promise<DomainEvent[]>;
   close(): Promise<void>;
 }
@@ -138,6 +140,17 @@ export async function startHarness(label: string, env: Record<string, string> = 
         messages: [{ key: String(databaseId), value: JSON.stringify(e) }],
       });
       return e.eventId;
+    },
+    async requestAll(databaseIds) {
+      const events = databaseIds.map((databaseId) =>
+        createEvent('RefreshRequested', { databaseId, trigger: 'scheduled', requestedBy: 'bench' }),
+      );
+      await producer.send({
+        topic: topicName(prefix, Topics.RefreshRequested),
+        acks: -1,
+        messages: events.map((e) => ({ key: String(e.databaseId), value: JSON.stringify(e) })),
+      });
+      return events.map((e) => e.eventId);
     },
     async waitFor(pred, count = 1, timeoutMs = 600_000) {
       const found = await recorder.waitFor((m) => m.event !== null && pred(m.event), count, timeoutMs);

@@ -5,5 +5,6 @@ export * from './event-publisher';
 export * from './dead-letter.publisher';
 export * from './message-processor';
 export * from './kafka-server';
+export * from './key-lanes';
 export * from './messaging.module';
 export * from './tokens';

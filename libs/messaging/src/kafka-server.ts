@@ -1,8 +1,9 @@
 import { CustomStrategy, KafkaOptions, ServerKafka } from '@nestjs/microservices';
 import { KafkaConfig as AppKafkaConfig } from '@model-persistence/config';
 import { topicName, TopicName } from '@model-persistence/contracts';
-import { Partitioners } from 'kafkajs';
+import { Consumer, EachMessagePayload, Partitioners } from 'kafkajs';
 import { kafkaClientConfig } from './kafka.factory';
+import { handleBatchByKey, Slots } from './key-lanes';
 
 /**
  * Nest's Kafka transport with the configurable topic prefix: handlers declare logical topics
@@ -12,8 +13,31 @@ export class PrefixedKafkaServer extends ServerKafka {
   constructor(
     options: Required<KafkaOptions>['options'],
     private readonly topicPrefix: string,
+    /** Set: the keys of a partition are handled in parallel (each in order) within these process-wide slots. */
+    private readonly keySlots?: Slots,
   ) {
     super(options);
+  }
+
+  override async bindEvents(consumer: Consumer): Promise<void> {
+    const slots = this.keySlots;
+    if (!slots) return super.bindEvents(consumer);
+    const topics = [...this.messageHandlers.keys()];
+    if (topics.length > 0) await consumer.subscribe({ ...(this.options.subscribe ?? {}), topics });
+    await consumer.run({
+      ...(this.options.run ?? {}),
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) =>
+        handleBatchByKey(payload, slots, (message) =>
+          this.handleMessage({
+            topic: payload.batch.topic,
+            partition: payload.batch.partition,
+            message,
+            heartbeat: payload.heartbeat,
+            pause: payload.pause,
+          } satisfies EachMessagePayload),
+        ),
+    });
   }
 
   override addHandler(pattern: unknown, ...rest: unknown[]): void {
@@ -28,6 +52,11 @@ export interface ConsumerOptions {
   /** Partitions (= databases) processed at once by this replica. */
   concurrency?: number;
   sessionTimeoutMs?: number;
+  /**
+   * Handle the messages of different keys in one partition at once (each key still in order), holding one of
+   * these slots each (share one Slots between a process's consumers to bound the whole process).
+   */
+  keySlots?: Slots;
 }
 
 /** Options for `NestFactory.createMicroservice` / `app.connectMicroservice`. */
@@ -53,6 +82,7 @@ export function kafkaMicroservice(config: AppKafkaConfig, consumer: ConsumerOpti
         producerOnlyMode: false,
       },
       config.topicPrefix,
+      consumer.keySlots,
     ),
   };
 }

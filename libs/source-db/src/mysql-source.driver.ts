@@ -23,6 +23,7 @@ import {
   qualifiedName,
   quoteIdentifier,
   TEMP_TABLE_PREFIX,
+  tempTableGeneration,
   tempTableName,
 } from './naming';
 import { liveBuildNames } from './live-builds';
@@ -228,7 +229,7 @@ export class MysqlSourceDriver implements SourceDriver {
       // fence anyway: stop them so they do not compete with this one
       await step(() => this.killOrphanBuilds(c, `${tmp} AS `));
       const fence = req.fence;
-      if (fence) await step(() => this.killOlderBuilds(c, schemaName, tableName, fence.generation));
+      if (fence) await step(() => this.stopOlderBuilds(c, schemaName, tableName, fence.generation));
       await step(() => c.query(`DROP TABLE IF EXISTS ${tmp}`));
       await step(() => c.query(`DROP TABLE IF EXISTS ${bak}`));
       tmpMayExist = true;
@@ -620,11 +621,13 @@ export class MysqlSourceDriver implements SourceDriver {
   }
 
   /**
-   * MySQL/MariaDB keep running a CREATE … SELECT whose client died (a killed refresher): stop any statement
-   * still building this target's temporary table, so the new build neither waits for it nor races it.
+   * MySQL/MariaDB keep running a CREATE … SELECT whose client died (a killed refresher): stop every statement
+   * building this table under an older generation's temporary name (never a newer one), so the new build neither
+   * waits for it nor races it, and drop the tables such builds left. The fence dooms them anyway; and a killed
+   * (or just finished) CREATE … SELECT can leave its table, which a crash recovery that ran while the dead
+   * build's lease was still live rightly kept.
    */
-  /** Stops statements building this table under an older generation's temporary name (never a newer one). */
-  private async killOlderBuilds(
+  private async stopOlderBuilds(
     c: PoolConnection,
     schemaName: string,
     tableName: string,
@@ -637,13 +640,29 @@ export class MysqlSourceDriver implements SourceDriver {
         WHERE ID <> CONNECTION_ID() AND COMMAND = 'Query' AND INFO LIKE ?`,
       [`%CREATE TABLE ${`${q(schemaName)}.\`${prefix}`.replace(/[\\_%]/g, (ch) => `\\${ch}`)}%`],
     );
+    const killed: number[] = [];
     for (const row of rows) {
       const info = String(row.info);
       const at = info.indexOf(prefix);
       const older = at >= 0 ? /^(\d+)_/.exec(info.slice(at + prefix.length)) : null;
       if (older && Number(older[1]) < generation) {
         await c.query(`KILL QUERY ${Number(row.id)}`).catch(() => undefined);
+        killed.push(Number(row.id));
       }
+    }
+    await this.waitForQueriesToEnd(c, killed);
+    const [tables] = await c.query<RowDataPacket[]>(
+      `SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE ?`,
+      [schemaName, likePrefix(prefix)],
+    );
+    for (const { name } of tables as { name: string }[]) {
+      const older = tempTableGeneration(String(name));
+      if (
+        older !== undefined &&
+        older < generation &&
+        String(name) === tempTableName(ENGINE, tableName, older)
+      )
+        await c.query(`DROP TABLE IF EXISTS ${qualifiedName(ENGINE, schemaName, String(name))}`);
     }
   }
 
