@@ -45,7 +45,9 @@ describe('Grafana dashboard and alert rules', () => {
     expect(byName.get('ModelRefreshRunManyFailures')).toContain('le="5"');
     expect(byName.get('ModelPersistenceMemoryHigh')).toMatch(/> 0\.8$/);
     // the limit gauge is max_staleness when a model has one, else twice its schedule interval
-    expect(byName.get('ModelCacheStale')).toContain('> max by (model_id, model_name, db_id) (model_persistence_model_staleness_limit)');
+    expect(byName.get('ModelCacheStale')).toContain(
+      '> max by (model_id, model_name, db_id) (model_persistence_model_staleness_limit)',
+    );
     expect(byName.get('DeadLetterTopicNotEmpty')).toMatch(/> 0$/);
     for (const r of alertRules()) expect(r.annotations?.summary).toBeTruthy();
   });

@@ -15,9 +15,7 @@ export class FreshnessTarget1796300000200 implements MigrationInterface {
          CHECK (max_staleness_seconds IS NULL OR max_staleness_seconds BETWEEN 60 AND 31536000)`,
     );
     // the scheduler reads the models with a target on every freshness poll
-    await q.query(
-      `CREATE INDEX card_max_staleness_idx ON card (id) WHERE max_staleness_seconds IS NOT NULL`,
-    );
+    await q.query(`CREATE INDEX card_max_staleness_idx ON card (id) WHERE max_staleness_seconds IS NOT NULL`);
   }
 
   async down(q: QueryRunner): Promise<void> {
