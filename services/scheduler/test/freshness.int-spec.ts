@@ -7,6 +7,7 @@ import { AppModule } from '../src/app.module';
 import { loadSchedulerConfig, schedulerConsumerGroup } from '../src/config';
 import {
   createSchedulerTestBed,
+  fireCounts,
   fireTime,
   header,
   SchedulerTestBed,
@@ -22,7 +23,7 @@ import {
 const FAR = '0 0 0 1 1 ? *'; // once a year: the cron never comes first here
 const TARGET_S = 60;
 let bed: SchedulerTestBed;
-let app: INestMicroservice | null = null;
+const apps: INestMicroservice[] = [];
 let db1: number;
 let db3: number;
 
@@ -55,7 +56,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await app?.close();
+  for (const app of apps) await app.close();
   await bed?.close();
 }, 60_000);
 
@@ -72,15 +73,19 @@ describe('freshness targets (real Kafka and PostgreSQL)', () => {
     const off = await model('off', db1, TARGET_S, 'off', new Date(now - 86_400_000));
     const dbOff = await model('db off', db3, TARGET_S, 'persisted', new Date(now - 86_400_000));
 
-    const config = loadSchedulerConfig({
-      ...schedulerEnv(bed, 'fresh-1', 3),
-      SCHEDULER_FRESHNESS_POLL_MS: '300',
-    });
-    app = await NestFactory.createMicroservice(AppModule.forRoot(config), {
-      ...kafkaMicroservice(config.kafka, { groupId: schedulerConsumerGroup(config) }),
-      logger: ['error', 'warn'],
-    });
-    await app.listen();
+    // two replicas: each plans the same top-ups, the schedule claims let one of them publish each
+    for (const instance of ['fresh-1', 'fresh-2']) {
+      const config = loadSchedulerConfig({
+        ...schedulerEnv(bed, instance, 3),
+        SCHEDULER_FRESHNESS_POLL_MS: '300',
+      });
+      const app = await NestFactory.createMicroservice(AppModule.forRoot(config), {
+        ...kafkaMicroservice(config.kafka, { groupId: schedulerConsumerGroup(config) }),
+        logger: ['error', 'warn'],
+      });
+      await app.listen();
+      apps.push(app);
+    }
 
     const [first] = await bed.recorder.waitFor(
       (m) => m.event?.type === 'RefreshRequested' && m.event.cardId === a,
@@ -127,6 +132,10 @@ describe('freshness targets (real Kafka and PostgreSQL)', () => {
       [`freshness:${a}`, `freshness:${a}`, `freshness:${overdue}`].sort(),
     );
     expect(claims.every((c) => c.published_at !== null)).toBe(true);
+    const counts = fireCounts(
+      bed.recorder.messages.filter((m) => header(m, 'schedule-key').startsWith('freshness:')),
+    );
+    expect([...counts.values()].flatMap((times) => [...times.values()]).every((n) => n === 1)).toBe(true);
   }, 60_000);
 
   it('clearing the target stops the top-ups', async () => {
