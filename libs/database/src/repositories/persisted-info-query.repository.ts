@@ -183,18 +183,17 @@ export class PersistedInfoQueryRepository {
     }
     if (q.stale !== undefined) {
       const f = q.stale;
+      // the limits travel as one jsonb object (cron → seconds): a keyed lookup per row, however many crons
       params.push(
         [...f.liveStates],
         f.globalCron,
-        f.limitByCron.map((l) => l.cron),
-        f.limitByCron.map((l) => l.limitSeconds),
+        JSON.stringify(Object.fromEntries(f.limitByCron.map((l) => [l.cron, l.limitSeconds]))),
       );
       const n = params.length;
-      const isStale = `(p.state = any($${n - 3}::text[]) and c.type = 'model' and not c.archived
+      const isStale = `(p.state = any($${n - 2}::text[]) and c.type = 'model' and not c.archived
         and extract(epoch from (now() - coalesce(p.last_success_at, p.created_at))) > coalesce(
           c.max_staleness_seconds::float8,
-          (select l.limit_s from unnest($${n - 1}::text[], $${n}::float8[]) as l(cron, limit_s)
-            where l.cron = coalesce(nullif(btrim(c.refresh_cron), ''), $${n - 2}::text))))`;
+          ($${n}::jsonb ->> coalesce(nullif(btrim(c.refresh_cron), ''), $${n - 1}::text))::float8))`;
       where.push(f.stale ? `coalesce(${isStale}, false)` : `not coalesce(${isStale}, false)`);
     }
     const filter = where.length ? `where ${where.join(' and ')}` : '';
