@@ -227,8 +227,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     await Promise.all([...byInstant].map(([at, fires]) => this.fireAt(at, fires)));
   }
 
-  private async fireAt(at: number, due: DueFire[]): Promise<void> {
+  private async fireAt(at: number, fires: DueFire[]): Promise<void> {
+    let due = fires;
     try {
+      if (due.some((f) => f.def.kind === 'freshness')) {
+        // a success since the last poll (another replica's top-up, a cron or manual refresh) moves the top-up:
+        // re-read the targets first and drop the fires whose schedule changed
+        await this.pollFreshness();
+        due = due.filter((f) => f.def.kind !== 'freshness' || this.engine.definition(f.def.key) === f.def);
+        if (due.length === 0) return;
+      }
       const started = Date.now();
       const prepared = await this.fires.prepare(due);
       const took = Date.now() - started;

@@ -149,4 +149,28 @@ describe('freshness targets (real Kafka and PostgreSQL)', () => {
     await sleep(2000);
     expect(topUps(row.id)).toHaveLength(1);
   }, 30_000);
+
+  it('a success just before a top-up cancels it (re-checked at fire time, even without the poll)', async () => {
+    while (apps.length) await apps.pop()!.close();
+    const now = Date.now();
+    const b = await model('success just in time', db1, TARGET_S, 'persisted', new Date(now - 40_000));
+    const config = loadSchedulerConfig({
+      ...schedulerEnv(bed, 'fresh-3', 3),
+      SCHEDULER_FRESHNESS_POLL_MS: '0',
+    });
+    const app = await NestFactory.createMicroservice(AppModule.forRoot(config), {
+      ...kafkaMicroservice(config.kafka, { groupId: schedulerConsumerGroup(config) }),
+      logger: ['error', 'warn'],
+    });
+    await app.listen();
+    apps.push(app);
+    // loaded with its top-up due in ~4 s; the model then refreshes successfully by other means
+    await bed.ds.query(`update persisted_info set last_success_at = now() where card_id = $1`, [b]);
+    await sleep(6000);
+    expect(topUps(b)).toEqual([] as ReceivedMessage[]);
+    const claims = await bed.ds.query(`select 1 from schedule_claim where schedule_key = $1`, [
+      `freshness:${b}`,
+    ]);
+    expect(claims).toEqual([]);
+  }, 30_000);
 });
