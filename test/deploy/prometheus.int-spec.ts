@@ -94,12 +94,18 @@ describe('dashboard and alert PromQL against a real Prometheus', () => {
       `INSERT INTO "database" (id, name, engine, host, port, db_name, user_name) VALUES (1, 'sales', 'postgres', 'h', 5432, 'd', 'u')`,
     );
     await ds.query(
-      `INSERT INTO card (id, name, database_id, query_sql) VALUES (1, 'Orders', 1, 'select 1'), (2, 'Stale', 1, 'select 2')`,
+      `INSERT INTO card (id, name, database_id, query_sql, max_staleness_seconds)
+       VALUES (1, 'Orders', 1, 'select 1', NULL), (2, 'Stale', 1, 'select 2', NULL), (3, 'Targeted', 1, 'select 3', 300),
+              (4, 'OnTarget', 1, 'select 4', 3600)`,
     );
     await ds.query(
       `INSERT INTO persisted_info (database_id, card_id, question_slug, schema_name, table_name, active, state, last_success_at)
        VALUES (1, 1, 'orders', 's', 'model_1_orders', true, 'persisted', now() - interval '5 minutes'),
-              (1, 2, 'stale', 's', 'model_2_stale', true, 'error', now() - interval '2 days')`,
+              (1, 2, 'stale', 's', 'model_2_stale', true, 'error', now() - interval '2 days'),
+              -- 10 minutes old: fine for the 6-hour schedule, stale for its 5-minute target
+              (1, 3, 'targeted', 's', 'model_3_targeted', true, 'persisted', now() - interval '10 minutes'),
+              -- 30 minutes old against a 1-hour target: not stale
+              (1, 4, 'ontarget', 's', 'model_4_ontarget', true, 'persisted', now() - interval '30 minutes')`,
     );
     const settings = new SettingRepository(ds);
     await settings.set(SettingKey.RefreshCronSchedule, '0 0 0/6 * * ? *');
@@ -157,6 +163,8 @@ describe('dashboard and alert PromQL against a real Prometheus', () => {
       'model_persistence_models',
       'model_persistence_model_staleness',
       'model_persistence_model_refresh_interval',
+      'model_persistence_model_max_staleness',
+      'model_persistence_model_staleness_limit',
       'model_persistence_consumer_lag',
       'model_persistence_dead_letter_messages',
       'process_memory_usage',
@@ -219,7 +227,8 @@ describe('dashboard and alert PromQL against a real Prometheus', () => {
       ].sort(),
     );
     const stale = await prom.query(alertRules().find((r) => r.alert === 'ModelCacheStale')!.expr);
-    expect(stale.data?.result.map((s) => s.metric.model_name)).toEqual(['Stale']);
+    // the target replaces the schedule's limit: 10 minutes is stale for a 5-minute target, 30 for 1 hour is not
+    expect(stale.data?.result.map((s) => s.metric.model_name).sort()).toEqual(['Stale', 'Targeted']);
   });
 
   it('Prometheus loaded the rule file and evaluates every rule without error', async () => {

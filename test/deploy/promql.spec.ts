@@ -29,6 +29,7 @@ describe('Grafana dashboard and alert rules', () => {
       'Failed models per run',
       'Models by state',
       'Top 10 stalest models',
+      'Staleness against target',
       'Consumer lag by group',
       'Dead letters',
       'Memory use',
@@ -43,7 +44,10 @@ describe('Grafana dashboard and alert rules', () => {
     expect(byName.get('ModelRefreshSlow')).toMatch(/> 1800$/);
     expect(byName.get('ModelRefreshRunManyFailures')).toContain('le="5"');
     expect(byName.get('ModelPersistenceMemoryHigh')).toMatch(/> 0\.8$/);
-    expect(byName.get('ModelCacheStale')).toContain('> 2 * max');
+    // the limit gauge is max_staleness when a model has one, else twice its schedule interval
+    expect(byName.get('ModelCacheStale')).toContain(
+      '> max by (model_id, model_name, db_id) (model_persistence_model_staleness_limit)',
+    );
     expect(byName.get('DeadLetterTopicNotEmpty')).toMatch(/> 0$/);
     for (const r of alertRules()) expect(r.annotations?.summary).toBeTruthy();
   });

@@ -1,3 +1,4 @@
 export * from './quartz-cron';
 export * from './model-cron';
 export { QuartzPattern } from './quartz-calendar';
+export * from './freshness';

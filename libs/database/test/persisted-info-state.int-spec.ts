@@ -88,7 +88,12 @@ describe('persisted_info state transitions (real PostgreSQL)', () => {
     expect(await rows.finishRefresh(old, 'fail', { error: 'late' })).toBe(false);
     const mine = { id, owner: 'r2', generation: second!.generation };
     expect(await rows.finishRefresh(mine, 'succeed', { active: true })).toBe(true);
-    expect(await rows.findById(id)).toMatchObject({ state: 'persisted', error: null });
+    const done = await rows.findById(id);
+    expect(done).toMatchObject({ state: 'persisted', error: null });
+    // the build's duration (claim to success) is kept for the scheduler's freshness top-ups
+    expect(done!.lastBuildMs).toEqual(expect.any(Number));
+    expect(done!.lastBuildMs).toBeGreaterThanOrEqual(0);
+    expect(done!.lastBuildMs).toBeLessThan(60_000);
     // a row this run already finished is not claimed again by the same run
     expect(await rows.claimForRefresh(id, 'r3', 30_000, run, true)).toBeNull();
   });

@@ -15,7 +15,7 @@ import {
   TopicName,
   Topics,
 } from '@model-persistence/contracts';
-import { ownCron, QuartzSchedule } from '@model-persistence/cron';
+import { ownCron, scheduleIntervalSeconds, stalenessLimitSeconds } from '@model-persistence/cron';
 import { ObservabilityRepository, SettingKey, SettingRepository } from '@model-persistence/database';
 import { KAFKA } from '@model-persistence/messaging';
 import {
@@ -34,18 +34,8 @@ export const DEFAULT_LAG_GROUPS: ConsumerGroupSelector[] = consumerGroupSelector
   refresherGroup: ConsumerGroups.refresher.defaultGroup,
 });
 
-/** Seconds between fires of a Quartz schedule: the widest gap among the next few fires (irregular crons). */
-export function scheduleIntervalSeconds(cron: string, timeZone: string, now = new Date()): number | null {
-  try {
-    const runs = new QuartzSchedule(cron, timeZone).nextRuns(4, now);
-    let widest = 0;
-    for (let i = 1; i < runs.length; i++)
-      widest = Math.max(widest, runs[i].getTime() - runs[i - 1].getTime());
-    return widest > 0 ? widest / 1000 : null;
-  } catch {
-    return null;
-  }
-}
+/** Kept here for the callers that imported it from runtime; the definition lives in libs/cron. */
+export { scheduleIntervalSeconds };
 
 /** Models by state and staleness, read from the app database. */
 export class DatabaseGaugeSource implements ModelGaugeSource {
@@ -69,14 +59,19 @@ export class DatabaseGaugeSource implements ModelGaugeSource {
       if (!intervals.has(cron)) intervals.set(cron, scheduleIntervalSeconds(cron, timeZone || 'UTC'));
       return intervals.get(cron) ?? null;
     };
-    return rows.map((r) => ({
-      persistedInfoId: r.persistedInfoId,
-      cardId: r.cardId,
-      databaseId: r.databaseId,
-      modelName: r.modelName,
-      stalenessSeconds: r.stalenessSeconds,
-      intervalSeconds: interval(ownCron(r.refreshCron) ?? globalCron),
-    }));
+    return rows.map((r) => {
+      const intervalSeconds = interval(ownCron(r.refreshCron) ?? globalCron);
+      return {
+        persistedInfoId: r.persistedInfoId,
+        cardId: r.cardId,
+        databaseId: r.databaseId,
+        modelName: r.modelName,
+        stalenessSeconds: r.stalenessSeconds,
+        intervalSeconds,
+        maxStalenessSeconds: r.maxStalenessSeconds,
+        limitSeconds: stalenessLimitSeconds(r.maxStalenessSeconds, intervalSeconds),
+      };
+    });
   }
 }
 

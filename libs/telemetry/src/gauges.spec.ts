@@ -48,6 +48,8 @@ describe('observable gauges', () => {
             modelName: 'Orders',
             stalenessSeconds: 120,
             intervalSeconds: 3600,
+            maxStalenessSeconds: 600,
+            limitSeconds: 600,
           },
           {
             persistedInfoId: 6,
@@ -72,6 +74,11 @@ describe('observable gauges', () => {
       // No schedule known → no interval series (the stale alert cannot fire on a guess).
       const interval = await collect(reader, 'model_persistence.model.refresh_interval');
       expect(interval.map((s) => [s.attributes['model.id'], s.value])).toEqual([['5', 3600]]);
+      // the freshness target, and the limit the stale alert compares with (target, else twice the interval)
+      const target = await collect(reader, 'model_persistence.model.max_staleness');
+      expect(target.map((s) => [s.attributes['model.id'], s.value])).toEqual([['5', 600]]);
+      const limit = await collect(reader, 'model_persistence.model.staleness_limit');
+      expect(limit.map((s) => [s.attributes['model.id'], s.value])).toEqual([['5', 600]]);
     };
     await expectValues();
     fail = true;

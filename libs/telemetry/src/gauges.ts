@@ -15,6 +15,10 @@ export interface ModelStaleness {
   stalenessSeconds: number;
   /** Seconds between two fires of the model's schedule; null when unknown. */
   intervalSeconds: number | null;
+  /** The model's freshness target (card max_staleness) in seconds; null when it has none. */
+  maxStalenessSeconds?: number | null;
+  /** Staleness beyond which the model is stale: the target, else twice the interval; null: never stale. */
+  limitSeconds?: number | null;
 }
 
 /** Where the model gauges read from (the app database); implemented next to a repository. */
@@ -85,6 +89,24 @@ export function registerModelGauges(source: ModelGaugeSource): void {
       (await staleness())
         .filter((m) => m.intervalSeconds !== null)
         .map((m) => ({ value: m.intervalSeconds as number, attributes: modelAttrs(m) })),
+  );
+  Metrics.observe(
+    'model_persistence.model.max_staleness',
+    'Freshness target (max_staleness) of a model that has one',
+    's',
+    async () =>
+      (await staleness())
+        .filter((m) => m.maxStalenessSeconds != null)
+        .map((m) => ({ value: m.maxStalenessSeconds as number, attributes: modelAttrs(m) })),
+  );
+  Metrics.observe(
+    'model_persistence.model.staleness_limit',
+    'Staleness beyond which a model is stale: its max_staleness, else twice its schedule interval',
+    's',
+    async () =>
+      (await staleness())
+        .filter((m) => m.limitSeconds != null)
+        .map((m) => ({ value: m.limitSeconds as number, attributes: modelAttrs(m) })),
   );
 }
 

@@ -12,6 +12,7 @@ describe('scheduler config', () => {
       claimCleanupCron: '0 0 3 * * ? *',
       claimRetentionDays: 7,
       resyncIntervalMs: 300_000,
+      freshnessPollMs: 10_000,
     });
     expect(schedulerConsumerGroup(c)).toBe('scheduler-a1');
   });

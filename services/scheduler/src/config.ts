@@ -22,6 +22,8 @@ export const schedulerEnvSchema = z.object({
   SCHEDULER_CLAIM_CLEANUP_CRON: quartz('0 0 3 * * ? *'),
   SCHEDULER_CLAIM_RETENTION_DAYS: envInt(7, 1, 3650),
   SCHEDULER_RESYNC_INTERVAL_MS: envInt(300_000, 0, 86_400_000),
+  // how often the models with a freshness target are re-read (their fresh-as-of times move with every success)
+  SCHEDULER_FRESHNESS_POLL_MS: envInt(10_000, 0, 3_600_000),
 });
 
 export type SchedulerConfig = ReturnType<typeof loadSchedulerConfig>;
@@ -39,6 +41,7 @@ export function loadSchedulerConfig(env = process.env) {
         claimCleanupCron: e.SCHEDULER_CLAIM_CLEANUP_CRON,
         claimRetentionDays: e.SCHEDULER_CLAIM_RETENTION_DAYS,
         resyncIntervalMs: e.SCHEDULER_RESYNC_INTERVAL_MS,
+        freshnessPollMs: e.SCHEDULER_FRESHNESS_POLL_MS,
       },
     }),
     env,

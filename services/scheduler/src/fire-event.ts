@@ -29,6 +29,7 @@ export function buildFireEvent(def: ScheduleDef, fireTime: number): OutgoingEven
   switch (def.kind) {
     case 'database':
     case 'model':
+    case 'freshness': // a top-up for a freshness target: the same request as the model's own schedule
       return {
         topic: Topics.RefreshRequested,
         key: databaseKey(def.databaseId!),
@@ -36,7 +37,7 @@ export function buildFireEvent(def: ScheduleDef, fireTime: number): OutgoingEven
         event: createEvent('RefreshRequested', {
           ...common,
           databaseId: def.databaseId!,
-          ...(def.kind === 'model' ? { cardId: def.cardId! } : {}),
+          ...(def.kind === 'database' ? {} : { cardId: def.cardId! }),
           trigger: 'scheduled',
         }),
       };

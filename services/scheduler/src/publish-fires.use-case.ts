@@ -292,6 +292,7 @@ function describe(f: DueFire): string {
     case 'database':
       return `RefreshRequested{databaseId:${f.def.databaseId}}`;
     case 'model':
+    case 'freshness':
       return `RefreshRequested{databaseId:${f.def.databaseId}, cardId:${f.def.cardId}}`;
     case 'prune':
       return 'PruneRequested{trigger:scheduled}';

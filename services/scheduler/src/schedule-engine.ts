@@ -1,5 +1,6 @@
 import { QuartzSchedule } from '@model-persistence/cron';
 import { errorMessage } from '@model-persistence/errors';
+import { firstFreshnessFire, nextFreshnessFire, PreviousCronFire } from './freshness-plan';
 import { ScheduleHeap } from './schedule-heap';
 import { ScheduleDef } from './schedule-plan';
 
@@ -22,8 +23,13 @@ export interface TakeResult {
   missed: { def: ScheduleDef; fireTime: number }[];
 }
 
+const freshnessSignature = (d: ScheduleDef) =>
+  d.freshness
+    ? `|${d.freshness.since}|${d.freshness.anchor}|${d.freshness.every}|${d.freshness.cron ?? ''}`
+    : '';
+
 const signature = (d: ScheduleDef) =>
-  `${d.kind}|${d.cron ?? ''}|${d.at ?? ''}|${d.timeZone}|${d.databaseId ?? ''}|${d.cardId ?? ''}`;
+  `${d.kind}|${d.cron ?? ''}|${d.at ?? ''}|${d.timeZone}|${d.databaseId ?? ''}|${d.cardId ?? ''}${freshnessSignature(d)}`;
 
 /**
  * Quartz schedules by (cron, zone), and memoized next-fire computations: 10,000 databases on the global cron
@@ -68,6 +74,17 @@ export class CalendarCache {
   previousAtOrBefore(cron: string, timeZone: string, at: number): number | null {
     return this.get(cron, timeZone).previousAtOrBefore(new Date(at))?.getTime() ?? null;
   }
+
+  /** previousAtOrBefore in one zone, null for a cron that does not parse (a freshness grid's cover check). */
+  previousIn(timeZone: string): PreviousCronFire {
+    return (cron, at) => {
+      try {
+        return this.previousAtOrBefore(cron, timeZone, at);
+      } catch {
+        return null;
+      }
+    };
+  }
 }
 
 /**
@@ -106,12 +123,16 @@ export class ScheduleEngine {
     return [...this.defs.values()].map((d) => d.def);
   }
 
-  apply(plan: ScheduleDef[], now: number): ApplyResult {
+  /**
+   * Reconciles the schedules `inScope` selects (all by default) with `plan`: the freshness poll re-plans only
+   * the `freshness:` schedules, a full reload everything.
+   */
+  apply(plan: ScheduleDef[], now: number, inScope: (key: string) => boolean = () => true): ApplyResult {
     const result: ApplyResult = { added: 0, changed: 0, removed: 0, invalid: [] };
     const wanted = new Map<string, ScheduleDef>();
     for (const d of plan) wanted.set(d.key, d);
     for (const key of [...this.defs.keys()]) {
-      if (!wanted.has(key)) {
+      if (inScope(key) && !wanted.has(key)) {
         this.defs.delete(key);
         this.heap.remove(key);
         result.removed++;
@@ -123,7 +144,9 @@ export class ScheduleEngine {
       if (existing?.sig === sig) continue;
       let due: number | null;
       try {
-        due = def.at ?? (def.cron ? this.calendars.nextAfter(def.cron, def.timeZone, now) : null);
+        due = def.freshness
+          ? firstFreshnessFire(def.freshness, now, this.calendars.previousIn(def.timeZone))
+          : (def.at ?? (def.cron ? this.calendars.nextAfter(def.cron, def.timeZone, now) : null));
       } catch (e) {
         result.invalid.push({ key, error: errorMessage(e) });
         if (existing) {
@@ -140,7 +163,10 @@ export class ScheduleEngine {
       else result.added++;
     }
     const inUse = new Set<string>();
-    for (const { def } of this.defs.values()) if (def.cron) inUse.add(`${def.cron}\u0000${def.timeZone}`);
+    for (const { def } of this.defs.values()) {
+      const cron = def.cron ?? def.freshness?.cron;
+      if (cron) inUse.add(`${cron}\u0000${def.timeZone}`);
+    }
     this.calendars.retain(inUse);
     return result;
   }
@@ -156,6 +182,14 @@ export class ScheduleEngine {
       if (!entry) continue;
       const { def } = entry;
       out.due.push({ def, fireTime: due });
+      if (def.freshness) {
+        // the next grid point; when the scheduler was late past it, the first one ahead (no burst of top-ups)
+        this.heap.upsert(
+          key,
+          nextFreshnessFire(def.freshness, Math.max(due, now), this.calendars.previousIn(def.timeZone)),
+        );
+        continue;
+      }
       if (!def.cron) continue; // one-shot: stays known (so a reload does not re-add it) but never re-queued
       let next = this.calendars.nextAfter(def.cron, def.timeZone, due);
       if (next !== null && next <= now) {

@@ -1,9 +1,10 @@
 import { PRUNE_CRON, resolveDatabaseCron, resolveModelCron } from '@model-persistence/cron';
+import type { FreshnessTiming } from './freshness-plan';
 
 export type ScheduleKind =
-  'database' | 'model' | 'prune' | 'prune-disable' | 'prune-followup' | 'claim-cleanup';
+  'database' | 'model' | 'freshness' | 'prune' | 'prune-disable' | 'prune-followup' | 'claim-cleanup';
 
-/** One schedule: recurring (cron) or one-shot (at). Its key names it in the heap and in schedule_claim. */
+/** One schedule: recurring (cron), one-shot (at) or a freshness top-up grid (freshness). Its key names it in the heap and in schedule_claim. */
 export interface ScheduleDef {
   key: string;
   kind: ScheduleKind;
@@ -13,6 +14,8 @@ export interface ScheduleDef {
   timeZone: string;
   databaseId?: number;
   cardId?: number;
+  /** Freshness target of a model (kind `freshness`): fires on its grid, see freshness-plan.ts. */
+  freshness?: FreshnessTiming;
 }
 
 /** What the schedules depend on, read from the app database. */

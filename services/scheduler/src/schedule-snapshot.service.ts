@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import {
   CardRepository,
+  FreshnessTargetRow,
   SettingKey,
   SettingRepository,
   SourceDatabaseRepository,
@@ -31,5 +32,10 @@ export class ScheduleSnapshotService {
       databaseIds: databases.map((d) => d.id),
       overrides: overrides.map((c) => ({ cardId: c.id, databaseId: c.databaseId, cron: c.refreshCron! })),
     };
+  }
+
+  /** Models with a freshness target to keep fresh (one indexed query: the freshness poll runs it often). */
+  loadFreshness(): Promise<FreshnessTargetRow[]> {
+    return this.cards.findFreshnessTargets();
   }
 }

@@ -5,8 +5,9 @@ import { errorMessage } from '@model-persistence/errors';
 import { Metrics } from '@model-persistence/telemetry';
 import { SchedulerConfig } from './config';
 import { PublishFiresUseCase } from './publish-fires.use-case';
+import { isFreshnessKey, planFreshness } from './freshness-plan';
 import { DueFire, ScheduleEngine } from './schedule-engine';
-import { planSchedules } from './schedule-plan';
+import { planSchedules, ScheduleSnapshot } from './schedule-plan';
 import { ScheduleSnapshotService } from './schedule-snapshot.service';
 
 /**
@@ -40,6 +41,12 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private stopped = false;
   private lastEnabled: boolean | null = null;
+  /** The settings of the last full reload (the freshness poll plans with them). */
+  private lastSnapshot: ScheduleSnapshot | null = null;
+  /** Freshness rows are applied only if read after the ones applied last (a slow read must not undo a newer one). */
+  private freshnessReads = 0;
+  private freshnessApplied = 0;
+  private polling = false;
   readonly startedAt = Date.now();
   private lead: number;
 
@@ -61,6 +68,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     );
     if (resyncIntervalMs > 0)
       this.intervals.push(setInterval(() => this.track(this.requestReload('resync')), resyncIntervalMs));
+    const { freshnessPollMs } = this.config.scheduler;
+    if (freshnessPollMs > 0)
+      this.intervals.push(setInterval(() => this.track(this.pollFreshness()), freshnessPollMs));
     this.logger.log(`scheduler ${this.config.instanceId} holds ${this.engine.size} schedule(s)`);
   }
 
@@ -101,11 +111,19 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private async reload(): Promise<void> {
-    const snapshot = await this.snapshots.load();
+    const read = ++this.freshnessReads;
+    const [snapshot, targets] = await Promise.all([this.snapshots.load(), this.snapshots.loadFreshness()]);
     const now = Date.now();
-    const plan = planSchedules(snapshot, this.config.scheduler, now);
+    this.lastSnapshot = snapshot;
+    const fresh = read > this.freshnessApplied;
+    if (fresh) this.freshnessApplied = read;
+    const plan = [
+      ...planSchedules(snapshot, this.config.scheduler, now),
+      ...(fresh ? planFreshness(snapshot, targets) : []),
+    ];
     const before = this.engine.size;
-    const r = this.engine.apply(plan, now);
+    // rows older than the last applied ones leave the freshness schedules as they are
+    const r = this.engine.apply(plan, now, fresh ? () => true : (key) => !isFreshnessKey(key));
     Metrics.schedules().add(this.engine.size - before);
     for (const bad of r.invalid)
       Metrics.schedulerFires().add(1, { kind: bad.key.split(':')[0], result: 'skipped' });
@@ -128,6 +146,31 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         `rescheduled: ${r.added} added, ${r.changed} changed, ${r.removed} removed; ${this.engine.size} schedule(s), cron "${snapshot.cron}" ${snapshot.timeZone}`,
       );
     this.arm();
+  }
+
+  /**
+   * Re-reads the models with a freshness target (a success moves a model's top-up time) and re-plans only their
+   * schedules: one indexed query, so it can run every few seconds, unlike the full reload.
+   */
+  private async pollFreshness(): Promise<void> {
+    if (this.polling || this.stopped || !this.lastSnapshot) return;
+    this.polling = true;
+    try {
+      const read = ++this.freshnessReads;
+      const targets = await this.snapshots.loadFreshness();
+      if (read <= this.freshnessApplied || this.stopped || !this.lastSnapshot) return;
+      this.freshnessApplied = read;
+      const before = this.engine.size;
+      const r = this.engine.apply(planFreshness(this.lastSnapshot, targets), Date.now(), isFreshnessKey);
+      Metrics.schedules().add(this.engine.size - before);
+      if (r.added || r.removed)
+        this.logger.log(`freshness targets: ${r.added} added, ${r.removed} removed, ${r.changed} moved`);
+      this.arm();
+    } catch (e) {
+      this.logger.warn(`freshness poll failed: ${errorMessage(e)}`);
+    } finally {
+      this.polling = false;
+    }
   }
 
   /** SCHEDULER_FIRE_MISSED_ON_START: each schedule's latest planned fire, unless some replica published it. */
@@ -184,8 +227,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     await Promise.all([...byInstant].map(([at, fires]) => this.fireAt(at, fires)));
   }
 
-  private async fireAt(at: number, due: DueFire[]): Promise<void> {
+  private async fireAt(at: number, fires: DueFire[]): Promise<void> {
+    let due = fires;
     try {
+      if (due.some((f) => f.def.kind === 'freshness')) {
+        // a success since the last poll (another replica's top-up, a cron or manual refresh) moves the top-up:
+        // re-read the targets first and drop the fires whose schedule changed
+        await this.pollFreshness();
+        due = due.filter((f) => f.def.kind !== 'freshness' || this.engine.definition(f.def.key) === f.def);
+        if (due.length === 0) return;
+      }
       const started = Date.now();
       const prepared = await this.fires.prepare(due);
       const took = Date.now() - started;

@@ -53,6 +53,13 @@ export class CardEntity {
   @Column({ type: 'jsonb', nullable: true })
   incremental!: IncrementalSettings | null;
 
+  /**
+   * Freshness target in seconds (API: ISO-8601 `max_staleness`): the scheduler requests a refresh in time for
+   * the cache to stay within it (null: the schedule alone decides). CHECK: 60 … 31,536,000.
+   */
+  @Column({ name: 'max_staleness_seconds', type: 'integer', nullable: true })
+  maxStalenessSeconds!: number | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

@@ -66,6 +66,10 @@ export class PersistedInfoEntity {
   @Column({ name: 'last_success_at', type: 'timestamptz', nullable: true })
   lastSuccessAt!: Date | null;
 
+  /** Milliseconds of the last successful build, claim to success (the scheduler's expected build time). */
+  @Column({ name: 'last_build_ms', type: 'integer', nullable: true })
+  lastBuildMs!: number | null;
+
   /** Lease of the refresher working on this row (owner + expiry), so dead runs are detectable. */
   @Column({ name: 'lease_owner', type: 'text', nullable: true })
   leaseOwner!: string | null;

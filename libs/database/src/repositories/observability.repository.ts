@@ -17,6 +17,8 @@ export interface ModelFreshnessRow {
   stalenessSeconds: number;
   /** The card's own cron, or null when it follows the global schedule. */
   refreshCron: string | null;
+  /** The card's freshness target in seconds (null: none). */
+  maxStalenessSeconds: number | null;
 }
 
 /** Read-only aggregates for the observable gauges (models by state, staleness); one query each per scrape. */
@@ -40,8 +42,9 @@ export class ObservabilityRepository {
       name: string | null;
       staleness: string;
       refresh_cron: string | null;
+      max_staleness_seconds: number | null;
     }[] = await this.ds.query(
-      `SELECT p.id, p.card_id, p.database_id, c.name, c.refresh_cron,
+      `SELECT p.id, p.card_id, p.database_id, c.name, c.refresh_cron, c.max_staleness_seconds,
               extract(epoch FROM now() - coalesce(p.last_success_at, p.created_at)) AS staleness
          FROM persisted_info p
          JOIN card c ON c.id = p.card_id AND NOT c.archived AND c.type = 'model'
@@ -57,6 +60,7 @@ export class ObservabilityRepository {
       modelName: r.name ?? '',
       stalenessSeconds: Math.max(0, Number(r.staleness)),
       refreshCron: r.refresh_cron,
+      maxStalenessSeconds: r.max_staleness_seconds === null ? null : Number(r.max_staleness_seconds),
     }));
   }
 }

@@ -26,10 +26,27 @@ export interface PersistedInfoDetail {
   cardType: string | null;
   cardArchived: boolean | null;
   cardRefreshCron: string | null;
+  /** The card's freshness target in seconds (null: none). */
+  cardMaxStalenessSeconds: number | null;
   databaseName: string;
   databasePersistEnabled: boolean;
   /** Whole seconds since the last successful refresh (null if never refreshed). */
   stalenessSeconds: number | null;
+  /** Whole seconds since the last success, or since the row was created when it never succeeded (what "stale" measures). */
+  ageSeconds: number;
+}
+
+/**
+ * The `stale` filter: a live model of a live card whose age (since its last success, else since it was created)
+ * is beyond its limit: the card's max_staleness, else `limitByCron` of its schedule (own cron, else the global
+ * one; limitSeconds = twice the schedule interval, computed by the caller from libs/cron). Same definition as the
+ * staleness gauges and the api's `stale` flag.
+ */
+export interface StaleFilter {
+  stale: boolean;
+  liveStates: readonly string[];
+  globalCron: string;
+  limitByCron: { cron: string; limitSeconds: number }[];
 }
 
 export const PERSISTED_INFO_SORT_KEYS = [
@@ -49,6 +66,7 @@ export interface PersistedInfoListQuery {
   search?: string;
   sort?: PersistedInfoSortKey;
   direction?: 'asc' | 'desc';
+  stale?: StaleFilter;
   limit: number;
   offset: number;
 }
@@ -84,9 +102,11 @@ interface Raw {
   card_type: string | null;
   card_archived: boolean | null;
   card_refresh_cron: string | null;
+  card_max_staleness_seconds: number | null;
   database_name: string;
   database_persist_enabled: boolean;
   staleness_seconds: string | null;
+  age_seconds: string;
   total?: string;
 }
 
@@ -99,8 +119,10 @@ const SELECT = `
          ${iso('p.refresh_end')} as refresh_end, ${iso('p.state_change_at')} as state_change_at, p.error,
          ${iso('p.created_at')} as created_at, p.creator, ${iso('p.last_success_at')} as last_success_at,
          c.name as card_name, c.type as card_type, c.archived as card_archived, c.refresh_cron as card_refresh_cron,
+         c.max_staleness_seconds as card_max_staleness_seconds,
          d.name as database_name, d.persist_models_enabled as database_persist_enabled,
-         floor(extract(epoch from (now() - p.last_success_at)))::bigint as staleness_seconds`;
+         floor(extract(epoch from (now() - p.last_success_at)))::bigint as staleness_seconds,
+         floor(extract(epoch from (now() - coalesce(p.last_success_at, p.created_at))))::bigint as age_seconds`;
 const JOINS = `
   join "database" d on d.id = p.database_id
   left join card c on c.id = p.card_id`;
@@ -130,9 +152,12 @@ function toDetail(r: Raw): PersistedInfoDetail {
     cardType: r.card_type,
     cardArchived: r.card_archived,
     cardRefreshCron: r.card_refresh_cron,
+    cardMaxStalenessSeconds:
+      r.card_max_staleness_seconds === null ? null : Number(r.card_max_staleness_seconds),
     databaseName: r.database_name,
     databasePersistEnabled: r.database_persist_enabled,
     stalenessSeconds: r.staleness_seconds === null ? null : Math.max(0, Number(r.staleness_seconds)),
+    ageSeconds: Math.max(0, Number(r.age_seconds)),
   };
 }
 
@@ -156,11 +181,27 @@ export class PersistedInfoQueryRepository {
       params.push(q.search.toLowerCase());
       where.push(`position($${params.length} in lower(coalesce(c.name, ''))) > 0`);
     }
+    if (q.stale !== undefined) {
+      const f = q.stale;
+      // the limits travel as one jsonb object (cron → seconds): a keyed lookup per row, however many crons
+      params.push(
+        [...f.liveStates],
+        f.globalCron,
+        JSON.stringify(Object.fromEntries(f.limitByCron.map((l) => [l.cron, l.limitSeconds]))),
+      );
+      const n = params.length;
+      const isStale = `(p.state = any($${n - 2}::text[]) and c.type = 'model' and not c.archived
+        and extract(epoch from (now() - coalesce(p.last_success_at, p.created_at))) > coalesce(
+          c.max_staleness_seconds::float8,
+          ($${n}::jsonb ->> coalesce(nullif(btrim(c.refresh_cron), ''), $${n - 1}::text))::float8))`;
+      where.push(f.stale ? `coalesce(${isStale}, false)` : `not coalesce(${isStale}, false)`);
+    }
     const filter = where.length ? `where ${where.join(' and ')}` : '';
     params.push(q.limit, q.offset);
-    // sorting by id (the default) and filtering by state or database need no join; a name sort or search does
+    // sorting by id (the default) and filtering by state or database need no join; a name sort, search or the
+    // stale filter does
     const sortKey = q.sort ?? 'id';
-    const joins = sortKey === 'id' && q.search === undefined ? '' : JOINS;
+    const joins = sortKey === 'id' && q.search === undefined && q.stale === undefined ? '' : JOINS;
     const order =
       sortKey === 'id'
         ? `p.id ${q.direction === 'desc' ? 'desc' : 'asc'}`
@@ -184,6 +225,15 @@ export class PersistedInfoQueryRepository {
       params.slice(0, -2),
     );
     return { rows: [], total: Number(count[0].n) };
+  }
+
+  /** The distinct own crons of cards (the stale filter needs each one's schedule interval). */
+  async distinctCardCrons(): Promise<string[]> {
+    const rows = await this.ds.query<{ refresh_cron: string }[]>(
+      `select distinct btrim(refresh_cron) as refresh_cron from card
+        where refresh_cron is not null and btrim(refresh_cron) <> ''`,
+    );
+    return rows.map((r) => r.refresh_cron);
   }
 
   async findById(id: number): Promise<PersistedInfoDetail | null> {

@@ -255,6 +255,13 @@ export class PersistedInfoRepository {
       .update()
       .set({
         ...extra,
+        // what the scheduler expects the next build to take (freshness targets): claim to success
+        ...(outcome === 'succeed'
+          ? {
+              lastBuildMs: () =>
+                'least(2147483647, greatest(0, round(extract(epoch from (now() - refresh_begin)) * 1000)))::int',
+            }
+          : {}),
         state: TRANSITIONS[outcome].to[0],
         refreshEnd: () => 'now()',
         stateChangeAt: () => 'now()',

@@ -1,3 +1,4 @@
+import { formatIsoDuration } from '@model-persistence/cron';
 import {
   AdminUserEntity,
   CardEntity,
@@ -34,6 +35,10 @@ export function presentPersistedInfo(i: PersistedInfoItem) {
     refresh_cron: i.cardRefreshCron,
     next_fire_time: iso(i.nextFireTime),
     staleness_seconds: i.stalenessSeconds,
+    max_staleness: i.cardMaxStalenessSeconds === null ? null : formatIsoDuration(i.cardMaxStalenessSeconds),
+    max_staleness_seconds: i.cardMaxStalenessSeconds,
+    staleness_limit_seconds: i.stalenessLimitSeconds,
+    stale: i.stale,
   };
 }
 
@@ -76,6 +81,8 @@ export function presentCard(c: CardEntity) {
           full_rebuild_cron: c.incremental.fullRebuildCron,
         }
       : null,
+    max_staleness: c.maxStalenessSeconds === null ? null : formatIsoDuration(c.maxStalenessSeconds),
+    max_staleness_seconds: c.maxStalenessSeconds,
     created_at: iso(c.createdAt),
     updated_at: iso(c.updatedAt),
   };

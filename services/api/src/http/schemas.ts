@@ -1,3 +1,9 @@
+import {
+  formatIsoDuration,
+  MAX_MAX_STALENESS_SECONDS,
+  MIN_MAX_STALENESS_SECONDS,
+  parseIsoDuration,
+} from '@model-persistence/cron';
 import { PERSISTED_INFO_SORT_KEYS, PERSISTED_STATES } from '@model-persistence/database';
 import { z } from 'zod';
 import { MAX_ID } from '../common/ids';
@@ -38,6 +44,11 @@ export const persistedInfoListQuery = z.strictObject({
   q: z.string().trim().min(1).max(254).optional(),
   sort: z.enum(PERSISTED_INFO_SORT_KEYS).optional(),
   direction: z.enum(['asc', 'desc']).optional(),
+  /** true: only stale models (staleness beyond max_staleness, else twice the schedule interval); false: the others. */
+  stale: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional(),
 });
 
 export const taskHistoryQuery = z.strictObject({
@@ -121,6 +132,34 @@ const incrementalSettings = z.strictObject({
   full_rebuild_cron: cron.nullable().optional(),
 });
 
+/**
+ * Freshness target: an ISO-8601 duration of weeks, days, hours, minutes, seconds ("PT30M", "PT2H", "P1D"), from
+ * 1 minute to 365 days, stored in seconds; null clears it.
+ */
+export const maxStaleness = z
+  .string()
+  .max(40)
+  .transform((v, ctx) => {
+    const seconds = parseIsoDuration(v);
+    if (seconds === null) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'must be an ISO-8601 duration of days, hours, minutes or seconds, e.g. "PT30M", "PT2H", "P1D"',
+      });
+      return z.NEVER;
+    }
+    if (seconds < MIN_MAX_STALENESS_SECONDS || seconds > MAX_MAX_STALENESS_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be between ${formatIsoDuration(MIN_MAX_STALENESS_SECONDS)} and ${formatIsoDuration(MAX_MAX_STALENESS_SECONDS)} (got ${formatIsoDuration(seconds)})`,
+      });
+      return z.NEVER;
+    }
+    return seconds;
+  })
+  .meta({ description: 'ISO-8601 duration, PT1M … P365D, e.g. "PT30M"', example: 'PT30M' });
+
 export const cardCreateBody = z.strictObject({
   name,
   database_id: z.int().min(1).max(MAX_ID),
@@ -130,6 +169,7 @@ export const cardCreateBody = z.strictObject({
   refresh_cron: cron.nullable().optional(),
   indexes: modelIndexes.nullable().optional(),
   incremental: incrementalSettings.nullable().optional(),
+  max_staleness: maxStaleness.nullable().optional(),
 });
 
 export const cardPatchBody = z
@@ -141,6 +181,7 @@ export const cardPatchBody = z
     refresh_cron: cron.nullable().optional(),
     indexes: modelIndexes.nullable().optional(),
     incremental: incrementalSettings.nullable().optional(),
+    max_staleness: maxStaleness.nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, 'must change at least one field');
 

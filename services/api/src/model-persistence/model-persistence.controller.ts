@@ -121,7 +121,10 @@ export class ModelPersistenceController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'Persisted models with names, next fire time and staleness, by id.' })
+  @ApiOperation({
+    summary:
+      'Persisted models with names, next fire time and staleness, by id; stale=true|false filters on the freshness limit (max_staleness, else twice the schedule interval).',
+  })
   async list(@ZodQuery(persistedInfoListQuery) q: z.infer<typeof persistedInfoListQuery>) {
     const page = await this.query.list({
       limit: q.limit,
@@ -131,6 +134,7 @@ export class ModelPersistenceController {
       search: q.q,
       sort: q.sort,
       direction: q.direction,
+      stale: q.stale,
     });
     return { ...page, data: page.data.map(presentPersistedInfo) };
   }

@@ -1,5 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { QuartzSchedule, resolveModelCron } from '@model-persistence/cron';
+import {
+  ownCron,
+  QuartzSchedule,
+  resolveModelCron,
+  scheduleIntervalSeconds,
+  stalenessLimitSeconds,
+} from '@model-persistence/cron';
 import {
   LIVE_STATES,
   PersistedInfoDetail,
@@ -7,6 +13,7 @@ import {
   PersistedInfoQueryRepository,
   PersistedState,
   SettingKey,
+  StaleFilter,
   SettingRepository,
 } from '@model-persistence/database';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
@@ -14,7 +21,14 @@ import { DomainError, ErrorCode } from '@model-persistence/errors';
 export interface PersistedInfoItem extends PersistedInfoDetail {
   /** Next scheduled refresh (card override or global cron, in the schedule time zone); null when not scheduled. */
   nextFireTime: Date | null;
+  /** Staleness beyond which the model is stale (max_staleness, else twice its schedule interval); null: none. */
+  stalenessLimitSeconds: number | null;
+  /** Live model whose age since its last success (or creation) is beyond its limit. */
+  stale: boolean;
 }
+
+/** The list query as the controller passes it: `stale` is a plain boolean here. */
+export type PersistedInfoListRequest = Omit<PersistedInfoListQuery, 'stale'> & { stale?: boolean };
 
 export interface PersistedInfoPage {
   data: PersistedInfoItem[];
@@ -78,10 +92,45 @@ export class NextFireCalculator {
   }
 }
 
+/** How long a computed schedule interval is reused (irregular crons' widest gap moves with time). */
+const INTERVAL_TTL_MS = 60_000;
+
+/**
+ * Staleness limits per schedule (cron + zone): twice the schedule interval (libs/cron `stalenessLimitSeconds`,
+ * the same rule as the ModelCacheStale alert's gauge), cached a minute.
+ */
+export class StalenessLimits {
+  private readonly entries = new Map<string, { interval: number | null; until: number }>();
+
+  constructor(private readonly maxEntries = 10_000) {}
+
+  interval(cron: string, timeZone: string, now = Date.now()): number | null {
+    const key = `${timeZone}|${cron}`;
+    const hit = this.entries.get(key);
+    if (hit && hit.until > now) return hit.interval;
+    if (this.entries.size >= this.maxEntries) this.entries.clear();
+    const interval = scheduleIntervalSeconds(cron, timeZone || 'UTC', new Date(now));
+    this.entries.set(key, { interval, until: now + INTERVAL_TTL_MS });
+    return interval;
+  }
+
+  limitFor(row: PersistedInfoDetail, globalCron: string, timeZone: string): number | null {
+    const cron = ownCron(row.cardRefreshCron) ?? globalCron;
+    return stalenessLimitSeconds(row.cardMaxStalenessSeconds, cron ? this.interval(cron, timeZone) : null);
+  }
+
+  isStale(row: PersistedInfoDetail, limit: number | null): boolean {
+    if (!SCHEDULED_STATES.has(row.state)) return false;
+    if (row.cardId === null || row.cardType !== 'model' || row.cardArchived) return false;
+    return limit !== null && row.ageSeconds > limit;
+  }
+}
+
 /** The read side: list and single persisted-info items with names, next fire time and staleness. */
 @Injectable()
 export class PersistedInfoQueryUseCase {
   private readonly nextFires = new NextFireCache();
+  private readonly limits = new StalenessLimits();
   private settingsCache: { value: Promise<Record<SettingKey, string>>; until: number } | null = null;
 
   constructor(
@@ -89,10 +138,12 @@ export class PersistedInfoQueryUseCase {
     private readonly settings: SettingRepository,
   ) {}
 
-  async list(q: PersistedInfoListQuery): Promise<PersistedInfoPage> {
-    const [page, calc] = await Promise.all([this.query.page(q), this.calculator()]);
+  async list(q: PersistedInfoListRequest): Promise<PersistedInfoPage> {
+    const stale = q.stale === undefined ? undefined : await this.staleFilter(q.stale);
+    const [page, calc] = await Promise.all([this.query.page({ ...q, stale }), this.calculator()]);
+    const s = await this.settingsSnapshot();
     return {
-      data: page.rows.map((r) => ({ ...r, nextFireTime: calc.nextFor(r) })),
+      data: page.rows.map((r) => this.item(r, calc, s)),
       total: page.total,
       limit: q.limit,
       offset: q.offset,
@@ -110,7 +161,38 @@ export class PersistedInfoQueryUseCase {
   private async one(row: PersistedInfoDetail | null, notFound: string): Promise<PersistedInfoItem> {
     if (!row) throw new DomainError(ErrorCode.NotFound, notFound);
     const calc = await this.calculator();
-    return { ...row, nextFireTime: calc.nextFor(row) };
+    return this.item(row, calc, await this.settingsSnapshot());
+  }
+
+  private item(
+    row: PersistedInfoDetail,
+    calc: NextFireCalculator,
+    s: Record<SettingKey, string>,
+  ): PersistedInfoItem {
+    const limit = this.limits.limitFor(
+      row,
+      s[SettingKey.RefreshCronSchedule],
+      s[SettingKey.ScheduleTimeZone],
+    );
+    return {
+      ...row,
+      nextFireTime: calc.nextFor(row),
+      stalenessLimitSeconds: limit,
+      stale: this.limits.isStale(row, limit),
+    };
+  }
+
+  /** Every schedule in use with its limit, so PostgreSQL applies the same rule as `isStale` over all rows. */
+  private async staleFilter(stale: boolean): Promise<StaleFilter> {
+    const [s, crons] = await Promise.all([this.settingsSnapshot(), this.query.distinctCardCrons()]);
+    const globalCron = s[SettingKey.RefreshCronSchedule];
+    const tz = s[SettingKey.ScheduleTimeZone];
+    const limitByCron: StaleFilter['limitByCron'] = [];
+    for (const cron of new Set([globalCron, ...crons])) {
+      const limit = cron ? stalenessLimitSeconds(null, this.limits.interval(cron, tz)) : null;
+      if (limit !== null) limitByCron.push({ cron, limitSeconds: limit });
+    }
+    return { stale, liveStates: [...LIVE_STATES], globalCron, limitByCron };
   }
 
   private async calculator(): Promise<NextFireCalculator> {

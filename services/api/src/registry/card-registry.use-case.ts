@@ -35,6 +35,8 @@ export interface CardInput {
   refreshCron?: string | null;
   indexes?: ModelIndex[] | null;
   incremental?: IncrementalSettings | null;
+  /** Freshness target in seconds (validated at the edge; the CHECK constraint enforces the bounds). */
+  maxStalenessSeconds?: number | null;
 }
 
 export type CardPatch = Partial<Omit<CardInput, 'databaseId'>>;
@@ -95,6 +97,7 @@ export class CardRegistryUseCase {
       refreshCron,
       indexes: input.indexes ?? null,
       incremental: incremental ?? null,
+      maxStalenessSeconds: input.maxStalenessSeconds ?? null,
     });
     await this.notifier.send(this.notifier.configChanged('card', card.id, 'created'));
     return card;
@@ -118,6 +121,8 @@ export class CardRegistryUseCase {
     if (refreshCron !== undefined) changes.refreshCron = refreshCron || null;
     if (patch.indexes !== undefined) changes.indexes = patch.indexes;
     if (incremental !== undefined) changes.incremental = incremental;
+    // the scheduler hears it through the ConfigurationChanged below and re-plans the model's top-ups
+    if (patch.maxStalenessSeconds !== undefined) changes.maxStalenessSeconds = patch.maxStalenessSeconds;
     const after = { ...before, ...changes };
     // the columns are known once the model was built with this SQL: refuse names it does not return
     if (sql === undefined || sql === before.sql) await this.checkColumnsKnown(after);
