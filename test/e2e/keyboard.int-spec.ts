@@ -102,9 +102,12 @@ describe('admin console by keyboard (Chromium, real api)', () => {
       await page.waitForTimeout(50);
     }
   };
-  /** A fresh page load of a console route (the session token stays in the tab's session storage). */
+  /** A fresh page load of a console route, signed in. */
   const load = async (hash: string, ready: string) => {
-    await page.goto('about:blank');
+    // signed in by the token in the tab's session storage (set on another document of the origin), so each
+    // page test stands on its own
+    await page.goto(`${stack.apiUrl}/admin/favicon.svg`);
+    await page.evaluate(`sessionStorage.setItem('mp-admin-token', ${JSON.stringify(TOKEN)})`);
     await page.goto(`${stack.apiUrl}/admin/#${hash}`);
     await page.locator(ready).first().waitFor();
     await page.waitForTimeout(200); // the rest of the page's data
