@@ -16,7 +16,10 @@ interface Stop {
   inDialog: boolean;
   /** a :focus-visible ring drawn: outline or box-shadow */
   ring: boolean;
-  /** on screen (the skip link is moved into view when focused) */
+  /**
+   * on screen and not hidden: the point in the middle of its first line box hits it (a control clipped away,
+   * covered or off screen fails; the skip link is moved into view when focused)
+   */
   visible: boolean;
 }
 
@@ -40,7 +43,12 @@ const ACTIVE_INFO = `(() => {
     inMain: !!el.closest('main'),
     inDialog: !!el.closest('dialog'),
     ring: ring && el.matches(':focus-visible'),
-    visible: r.width > 0 && r.height > 0 && r.right > 0 && r.left < innerWidth,
+    visible: (() => {
+      const box = el.getClientRects()[0];
+      if (!box || box.width === 0 || box.height === 0) return false;
+      const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+      return !!hit && (hit === el || el.contains(hit) || (el.labels && [...el.labels].includes(hit)));
+    })(),
   };
 })()`;
 
@@ -341,7 +349,7 @@ describe('admin console by keyboard (Chromium, real api)', () => {
     ).toBe('true');
   });
 
-  it('at 390 px wide every control is still reachable, named and ringed', async () => {
+  it('at 390 px wide every control is still reachable, named, shown and ringed', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     try {
       for (const [hash, ready] of [
@@ -351,7 +359,9 @@ describe('admin console by keyboard (Chromium, real api)', () => {
         await load(hash, ready);
         const stops = await walk();
         expect(stops[0].name).toBe('Skip to content');
-        expect(stops.filter((s) => !s.name || !s.ring).map((s) => `${s.tag} ${s.name}`)).toEqual([]);
+        expect(
+          stops.filter((s) => !s.name || !s.ring || !s.visible).map((s) => `${s.tag} ${s.name}`),
+        ).toEqual([]);
         expect(await page.evaluate<string[]>(UNREACHED)).toEqual([]);
       }
     } finally {
