@@ -139,35 +139,57 @@ describe('admin console by keyboard (Chromium, real api)', () => {
   const readsAfter = (a: Stop, b: Stop) =>
     b.top >= a.bottom - 4 || (b.top < a.bottom && b.left >= a.left - 4);
 
-  const pages: { title: string; hash: () => string; ready: string; firstInMain: RegExp | null }[] = [
+  const pages: {
+    title: string;
+    tabTitle: string;
+    hash: () => string;
+    ready: string;
+    firstInMain: RegExp | null;
+  }[] = [
     {
       title: 'Persisted models',
+      tabTitle: 'Models',
       hash: () => '/models',
       ready: 'tr[data-model]',
       firstInMain: /^Search by name/,
     },
     {
       title: 'model detail',
+      tabTitle: 'Model',
       hash: () => `/models/${modelId}`,
       ready: 'h1#detail-title',
       firstInMain: /^← All models$/,
     },
     {
       title: 'Settings',
+      tabTitle: 'Settings',
       hash: () => '/settings',
       ready: 'h1#settings-title',
       firstInMain: /^Turn persistence off…$/,
     },
-    { title: 'Databases', hash: () => '/databases', ready: 'tr[data-database]', firstInMain: /./ },
-    { title: 'Task history', hash: () => '/tasks', ready: 'h1#tasks-title', firstInMain: /./ },
+    {
+      title: 'Databases',
+      tabTitle: 'Databases',
+      hash: () => '/databases',
+      ready: 'tr[data-database]',
+      firstInMain: /./,
+    },
+    {
+      title: 'Task history',
+      tabTitle: 'Task history',
+      hash: () => '/tasks',
+      ready: 'h1#tasks-title',
+      firstInMain: /./,
+    },
     {
       title: 'Dead letters',
+      tabTitle: 'Dead letters',
       hash: () => '/dead-letters',
       ready: 'h1#dl-title ~ .table-wrap table',
       firstInMain: /^Source topic/,
     },
     // development mode (npm start): caught mails, no controls of its own
-    { title: 'Mail', hash: () => '/mail', ready: 'h1#mail-title', firstInMain: null },
+    { title: 'Mail', tabTitle: 'Mail', hash: () => '/mail', ready: 'h1#mail-title', firstInMain: null },
   ];
   const HEADER = [
     'Skip to content',
@@ -235,6 +257,7 @@ describe('admin console by keyboard (Chromium, real api)', () => {
   it('sign-in: the skip link is the first Tab stop, it moves focus to the form, and Enter signs in', async () => {
     await page.goto(`${stack.apiUrl}/admin/`);
     await page.getByLabel('API token').waitFor();
+    expect(await page.title()).toBe('Sign in — Model persistence admin');
     const first = await tab();
     expect(first).toMatchObject({ name: 'Skip to content', role: 'link', ring: true, visible: true });
     await page.keyboard.press('Enter');
@@ -252,6 +275,7 @@ describe('admin console by keyboard (Chromium, real api)', () => {
     it(`${p.title}: skip link first, then the header and the page's controls in reading order, all named, all reachable, rings visible`, async () => {
       await load(p.hash(), p.ready);
       expect(await page.evaluate<string>('document.activeElement.tagName')).toBe('BODY');
+      expect(await page.title()).toBe(`${p.tabTitle} — Model persistence admin`);
 
       // the skip link: first stop, shown when focused, and it lands on the main region
       expect(await tab()).toMatchObject({ name: 'Skip to content', role: 'link', visible: true, ring: true });

@@ -86,6 +86,9 @@ function SignIn({
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const main = useRef<HTMLElement>(null);
+  useEffect(() => {
+    document.title = 'Sign in — Model persistence admin';
+  }, []);
   return (
     <>
       <SkipLink target={main} />
@@ -186,6 +189,11 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
   else page = <ModelsPage />;
   const nav = devMail ? [...NAV, ['/mail', 'Mail'] as const] : NAV;
   const current = detail || byCard ? '/models' : route;
+  const pageName = detail ? 'Model' : (nav.find(([href]) => href === current)?.[1] ?? 'Models');
+  useEffect(() => {
+    // each view has its own title (browser history, tabs, and what a screen reader says after navigation)
+    document.title = `${pageName} — Model persistence admin`;
+  }, [pageName]);
   return (
     <>
       <SkipLink target={main} />
