@@ -98,7 +98,12 @@ export function Pager(props: {
   );
 }
 
-/** A modal confirmation (native <dialog>: focus moves in, Escape cancels, focus returns afterwards). */
+/**
+ * A modal confirmation (native <dialog>: the page behind is inert, focus moves to Cancel, Escape cancels). Tab
+ * and Shift+Tab wrap inside the dialog (the browser would otherwise leave it for its own toolbar), and focus
+ * returns to the control that opened the dialog however it closes: the dialog is unmounted, not just closed,
+ * and removing an open dialog from the document does not restore focus by itself.
+ */
 export function Confirm(props: {
   title: string;
   children: ComponentChildren;
@@ -109,11 +114,38 @@ export function Confirm(props: {
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     const d = ref.current;
     if (d && !d.open) d.showModal();
+    return () => {
+      if (d?.open) d.close();
+      if (opener?.isConnected) opener.focus();
+    };
   }, []);
+  const trapTab = (e: KeyboardEvent) => {
+    if (e.key !== 'Tab' || !ref.current) return;
+    const stops = [...ref.current.querySelectorAll<HTMLElement>(FOCUSABLE)].filter(
+      (el) => !el.hasAttribute('disabled') && el.getClientRects().length > 0,
+    );
+    if (stops.length === 0) return;
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    if (e.shiftKey && (document.activeElement === first || !ref.current.contains(document.activeElement))) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && document.activeElement === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  };
   return (
-    <dialog ref={ref} aria-labelledby="confirm-title" onCancel={props.onCancel} onClose={props.onCancel}>
+    <dialog
+      ref={ref}
+      aria-labelledby="confirm-title"
+      onCancel={props.onCancel}
+      onClose={props.onCancel}
+      onKeyDown={trapTab}
+    >
       <h2 id="confirm-title">{props.title}</h2>
       <div class="dialog-body">{props.children}</div>
       <div class="actions">
@@ -127,6 +159,8 @@ export function Confirm(props: {
     </dialog>
   );
 }
+
+const FOCUSABLE = 'a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex="-1"])';
 
 /** A short status line for finished actions, announced to screen readers. */
 export function Notice({ text }: { text: string | null }) {

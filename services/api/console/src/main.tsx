@@ -20,6 +20,49 @@ import { ModelsPage } from './pages/models';
 import { SettingsPage } from './pages/settings';
 import { TasksPage } from './pages/tasks';
 
+/**
+ * The first Tab stop of every page. Its href is not followed (the console routes by hash): activating it moves
+ * focus to the main region, so the next Tab is the page's first control.
+ */
+function SkipLink({ target }: { target: { current: HTMLElement | null } }) {
+  return (
+    <a
+      class="skip"
+      href="#main"
+      onClick={(e) => {
+        e.preventDefault();
+        target.current?.focus();
+      }}
+    >
+      Skip to content
+    </a>
+  );
+}
+
+/**
+ * Focus on the page's heading (made focusable by script only). A page still loading has none yet: focus waits on
+ * the main region and moves to the heading when it appears, unless the user has moved on meanwhile.
+ */
+function focusPageStart(main: HTMLElement | null) {
+  if (!main) return;
+  const heading = () => main.querySelector('h1');
+  const focusHeading = (h: HTMLElement) => {
+    h.tabIndex = -1;
+    h.focus();
+  };
+  const now = heading();
+  if (now) return focusHeading(now);
+  main.focus();
+  const watch = new MutationObserver(() => {
+    const h = heading();
+    if (!h) return;
+    watch.disconnect();
+    if (document.activeElement === main) focusHeading(h);
+  });
+  watch.observe(main, { childList: true, subtree: true });
+  setTimeout(() => watch.disconnect(), 10_000);
+}
+
 function useRoute(): string {
   const [route, setRoute] = useState(location.hash.replace(/^#/, '') || '/models');
   useEffect(() => {
@@ -42,57 +85,64 @@ function SignIn({
   const [token, setValue] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const main = useRef<HTMLElement>(null);
+  useEffect(() => {
+    document.title = 'Sign in — Model persistence admin';
+  }, []);
   return (
-    <main id="main" class="signin">
-      <h1>Model persistence — admin console</h1>
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          setBusy(true);
-          setError(null);
-          setToken(token.trim());
-          // any authenticated call checks the token; the settings are small
-          api('GET', '/api/settings').then(
-            () => onSignedIn(),
-            (err) => {
-              clearToken();
-              setError(
-                err instanceof ApiError && err.status === 401
-                  ? new Error(
-                      'This token is not valid. Use the link or token that npm start printed, or an API token.',
-                    )
-                  : err,
-              );
-              setBusy(false);
-            },
-          );
-        }}
-      >
-        {reason && (
-          <p class="alert warn" role="status">
-            {reason}
+    <>
+      <SkipLink target={main} />
+      <main id="main" class="signin" ref={main} tabIndex={-1}>
+        <h1>Model persistence — admin console</h1>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            setBusy(true);
+            setError(null);
+            setToken(token.trim());
+            // any authenticated call checks the token; the settings are small
+            api('GET', '/api/settings').then(
+              () => onSignedIn(),
+              (err) => {
+                clearToken();
+                setError(
+                  err instanceof ApiError && err.status === 401
+                    ? new Error(
+                        'This token is not valid. Use the link or token that npm start printed, or an API token.',
+                      )
+                    : err,
+                );
+                setBusy(false);
+              },
+            );
+          }}
+        >
+          {reason && (
+            <p class="alert warn" role="status">
+              {reason}
+            </p>
+          )}
+          <ErrorBox error={linkError} title="This sign-in link cannot be used" />
+          <label for="token">API token</label>
+          <input
+            id="token"
+            type="password"
+            autocomplete="current-password"
+            required
+            value={token}
+            onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+          />
+          <p class="muted">
+            The token stays in this browser tab only (session storage) and is sent to this api only. Or open a
+            one-time sign-in link: <code>npm run sign-in-link</code> prints a new one.
           </p>
-        )}
-        <ErrorBox error={linkError} title="This sign-in link cannot be used" />
-        <label for="token">API token</label>
-        <input
-          id="token"
-          type="password"
-          autocomplete="current-password"
-          required
-          value={token}
-          onInput={(e) => setValue((e.target as HTMLInputElement).value)}
-        />
-        <p class="muted">
-          The token stays in this browser tab only (session storage) and is sent to this api only. Or open a
-          one-time sign-in link: <code>npm run sign-in-link</code> prints a new one.
-        </p>
-        <ErrorBox error={error} title="Sign-in failed" />
-        <button type="submit" class="primary" disabled={busy}>
-          Sign in
-        </button>
-      </form>
-    </main>
+          <ErrorBox error={error} title="Sign-in failed" />
+          <button type="submit" class="primary" disabled={busy}>
+            Sign in
+          </button>
+        </form>
+      </main>
+    </>
   );
 }
 
@@ -115,9 +165,16 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
       () => setDevMail(false),
     );
   }, []);
+  const firstRoute = useRef(true);
   useEffect(() => {
-    // after navigation, focus goes to the page so keyboard and screen-reader users start at its heading
-    main.current?.focus();
+    // A page load (or sign-in) leaves focus at the top of the document, so the first Tab stop is the skip
+    // link, as on any web page. Navigating inside the console moves focus to the new page's heading (or the
+    // main region while the page loads): keyboard and screen-reader users start there, not on the old link.
+    if (firstRoute.current) {
+      firstRoute.current = false;
+      return;
+    }
+    focusPageStart(main.current);
   }, [route]);
   const detail = /^\/models\/(\d+)$/.exec(route);
   const byCard = /^\/cards\/(\d+)$/.exec(route);
@@ -132,11 +189,14 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
   else page = <ModelsPage />;
   const nav = devMail ? [...NAV, ['/mail', 'Mail'] as const] : NAV;
   const current = detail || byCard ? '/models' : route;
+  const pageName = detail ? 'Model' : (nav.find(([href]) => href === current)?.[1] ?? 'Models');
+  useEffect(() => {
+    // each view has its own title (browser history, tabs, and what a screen reader says after navigation)
+    document.title = `${pageName} — Model persistence admin`;
+  }, [pageName]);
   return (
     <>
-      <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), main.current?.focus())}>
-        Skip to content
-      </a>
+      <SkipLink target={main} />
       <header class="top">
         <span class="brand">Model persistence</span>
         <nav aria-label="Main">

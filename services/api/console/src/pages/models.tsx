@@ -174,7 +174,8 @@ export function ModelsPage() {
           <div class="table-wrap">
             <table class="models">
               <caption class="visually-hidden">Persisted models, {list.data.page.total} in all</caption>
-              <thead>
+              {/* on phones the header row is hidden but its sort buttons stay, as a "Sort by" bar (styles.css) */}
+              <thead class="sortable">
                 <tr>
                   {header('name', 'Model')}
                   {header('database', 'Database')}
