@@ -492,11 +492,16 @@ export class MysqlSourceDriver implements SourceDriver {
         (others.length === 0
           ? `ON DUPLICATE KEY UPDATE ${keys[0]} = ${keys[0]}`
           : `ON DUPLICATE KEY UPDATE ${others.map((o) => `${o} = VALUES(${o})`).join(', ')}`);
+      const generation = req.fence?.generation;
       await step(() =>
-        this.withFence(c, { schemaName, tableName }, req.fence?.generation, async () => {
+        this.withSwapLock(c, { schemaName, tableName }, generation !== undefined, async () => {
           await c.query('START TRANSACTION');
           inTransaction = true;
           await c.query(upsert);
+          // the fence is part of the merge's transaction, checked last: a newer generation recorded at any time
+          // before this point (even while the upsert ran) rolls the merge back; one recorded after it waits on
+          // the fence row's lock until COMMIT, i.e. comes after this merge
+          if (generation !== undefined) await this.recordFence(c, schemaName, tableName, generation);
           await c.query('COMMIT');
           inTransaction = false;
         }),
@@ -540,17 +545,17 @@ export class MysqlSourceDriver implements SourceDriver {
   }
 
   /**
-   * RENAME TABLE commits implicitly, so the fence cannot share a transaction with it: check + record + rename
-   * run under a named lock per table instead (GET_LOCK, held by this connection until released), so no other
-   * fenced swap of the table interleaves. An older generation than the recorded one is refused.
+   * Serialises the fenced writes of one table (swaps and merges) under a named lock (GET_LOCK, held by this
+   * connection until released). RENAME TABLE commits implicitly, so a swap's fence cannot share a transaction
+   * with it: record + check + rename run under this lock, and no other fenced write of the table interleaves.
    */
-  private async withFence(
+  private async withSwapLock<T>(
     c: PoolConnection,
     n: { schemaName: string; tableName: string },
-    generation: number | undefined,
-    rename: () => Promise<void>,
-  ): Promise<void> {
-    if (generation === undefined) return rename();
+    fenced: boolean,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    if (!fenced) return fn();
     const lockName = `mp_swap_${createHash('sha256').update(`${n.schemaName}.${n.tableName}`).digest('hex').slice(0, 40)}`;
     const waitS = Math.ceil(this.swapLock.timeoutMs / 1000) * this.swapLock.attempts;
     const [got] = await c.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS ok', [lockName, waitS]);
@@ -560,22 +565,36 @@ export class MysqlSourceDriver implements SourceDriver {
       });
     }
     try {
-      const fence = qualifiedName(ENGINE, n.schemaName, FENCE_TABLE);
-      const [rows] = await c.query<RowDataPacket[]>(`SELECT generation FROM ${fence} WHERE table_name = ?`, [
-        n.tableName,
-      ]);
-      const stored = rows[0] ? Number(rows[0].generation) : null;
-      if (stored !== null && stored > generation) {
-        throw fencedError(`${n.schemaName}.${n.tableName}`, generation, stored);
-      }
-      await c.query(
-        `INSERT INTO ${fence} (table_name, generation) VALUES (?, ?)
-         ON DUPLICATE KEY UPDATE generation = GREATEST(generation, VALUES(generation))`,
-        [n.tableName, generation],
-      );
-      await rename();
+      return await fn();
     } finally {
       await c.query('SELECT RELEASE_LOCK(?)', [lockName]).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Records this build's generation for the table (never lowering it) and reads back what is stored, with a
+   * locking read: a newer generation there means this build was superseded (fenced error). Inside a
+   * transaction the fence row then stays locked until COMMIT, so the check and the write it guards are one.
+   */
+  private async recordFence(
+    c: PoolConnection,
+    schemaName: string,
+    tableName: string,
+    generation: number,
+  ): Promise<void> {
+    const fence = qualifiedName(ENGINE, schemaName, FENCE_TABLE);
+    await c.query(
+      `INSERT INTO ${fence} (table_name, generation) VALUES (?, ?)
+       ON DUPLICATE KEY UPDATE generation = GREATEST(generation, VALUES(generation))`,
+      [tableName, generation],
+    );
+    const [rows] = await c.query<RowDataPacket[]>(
+      `SELECT generation FROM ${fence} WHERE table_name = ? FOR UPDATE`,
+      [tableName],
+    );
+    const stored = rows[0] ? Number(rows[0].generation) : null;
+    if (stored !== null && stored > generation) {
+      throw fencedError(`${schemaName}.${tableName}`, generation, stored);
     }
   }
 
@@ -594,7 +613,11 @@ export class MysqlSourceDriver implements SourceDriver {
     // bound the metadata-lock wait so readers queued behind the rename are not held for long
     await c.query(`SET SESSION lock_wait_timeout = ${Math.ceil(this.swapLock.timeoutMs / 1000)}`);
     try {
-      await this.withFence(c, n, n.generation, () => this.rename(c, n));
+      const generation = n.generation;
+      await this.withSwapLock(c, n, generation !== undefined, async () => {
+        if (generation !== undefined) await this.recordFence(c, n.schemaName, n.tableName, generation);
+        await this.rename(c, n);
+      });
     } finally {
       await c.query('SET SESSION lock_wait_timeout = DEFAULT').catch(() => undefined);
     }

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import {
   countSourceRows,
   createTestSourceDatabase,
+  eventually,
   openTestSourceSession,
   sourceTables,
   TestSourceDatabase,
@@ -17,6 +18,7 @@ import {
   SourceDriver,
   SourceEngine,
   SourceError,
+  FENCE_TABLE,
   managedIndexName,
   tempTableName,
 } from '../src/index';
@@ -755,6 +757,52 @@ export function describeSourceDriver(engine: SourceEngine, extra?: (bed: DriverT
           const r = await merge(++generation, 10);
           expect(r.merged).toBe(true);
           expect(await difference()).toEqual([0, 0]);
+        }
+      });
+
+      it('the fence is part of the merge transaction: a newer generation recorded while the merge writes keeps it from applying', async () => {
+        await bed.db.query(`delete from inc_src`);
+        await bed.db.query(`insert into inc_src values (1, 'a', 1), (2, 'b', 2)`);
+        const g = ++generation;
+        await full(g);
+        await bed.db.query(`update inc_src set v = 'a2', ts = 5 where id = 1`);
+        await bed.db.query(`insert into inc_src values (3, 'c', 6)`);
+        const cache = `${q(bed.schema)}.${q(table)}`;
+        const contents = () => bed.db.query(`select id, v, ts from ${cache} order by id`);
+        const before = await contents();
+        // a reader's row lock holds the merge's write on row 1 while another refresher takes the table over
+        const holder = await openTestSourceSession(bed.db.connection);
+        const takeover = await openTestSourceSession(bed.db.connection);
+        try {
+          await holder.query(engine === 'postgres' ? 'begin' : 'start transaction');
+          await holder.query(`select id from ${cache} where id = 1 for update`);
+          const merging = merge(g + 1).catch((e: unknown) => e as SourceError);
+          await eventually(() => d.statementRunning(bed.db, `%INSERT INTO ${cache}%`), 10_000, 50);
+          let tookOver = false;
+          const taking = takeover
+            .query(
+              `update ${q(bed.schema)}.${q(FENCE_TABLE)} set generation = ${g + 5} where table_name = '${table}'`,
+            )
+            .then(() => (tookOver = true));
+          await new Promise((r) => setTimeout(r, 500));
+          // MariaDB checks the fence last in the transaction: the takeover commits while the merge waits.
+          // PostgreSQL checks it first and keeps the fence row locked: the takeover waits for the merge's COMMIT.
+          const takenOverFirst = tookOver;
+          expect(takenOverFirst).toBe(engine === 'mysql');
+          await holder.query('rollback');
+          const result = await merging;
+          await taking;
+          if (takenOverFirst) {
+            expect((result as SourceError).details?.fenced).toBe(true);
+            expect(await contents()).toEqual(before);
+          } else {
+            expect(result).toMatchObject({ merged: true, inserted: 1, updated: 1 });
+            expect(await difference()).toEqual([0, 0]);
+          }
+        } finally {
+          await holder.end().catch(() => undefined);
+          await takeover.end().catch(() => undefined);
+          generation = g + 5;
         }
       });
     });
