@@ -26,8 +26,10 @@ import {
   tempTableName,
 } from './naming';
 import { liveBuildNames } from './live-builds';
+import { indexKeyError, mysqlIndexKey, MysqlColumnInfo, uniqueKeyProblem } from './mysql-index-key';
 import { auditMysqlPrivileges } from './privilege-audit';
 import { classifySourceError, SourceError } from './source-error';
+import { errorMessage } from '@model-persistence/errors';
 import { mysqlSslOptions } from './tls-options';
 import {
   abortError,
@@ -95,6 +97,7 @@ export class MysqlSourceDriver implements SourceDriver {
   private readonly pool: Pool;
   private readonly connectionConfig: ConnectionOptions;
   private flavor?: Promise<Flavor>;
+  private longUnique?: Promise<boolean>;
   private readonly swapLock: SwapLock;
   private closed = false;
 
@@ -171,6 +174,17 @@ export class MysqlSourceDriver implements SourceDriver {
     // a failed probe must not stick
     this.flavor.catch(() => (this.flavor = undefined));
     return this.flavor;
+  }
+
+  /** MariaDB ≥ 10.4 builds a unique index on long columns exactly, as a hash (long unique index). */
+  private hasLongUnique(c: PoolConnection): Promise<boolean> {
+    this.longUnique ??= c.query<RowDataPacket[]>('SELECT VERSION() AS v').then(([rows]) => {
+      const v = String(rows[0]?.v);
+      const m = /^(\d+)\.(\d+)/.exec(v);
+      return /mariadb/i.test(v) && !!m && (Number(m[1]) > 10 || (Number(m[1]) === 10 && Number(m[2]) >= 4));
+    });
+    this.longUnique.catch(() => (this.longUnique = undefined));
+    return this.longUnique;
   }
 
   private async exists(c: PoolConnection, schemaName: string, tableName: string): Promise<boolean> {
@@ -252,8 +266,11 @@ export class MysqlSourceDriver implements SourceDriver {
       const queryMs = Date.now() - queryStarted;
       const [columns] = await step(() =>
         c.query<RowDataPacket[]>(
-          `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS
-            WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+          `SELECT c.COLUMN_NAME AS name, c.COLUMN_TYPE AS type, c.DATA_TYPE AS dataType,
+                  c.CHARACTER_OCTET_LENGTH AS octets, cs.MAXLEN AS maxlen
+             FROM information_schema.COLUMNS c
+             LEFT JOIN information_schema.CHARACTER_SETS cs ON cs.CHARACTER_SET_NAME = c.CHARACTER_SET_NAME
+            WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION`,
           [schemaName, tmpName],
         ),
       );
@@ -264,7 +281,12 @@ export class MysqlSourceDriver implements SourceDriver {
           req,
           tmp,
           label,
-          columns.map((col) => String(col.name)),
+          columns.map((col) => ({
+            name: String(col.name),
+            dataType: String(col.dataType),
+            octets: col.octets === null || col.octets === undefined ? null : Number(col.octets),
+            bytesPerChar: col.maxlen === null || col.maxlen === undefined ? 1 : Number(col.maxlen),
+          })),
         ),
       );
       clearTimeout(killTimer);
@@ -309,33 +331,57 @@ export class MysqlSourceDriver implements SourceDriver {
   /**
    * On the temporary table, before the swap: checks the managed indexes' columns (and the checkpoint column),
    * adds the indexes in one ALTER (index names are per table here: the stable names are used directly) and
-   * reads the newest checkpoint.
+   * reads the newest checkpoint. TEXT/BLOB and long string columns: see mysqlIndexKey.
    */
   private async buildIndexes(
     c: PoolConnection,
     req: RefreshTableRequest,
     tmp: string,
     label: string,
-    returned: string[],
+    columns: MysqlColumnInfo[],
   ): Promise<{ indexMs: number; notUnique: string[]; checkpoint: string | null }> {
     const indexes = req.indexes ?? [];
+    const returned = columns.map((col) => col.name);
     const missing = missingColumns(returned, indexes, [req.checkpointColumn]);
     if (missing.length > 0) throw missingIndexColumnError(label, missing, returned);
+    const info = new Map(columns.map((col) => [col.name, col]));
+    const longUnique = indexes.length > 0 && (await this.hasLongUnique(c));
     const started = Date.now();
     const notUnique: string[] = [];
-    const add = (i: ManagedIndex, unique: boolean) =>
-      `ADD ${unique ? 'UNIQUE ' : ''}INDEX ${q(i.name)} (${i.columns.map(q).join(', ')})`;
+    const add = (i: ManagedIndex, unique: boolean) => {
+      const key = mysqlIndexKey(label, i.name, i.columns, info, unique, longUnique);
+      return `ADD ${unique ? 'UNIQUE ' : ''}INDEX ${q(i.name)} ${key.parts}${key.usingHash ? ' USING HASH' : ''}`;
+    };
+    const alter = async (clauses: string[], names: string[]) => {
+      try {
+        await c.query(`ALTER TABLE ${tmp} ${clauses.join(', ')}`);
+      } catch (error) {
+        // 1071 key too long, 1170 TEXT/BLOB without a length, 1089 bad prefix: the clear error, not the server's
+        const errno = (error as { errno?: number }).errno;
+        if (errno !== 1071 && errno !== 1170 && errno !== 1089) throw error;
+        throw indexKeyError(label, names.join(', '), errorMessage(error));
+      }
+    };
     const plain = indexes.filter((i) => !(i.uniqueIfPossible && !i.unique));
     if (plain.length > 0) {
-      await c.query(`ALTER TABLE ${tmp} ${plain.map((i) => add(i, i.unique)).join(', ')}`);
+      await alter(
+        plain.map((i) => add(i, i.unique)),
+        plain.map((i) => i.name),
+      );
     }
     for (const index of indexes.filter((i) => i.uniqueIfPossible && !i.unique)) {
+      // a key this server cannot make unique exactly is only an ordinary index (merging stays off)
+      if (uniqueKeyProblem(index.columns, info, longUnique)) {
+        await alter([add(index, false)], [index.name]);
+        notUnique.push(index.name);
+        continue;
+      }
       try {
-        await c.query(`ALTER TABLE ${tmp} ${add(index, true)}`);
+        await alter([add(index, true)], [index.name]);
       } catch (error) {
         // 1062: duplicate entry; the merge key is then only an ordinary index (merging stays off)
         if ((error as { errno?: number }).errno !== 1062) throw error;
-        await c.query(`ALTER TABLE ${tmp} ${add(index, false)}`);
+        await alter([add(index, false)], [index.name]);
         notUnique.push(index.name);
       }
     }
