@@ -490,12 +490,16 @@ export class PostgresSourceDriver implements SourceDriver {
         return await fallback('columns-changed', `the model's columns differ from ${label}'s`);
       }
       const keys = req.uniqueKey.map(q);
+      const others = targetCols.filter((c) => !req.uniqueKey.includes(c.name)).map((c) => q(c.name));
+      // duplicate keys in the delta (the upsert's own 21000 misses a duplicate whose first row left the cached
+      // one unchanged): grouped once; null keys and the newest checkpoint in one more pass
+      const groupCheck = ` OR EXISTS (SELECT 1 FROM ${delta} GROUP BY ${keys.join(', ')} HAVING count(*) > 1)`;
       const checks = await step(() =>
         client.query<{ dup: boolean; forward: boolean | null; top: string | null }>(
-          `SELECT EXISTS (SELECT 1 FROM ${delta} GROUP BY ${keys.join(', ')} HAVING count(*) > 1)
-                  OR EXISTS (SELECT 1 FROM ${delta} WHERE ${keys.map((k) => `${k} IS NULL`).join(' OR ')}) AS dup,
-                  (SELECT max(${q(req.checkpointColumn)}) FROM ${delta}) >= ${lastSql} AS forward,
-                  (SELECT max(${q(req.checkpointColumn)})::text FROM ${delta}) AS top`,
+          `SELECT coalesce(bool_or(${keys.map((k) => `${k} IS NULL`).join(' OR ')}), false)${groupCheck} AS dup,
+                  max(${q(req.checkpointColumn)}) >= ${lastSql} AS forward,
+                  max(${q(req.checkpointColumn)})::text AS top
+             FROM ${delta}`,
         ),
       );
       const check = checks.rows[0];
@@ -509,33 +513,37 @@ export class PostgresSourceDriver implements SourceDriver {
       const fence = req.fence;
       if (fence) await step(() => this.checkFence(client, schemaName, tableName, fence.generation));
       const cols = targetCols.map((c) => q(c.name));
-      const others = targetCols.filter((c) => !req.uniqueKey.includes(c.name)).map((c) => q(c.name));
       const onConflict =
         others.length === 0
           ? 'DO NOTHING'
           : `DO UPDATE SET ${others.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}
               WHERE ${others.map((c) => `t.${c}::text IS DISTINCT FROM EXCLUDED.${c}::text`).join(' OR ')}`;
-      await step(() => client.query('SAVEPOINT mp_merge'));
       let counts: { inserted: string; updated: string } | undefined;
       try {
-        const merged = await step(() =>
-          client.query<{ inserted: string; updated: string }>(
+        // the upsert and COMMIT in one message (built from quoted identifiers only): a failing upsert skips the
+        // COMMIT and leaves the transaction to the ROLLBACK below
+        const results = (await step(() =>
+          client.query(
             `WITH m AS (
                INSERT INTO ${target} AS t (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM ${delta}
                ON CONFLICT (${keys.join(', ')}) ${onConflict}
                RETURNING (xmax = 0) AS ins)
              SELECT count(*) FILTER (WHERE ins)::text AS inserted, count(*) FILTER (WHERE NOT ins)::text AS updated
-               FROM m`,
+               FROM m;
+             COMMIT`,
           ),
-        );
-        counts = merged.rows[0];
+        )) as unknown as QueryResult<{ inserted: string; updated: string }>[];
+        inTransaction = false;
+        counts = results.find((r) => r.command === 'SELECT')?.rows[0];
       } catch (error) {
-        // 42P10: no unique index on the key (the last full build found duplicates and built it plain)
-        if (sqlState(error) !== '42P10') throw error;
-        return await fallback('duplicate-key', `${label} has no unique index on the key`);
+        // 42P10: no unique index on the key (the last full build found duplicates and built it plain);
+        // 21000: the delta holds one key twice (checked above; the upsert refusing it is the backstop)
+        const state = sqlState(error);
+        if (state === '42P10')
+          return await fallback('duplicate-key', `${label} has no unique index on the key`);
+        if (state === '21000') return await fallback('duplicate-key', `the model returns duplicate keys`);
+        throw error;
       }
-      await step(() => client.query('COMMIT'));
-      inTransaction = false;
       return {
         merged: true,
         inserted: Number(counts?.inserted ?? 0),
