@@ -895,6 +895,44 @@ export function describeSourceDriver(engine: SourceEngine, extra?: (bed: DriverT
           generation = g + 5;
         }
       });
+
+      it('does not merge, and says why, into a missing table or schema, a table without the checkpoint, or when the model columns changed', async () => {
+        const mergeInto = (tableName: string, sqlText: string, schemaName = bed.schema) =>
+          bed.driver.mergeTable({
+            schemaName,
+            tableName,
+            sql: sqlText,
+            statementTimeoutMs: 10_000,
+            checkpointColumn: 'ts',
+            uniqueKey: key,
+            lookback: { kind: 'number', value: 0 },
+          });
+        const other = cacheTableName(engine, 51, 'inc other');
+        expect(await mergeInto(other, sql)).toMatchObject({ merged: false, fallback: 'no-table' });
+        expect(await mergeInto(table, sql, `${bed.schema}_nope`)).toMatchObject({
+          merged: false,
+          fallback: 'no-table',
+        });
+        await bed.driver.refreshTable({
+          schemaName: bed.schema,
+          tableName: other,
+          sql: 'select id, v from inc_src',
+          statementTimeoutMs: 10_000,
+        });
+        expect(await mergeInto(other, sql)).toMatchObject({ merged: false, fallback: 'columns-changed' });
+        await full(++generation);
+        const before = await difference();
+        expect(await mergeInto(table, 'select id, ts from inc_src')).toMatchObject({
+          merged: false,
+          fallback: 'columns-changed',
+        });
+        expect(await mergeInto(table, 'select v, ts from inc_src')).toMatchObject({
+          merged: false,
+          fallback: 'columns-changed',
+        });
+        expect(await difference()).toEqual(before);
+        expect(await leftovers()).toEqual([]);
+      });
     });
 
     extra?.(bed);
