@@ -27,8 +27,10 @@ import {
   tempTableName,
 } from './naming';
 import { liveBuildNames } from './live-builds';
+import { indexKeyError, mysqlIndexKey, MysqlColumnInfo, uniqueKeyProblem } from './mysql-index-key';
 import { auditMysqlPrivileges } from './privilege-audit';
 import { classifySourceError, SourceError } from './source-error';
+import { errorMessage } from '@model-persistence/errors';
 import { mysqlSslOptions } from './tls-options';
 import {
   abortError,
@@ -96,6 +98,7 @@ export class MysqlSourceDriver implements SourceDriver {
   private readonly pool: Pool;
   private readonly connectionConfig: ConnectionOptions;
   private flavor?: Promise<Flavor>;
+  private longUnique?: Promise<boolean>;
   private readonly swapLock: SwapLock;
   private closed = false;
 
@@ -172,6 +175,17 @@ export class MysqlSourceDriver implements SourceDriver {
     // a failed probe must not stick
     this.flavor.catch(() => (this.flavor = undefined));
     return this.flavor;
+  }
+
+  /** MariaDB ≥ 10.4 builds a unique index on long columns exactly, as a hash (long unique index). */
+  private hasLongUnique(c: PoolConnection): Promise<boolean> {
+    this.longUnique ??= c.query<RowDataPacket[]>('SELECT VERSION() AS v').then(([rows]) => {
+      const v = String(rows[0]?.v);
+      const m = /^(\d+)\.(\d+)/.exec(v);
+      return /mariadb/i.test(v) && !!m && (Number(m[1]) > 10 || (Number(m[1]) === 10 && Number(m[2]) >= 4));
+    });
+    this.longUnique.catch(() => (this.longUnique = undefined));
+    return this.longUnique;
   }
 
   private async exists(c: PoolConnection, schemaName: string, tableName: string): Promise<boolean> {
@@ -253,8 +267,11 @@ export class MysqlSourceDriver implements SourceDriver {
       const queryMs = Date.now() - queryStarted;
       const [columns] = await step(() =>
         c.query<RowDataPacket[]>(
-          `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS
-            WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+          `SELECT c.COLUMN_NAME AS name, c.COLUMN_TYPE AS type, c.DATA_TYPE AS dataType,
+                  c.CHARACTER_OCTET_LENGTH AS octets, cs.MAXLEN AS maxlen
+             FROM information_schema.COLUMNS c
+             LEFT JOIN information_schema.CHARACTER_SETS cs ON cs.CHARACTER_SET_NAME = c.CHARACTER_SET_NAME
+            WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION`,
           [schemaName, tmpName],
         ),
       );
@@ -265,7 +282,12 @@ export class MysqlSourceDriver implements SourceDriver {
           req,
           tmp,
           label,
-          columns.map((col) => String(col.name)),
+          columns.map((col) => ({
+            name: String(col.name),
+            dataType: String(col.dataType),
+            octets: col.octets === null || col.octets === undefined ? null : Number(col.octets),
+            bytesPerChar: col.maxlen === null || col.maxlen === undefined ? 1 : Number(col.maxlen),
+          })),
         ),
       );
       clearTimeout(killTimer);
@@ -310,33 +332,57 @@ export class MysqlSourceDriver implements SourceDriver {
   /**
    * On the temporary table, before the swap: checks the managed indexes' columns (and the checkpoint column),
    * adds the indexes in one ALTER (index names are per table here: the stable names are used directly) and
-   * reads the newest checkpoint.
+   * reads the newest checkpoint. TEXT/BLOB and long string columns: see mysqlIndexKey.
    */
   private async buildIndexes(
     c: PoolConnection,
     req: RefreshTableRequest,
     tmp: string,
     label: string,
-    returned: string[],
+    columns: MysqlColumnInfo[],
   ): Promise<{ indexMs: number; notUnique: string[]; checkpoint: string | null }> {
     const indexes = req.indexes ?? [];
+    const returned = columns.map((col) => col.name);
     const missing = missingColumns(returned, indexes, [req.checkpointColumn]);
     if (missing.length > 0) throw missingIndexColumnError(label, missing, returned);
+    const info = new Map(columns.map((col) => [col.name, col]));
+    const longUnique = indexes.length > 0 && (await this.hasLongUnique(c));
     const started = Date.now();
     const notUnique: string[] = [];
-    const add = (i: ManagedIndex, unique: boolean) =>
-      `ADD ${unique ? 'UNIQUE ' : ''}INDEX ${q(i.name)} (${i.columns.map(q).join(', ')})`;
+    const add = (i: ManagedIndex, unique: boolean) => {
+      const key = mysqlIndexKey(label, i.name, i.columns, info, unique, longUnique);
+      return `ADD ${unique ? 'UNIQUE ' : ''}INDEX ${q(i.name)} ${key.parts}${key.usingHash ? ' USING HASH' : ''}`;
+    };
+    const alter = async (clauses: string[], names: string[]) => {
+      try {
+        await c.query(`ALTER TABLE ${tmp} ${clauses.join(', ')}`);
+      } catch (error) {
+        // 1071 key too long, 1170 TEXT/BLOB without a length, 1089 bad prefix: the clear error, not the server's
+        const errno = (error as { errno?: number }).errno;
+        if (errno !== 1071 && errno !== 1170 && errno !== 1089) throw error;
+        throw indexKeyError(label, names.join(', '), errorMessage(error));
+      }
+    };
     const plain = indexes.filter((i) => !(i.uniqueIfPossible && !i.unique));
     if (plain.length > 0) {
-      await c.query(`ALTER TABLE ${tmp} ${plain.map((i) => add(i, i.unique)).join(', ')}`);
+      await alter(
+        plain.map((i) => add(i, i.unique)),
+        plain.map((i) => i.name),
+      );
     }
     for (const index of indexes.filter((i) => i.uniqueIfPossible && !i.unique)) {
+      // a key this server cannot make unique exactly is only an ordinary index (merging stays off)
+      if (uniqueKeyProblem(index.columns, info, longUnique)) {
+        await alter([add(index, false)], [index.name]);
+        notUnique.push(index.name);
+        continue;
+      }
       try {
-        await c.query(`ALTER TABLE ${tmp} ${add(index, true)}`);
+        await alter([add(index, true)], [index.name]);
       } catch (error) {
         // 1062: duplicate entry; the merge key is then only an ordinary index (merging stays off)
         if ((error as { errno?: number }).errno !== 1062) throw error;
-        await c.query(`ALTER TABLE ${tmp} ${add(index, false)}`);
+        await alter([add(index, false)], [index.name]);
         notUnique.push(index.name);
       }
     }
@@ -493,11 +539,16 @@ export class MysqlSourceDriver implements SourceDriver {
         (others.length === 0
           ? `ON DUPLICATE KEY UPDATE ${keys[0]} = ${keys[0]}`
           : `ON DUPLICATE KEY UPDATE ${others.map((o) => `${o} = VALUES(${o})`).join(', ')}`);
+      const generation = req.fence?.generation;
       await step(() =>
-        this.withFence(c, { schemaName, tableName }, req.fence?.generation, async () => {
+        this.withSwapLock(c, { schemaName, tableName }, generation !== undefined, async () => {
           await c.query('START TRANSACTION');
           inTransaction = true;
           await c.query(upsert);
+          // the fence is part of the merge's transaction, checked last: a newer generation recorded at any time
+          // before this point (even while the upsert ran) rolls the merge back; one recorded after it waits on
+          // the fence row's lock until COMMIT, i.e. comes after this merge
+          if (generation !== undefined) await this.recordFence(c, schemaName, tableName, generation);
           await c.query('COMMIT');
           inTransaction = false;
         }),
@@ -541,17 +592,17 @@ export class MysqlSourceDriver implements SourceDriver {
   }
 
   /**
-   * RENAME TABLE commits implicitly, so the fence cannot share a transaction with it: check + record + rename
-   * run under a named lock per table instead (GET_LOCK, held by this connection until released), so no other
-   * fenced swap of the table interleaves. An older generation than the recorded one is refused.
+   * Serialises the fenced writes of one table (swaps and merges) under a named lock (GET_LOCK, held by this
+   * connection until released). RENAME TABLE commits implicitly, so a swap's fence cannot share a transaction
+   * with it: record + check + rename run under this lock, and no other fenced write of the table interleaves.
    */
-  private async withFence(
+  private async withSwapLock<T>(
     c: PoolConnection,
     n: { schemaName: string; tableName: string },
-    generation: number | undefined,
-    rename: () => Promise<void>,
-  ): Promise<void> {
-    if (generation === undefined) return rename();
+    fenced: boolean,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    if (!fenced) return fn();
     const lockName = `mp_swap_${createHash('sha256').update(`${n.schemaName}.${n.tableName}`).digest('hex').slice(0, 40)}`;
     const waitS = Math.ceil(this.swapLock.timeoutMs / 1000) * this.swapLock.attempts;
     const [got] = await c.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS ok', [lockName, waitS]);
@@ -561,22 +612,36 @@ export class MysqlSourceDriver implements SourceDriver {
       });
     }
     try {
-      const fence = qualifiedName(ENGINE, n.schemaName, FENCE_TABLE);
-      const [rows] = await c.query<RowDataPacket[]>(`SELECT generation FROM ${fence} WHERE table_name = ?`, [
-        n.tableName,
-      ]);
-      const stored = rows[0] ? Number(rows[0].generation) : null;
-      if (stored !== null && stored > generation) {
-        throw fencedError(`${n.schemaName}.${n.tableName}`, generation, stored);
-      }
-      await c.query(
-        `INSERT INTO ${fence} (table_name, generation) VALUES (?, ?)
-         ON DUPLICATE KEY UPDATE generation = GREATEST(generation, VALUES(generation))`,
-        [n.tableName, generation],
-      );
-      await rename();
+      return await fn();
     } finally {
       await c.query('SELECT RELEASE_LOCK(?)', [lockName]).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Records this build's generation for the table (never lowering it) and reads back what is stored, with a
+   * locking read: a newer generation there means this build was superseded (fenced error). Inside a
+   * transaction the fence row then stays locked until COMMIT, so the check and the write it guards are one.
+   */
+  private async recordFence(
+    c: PoolConnection,
+    schemaName: string,
+    tableName: string,
+    generation: number,
+  ): Promise<void> {
+    const fence = qualifiedName(ENGINE, schemaName, FENCE_TABLE);
+    await c.query(
+      `INSERT INTO ${fence} (table_name, generation) VALUES (?, ?)
+       ON DUPLICATE KEY UPDATE generation = GREATEST(generation, VALUES(generation))`,
+      [tableName, generation],
+    );
+    const [rows] = await c.query<RowDataPacket[]>(
+      `SELECT generation FROM ${fence} WHERE table_name = ? FOR UPDATE`,
+      [tableName],
+    );
+    const stored = rows[0] ? Number(rows[0].generation) : null;
+    if (stored !== null && stored > generation) {
+      throw fencedError(`${schemaName}.${tableName}`, generation, stored);
     }
   }
 
@@ -595,7 +660,11 @@ export class MysqlSourceDriver implements SourceDriver {
     // bound the metadata-lock wait so readers queued behind the rename are not held for long
     await c.query(`SET SESSION lock_wait_timeout = ${Math.ceil(this.swapLock.timeoutMs / 1000)}`);
     try {
-      await this.withFence(c, n, n.generation, () => this.rename(c, n));
+      const generation = n.generation;
+      await this.withSwapLock(c, n, generation !== undefined, async () => {
+        if (generation !== undefined) await this.recordFence(c, n.schemaName, n.tableName, generation);
+        await this.rename(c, n);
+      });
     } finally {
       await c.query('SET SESSION lock_wait_timeout = DEFAULT').catch(() => undefined);
     }

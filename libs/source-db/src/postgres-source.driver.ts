@@ -450,13 +450,29 @@ export class PostgresSourceDriver implements SourceDriver {
     try {
       if (req.fence) await step(() => this.ensureFenceTable(client, schemaName));
       inTransaction = true;
-      await step(() =>
-        client.query(
-          `BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on;
-           DROP TABLE IF EXISTS pg_temp.mp_delta`,
-        ),
-      );
-      const targetCols = await step(() => this.columnsOf(client, target));
+      // one message (quoted identifiers only): the transaction, the cache table's columns and its newest checkpoint
+      let opened: QueryResult[];
+      try {
+        opened = await step(() =>
+          this.multi(
+            client,
+            `BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on;
+             DROP TABLE IF EXISTS pg_temp.mp_delta;
+             ${this.columnsSql(target)};
+             SELECT max(${q(req.checkpointColumn)})::text AS c FROM ${target}`,
+          ),
+        );
+      } catch (error) {
+        const state = sqlState(error);
+        // 42P01 / 3F000: no such table (or schema); 42703: no such checkpoint column
+        if (state === '42P01' || state === '3F000')
+          return await fallback('no-table', `${label} does not exist`);
+        if (state === '42703') {
+          return await fallback('columns-changed', `${label} lacks the checkpoint or key column(s)`);
+        }
+        throw error;
+      }
+      const targetCols = opened[opened.length - 2].rows as { name: string; type: string }[];
       if (targetCols.length === 0) return await fallback('no-table', `${label} does not exist`);
       const byName = new Map(targetCols.map((c) => [c.name, c.type]));
       const checkpointType = byName.get(req.checkpointColumn);
@@ -464,12 +480,7 @@ export class PostgresSourceDriver implements SourceDriver {
       if (!checkpointType || keyMissing.length > 0) {
         return await fallback('columns-changed', `${label} lacks the checkpoint or key column(s)`);
       }
-      const since = await step(() =>
-        client.query<{ c: string | null }>(
-          `SELECT max(${q(req.checkpointColumn)})::text AS c FROM ${target}`,
-        ),
-      );
-      const last = since.rows[0]?.c ?? null;
+      const last = (opened[opened.length - 1].rows[0] as { c: string | null } | undefined)?.c ?? null;
       if (last === null) return await fallback('no-checkpoint', `${label} holds no checkpoint`);
       const lastSql = `CAST(${pgLiteral(last)} AS ${checkpointType})`;
       const queryStarted = Date.now();
@@ -485,19 +496,37 @@ export class PostgresSourceDriver implements SourceDriver {
         } as { text: string }),
       );
       const queryMs = Date.now() - queryStarted;
-      const deltaCols = await step(() => this.columnsOf(client, delta));
+      const keys = req.uniqueKey.map(q);
+      const others = targetCols.filter((c) => !req.uniqueKey.includes(c.name)).map((c) => q(c.name));
+      // one message: the delta's columns, then one pass over it for null keys and its newest checkpoint plus a
+      // grouping for duplicate keys (the upsert's own 21000 misses a duplicate whose first row left the cached
+      // one unchanged); a key or checkpoint column the model no longer returns fails it with 42703
+      let inspected: QueryResult[];
+      try {
+        inspected = await step(() =>
+          this.multi(
+            client,
+            `${this.columnsSql(delta)};
+             SELECT coalesce(bool_or(${keys.map((k) => `${k} IS NULL`).join(' OR ')}), false)
+                    OR EXISTS (SELECT 1 FROM ${delta} GROUP BY ${keys.join(', ')} HAVING count(*) > 1) AS dup,
+                    max(${q(req.checkpointColumn)}) >= ${lastSql} AS forward,
+                    max(${q(req.checkpointColumn)})::text AS top
+               FROM ${delta}`,
+          ),
+        );
+      } catch (error) {
+        if (sqlState(error) !== '42703') throw error;
+        return await fallback('columns-changed', `the model's columns differ from ${label}'s`);
+      }
+      const deltaCols = inspected[0].rows as { name: string }[];
       if (deltaCols.map((c) => c.name).join('\u0000') !== targetCols.map((c) => c.name).join('\u0000')) {
         return await fallback('columns-changed', `the model's columns differ from ${label}'s`);
       }
-      const keys = req.uniqueKey.map(q);
-      const checks = await step(() =>
-        client.query<{ dup: boolean; forward: boolean | null; top: string | null }>(
-          `SELECT EXISTS (SELECT 1 FROM ${delta} GROUP BY ${keys.join(', ')} HAVING count(*) > 1)
-                  OR EXISTS (SELECT 1 FROM ${delta} WHERE ${keys.map((k) => `${k} IS NULL`).join(' OR ')}) AS dup,
-                  (SELECT max(${q(req.checkpointColumn)}) FROM ${delta}) >= ${lastSql} AS forward,
-                  (SELECT max(${q(req.checkpointColumn)})::text FROM ${delta}) AS top`,
-        ),
-      );
+      const checks = inspected[1] as QueryResult<{
+        dup: boolean;
+        forward: boolean | null;
+        top: string | null;
+      }>;
       const check = checks.rows[0];
       if (check?.dup) return await fallback('duplicate-key', `the model returns duplicate or null keys`);
       if (check?.forward !== true) {
@@ -509,33 +538,37 @@ export class PostgresSourceDriver implements SourceDriver {
       const fence = req.fence;
       if (fence) await step(() => this.checkFence(client, schemaName, tableName, fence.generation));
       const cols = targetCols.map((c) => q(c.name));
-      const others = targetCols.filter((c) => !req.uniqueKey.includes(c.name)).map((c) => q(c.name));
       const onConflict =
         others.length === 0
           ? 'DO NOTHING'
           : `DO UPDATE SET ${others.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}
               WHERE ${others.map((c) => `t.${c}::text IS DISTINCT FROM EXCLUDED.${c}::text`).join(' OR ')}`;
-      await step(() => client.query('SAVEPOINT mp_merge'));
       let counts: { inserted: string; updated: string } | undefined;
       try {
-        const merged = await step(() =>
-          client.query<{ inserted: string; updated: string }>(
+        // the upsert and COMMIT in one message (built from quoted identifiers only): a failing upsert skips the
+        // COMMIT and leaves the transaction to the ROLLBACK below
+        const results = (await step(() =>
+          client.query(
             `WITH m AS (
                INSERT INTO ${target} AS t (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM ${delta}
                ON CONFLICT (${keys.join(', ')}) ${onConflict}
                RETURNING (xmax = 0) AS ins)
              SELECT count(*) FILTER (WHERE ins)::text AS inserted, count(*) FILTER (WHERE NOT ins)::text AS updated
-               FROM m`,
+               FROM m;
+             COMMIT`,
           ),
-        );
-        counts = merged.rows[0];
+        )) as unknown as QueryResult<{ inserted: string; updated: string }>[];
+        inTransaction = false;
+        counts = results.find((r) => r.command === 'SELECT')?.rows[0];
       } catch (error) {
-        // 42P10: no unique index on the key (the last full build found duplicates and built it plain)
-        if (sqlState(error) !== '42P10') throw error;
-        return await fallback('duplicate-key', `${label} has no unique index on the key`);
+        // 42P10: no unique index on the key (the last full build found duplicates and built it plain);
+        // 21000: the delta holds one key twice (checked above; the upsert refusing it is the backstop)
+        const state = sqlState(error);
+        if (state === '42P10')
+          return await fallback('duplicate-key', `${label} has no unique index on the key`);
+        if (state === '21000') return await fallback('duplicate-key', `the model returns duplicate keys`);
+        throw error;
       }
-      await step(() => client.query('COMMIT'));
-      inTransaction = false;
       return {
         merged: true,
         inserted: Number(counts?.inserted ?? 0),
@@ -560,15 +593,18 @@ export class PostgresSourceDriver implements SourceDriver {
     }
   }
 
-  /** Columns (name, SQL type) of a relation given as a quoted name; none when it does not exist. */
-  private async columnsOf(client: PoolClient, relation: string): Promise<{ name: string; type: string }[]> {
-    const r = await client.query<{ name: string; type: string }>(
-      `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type
-         FROM pg_catalog.pg_attribute a
-        WHERE a.attrelid = pg_catalog.to_regclass(${pgLiteral(relation)}) AND a.attnum > 0 AND NOT a.attisdropped
-        ORDER BY a.attnum`,
-    );
-    return r.rows;
+  /** The query of the columns (name, SQL type) of a relation given as a quoted name; none when it does not exist. */
+  private columnsSql(relation: string): string {
+    return `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type
+              FROM pg_catalog.pg_attribute a
+             WHERE a.attrelid = pg_catalog.to_regclass(${pgLiteral(relation)}) AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY a.attnum`;
+  }
+
+  /** Several statements in one message (simple protocol, no parameters): every statement's result, in order. */
+  private async multi(client: PoolClient, text: string): Promise<QueryResult[]> {
+    const results = (await client.query(text)) as unknown as QueryResult | QueryResult[];
+    return Array.isArray(results) ? results : [results];
   }
 
   /** On abort, cancels the client's running statement (again every second until the refresh unwinds). */

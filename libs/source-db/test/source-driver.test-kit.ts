@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import {
   countSourceRows,
   createTestSourceDatabase,
+  eventually,
   openTestSourceSession,
   sourceTables,
   TestSourceDatabase,
@@ -17,6 +18,7 @@ import {
   SourceDriver,
   SourceEngine,
   SourceError,
+  FENCE_TABLE,
   managedIndexName,
   tempTableName,
 } from '../src/index';
@@ -64,6 +66,8 @@ interface Dialect {
   ): Promise<{ name: string; unique: boolean; cols: string }[]>;
   /** The incremental scenarios' source table: id, v, ts (an integer checkpoint). */
   createIncSource: string;
+  /** A source table with long columns: id, body (TEXT), bin (BLOB/bytea), lv (varchar(2000)), ts. */
+  createTextSource: string;
 }
 
 const DIALECTS: Record<SourceEngine, Dialect> = {
@@ -115,6 +119,7 @@ const DIALECTS: Record<SourceEngine, Dialect> = {
         )
       ).map((r) => ({ name: r.name, unique: r.unique, cols: r.cols })),
     createIncSource: 'create table inc_src (id int, v text, ts int)',
+    createTextSource: 'create table txt_src (id int, body text, bin bytea, lv varchar(2000), ts int)',
   },
   mysql: {
     title: 'MysqlSourceDriver (real MariaDB)',
@@ -166,6 +171,7 @@ const DIALECTS: Record<SourceEngine, Dialect> = {
         )
       ).map((r) => ({ name: r.name, unique: Number(r.uniq) === 1, cols: r.cols })),
     createIncSource: 'create table inc_src (id int, v varchar(40), ts int)',
+    createTextSource: 'create table txt_src (id int, body text, bin blob, lv varchar(2000), ts int)',
   },
 };
 
@@ -639,6 +645,92 @@ export function describeSourceDriver(engine: SourceEngine, extra?: (bed: DriverT
         expect(await leftovers()).toEqual([]);
         expect(Number((await bed.db.query<{ n: unknown }>('select count(*) as n from src'))[0].n)).toBe(50);
       });
+
+      it('TEXT/BLOB and long string columns: plain indexes (prefixes on MariaDB), exact unique ones, a merge by a TEXT key', async () => {
+        await bed.db.query(d.createTextSource);
+        // two bodies that share their first 1,500 characters: a unique index on prefixes would call them equal
+        await bed.db.query(
+          `insert into txt_src (id, body, bin, lv, ts) values
+             (1, concat(repeat('p', 1500), '1'), 'a1', 'x', 1), (2, concat(repeat('p', 1500), '2'), 'b2', 'y', 2),
+             (3, 'gamma', 'c3', concat(repeat('l', 1990), 'z'), 3)`,
+        );
+        const table = cacheTableName(engine, 42, 'text index');
+        const sqlText = 'select id, body, bin, lv, ts from txt_src';
+        const indexes = [
+          idx(42, ['body'], false),
+          idx(42, ['body', 'bin', 'lv', 'id'], false),
+          idx(42, ['body'], true),
+          idx(42, ['lv', 'body'], true),
+        ];
+        const build = (generation: number) =>
+          bed.driver.refreshTable({
+            schemaName: bed.schema,
+            tableName: table,
+            sql: sqlText,
+            statementTimeoutMs: 10_000,
+            indexes,
+            fence: { generation },
+          });
+        expect((await build(150)).rows).toBe(3);
+        expect(await d.indexesOf(bed.db, bed.schema, table)).toEqual(
+          indexes
+            .map((i) => ({ name: i.name, unique: i.unique, cols: i.columns.join(',') }))
+            .sort((a, b) => (a.name < b.name ? -1 : 1)),
+        );
+        if (engine === 'mysql') {
+          const kinds = await bed.db.query<{ name: string; type: string }>(
+            `select distinct INDEX_NAME as name, INDEX_TYPE as type from information_schema.STATISTICS
+              where TABLE_SCHEMA = ? and TABLE_NAME = ? and NON_UNIQUE = 0`,
+            [bed.schema, table],
+          );
+          expect(kinds.map((k) => k.type)).toEqual(['HASH', 'HASH']);
+        }
+        // exact: the same body twice fails the unique index, the previous table stays
+        await bed.db.query(`update txt_src set body = concat(repeat('p', 1500), '1') where id = 2`);
+        const error = await build(151).catch((e: unknown) => e as SourceError);
+        expect(error).toBeInstanceOf(SourceError);
+        expect(await count(table)).toBe(3);
+        expect(await leftovers()).toEqual([]);
+        await bed.db.query(`update txt_src set body = concat(repeat('p', 1500), '2') where id = 2`);
+
+        // an incremental model keyed by the TEXT column merges through the exact unique index
+        const keyTable = cacheTableName(engine, 43, 'text key');
+        const keyIndex = { ...idx(43, ['body'], true), unique: false, uniqueIfPossible: true };
+        const full = await bed.driver.refreshTable({
+          schemaName: bed.schema,
+          tableName: keyTable,
+          sql: sqlText,
+          statementTimeoutMs: 10_000,
+          indexes: [keyIndex],
+          checkpointColumn: 'ts',
+          fence: { generation: 160 },
+        });
+        expect(full.notUnique).toEqual([]);
+        await bed.db.query(`update txt_src set lv = 'changed', ts = 5 where id = 1`);
+        await bed.db.query(
+          `insert into txt_src (id, body, bin, lv, ts) values (4, concat(repeat('p', 1500), '4'), 'd4', 'w', 6)`,
+        );
+        const merged = await bed.driver.mergeTable({
+          schemaName: bed.schema,
+          tableName: keyTable,
+          sql: sqlText,
+          statementTimeoutMs: 10_000,
+          checkpointColumn: 'ts',
+          uniqueKey: ['body'],
+          lookback: { kind: 'number', value: 0 },
+          fence: { generation: 161 },
+        });
+        expect(merged).toMatchObject({ merged: true, inserted: 1, updated: 1, checkpoint: '6' });
+        const rows = await bed.db.query<{ id: number; lv: string }>(
+          `select id, lv from ${q(bed.schema)}.${q(keyTable)} order by id`,
+        );
+        expect(rows.map((r) => [Number(r.id), r.lv.slice(0, 7)])).toEqual([
+          [1, 'changed'],
+          [2, 'y'],
+          [3, 'lllllll'],
+          [4, 'w'],
+        ]);
+      });
     });
 
     describe('incremental merge', () => {
@@ -762,6 +854,90 @@ export function describeSourceDriver(engine: SourceEngine, extra?: (bed: DriverT
           expect(r.merged).toBe(true);
           expect(await difference()).toEqual([0, 0]);
         }
+      });
+
+      it('the fence is part of the merge transaction: a newer generation recorded while the merge writes keeps it from applying', async () => {
+        await bed.db.query(`delete from inc_src`);
+        await bed.db.query(`insert into inc_src values (1, 'a', 1), (2, 'b', 2)`);
+        const g = ++generation;
+        await full(g);
+        await bed.db.query(`update inc_src set v = 'a2', ts = 5 where id = 1`);
+        await bed.db.query(`insert into inc_src values (3, 'c', 6)`);
+        const cache = `${q(bed.schema)}.${q(table)}`;
+        const contents = () => bed.db.query(`select id, v, ts from ${cache} order by id`);
+        const before = await contents();
+        // a reader's row lock holds the merge's write on row 1 while another refresher takes the table over
+        const holder = await openTestSourceSession(bed.db.connection);
+        const takeover = await openTestSourceSession(bed.db.connection);
+        try {
+          await holder.query(engine === 'postgres' ? 'begin' : 'start transaction');
+          await holder.query(`select id from ${cache} where id = 1 for update`);
+          const merging = merge(g + 1).catch((e: unknown) => e as SourceError);
+          await eventually(() => d.statementRunning(bed.db, `%INSERT INTO ${cache}%`), 10_000, 50);
+          let tookOver = false;
+          const taking = takeover
+            .query(
+              `update ${q(bed.schema)}.${q(FENCE_TABLE)} set generation = ${g + 5} where table_name = '${table}'`,
+            )
+            .then(() => (tookOver = true));
+          await new Promise((r) => setTimeout(r, 500));
+          // MariaDB checks the fence last in the transaction: the takeover commits while the merge waits.
+          // PostgreSQL checks it first and keeps the fence row locked: the takeover waits for the merge's COMMIT.
+          const takenOverFirst = tookOver;
+          expect(takenOverFirst).toBe(engine === 'mysql');
+          await holder.query('rollback');
+          const result = await merging;
+          await taking;
+          if (takenOverFirst) {
+            expect((result as SourceError).details?.fenced).toBe(true);
+            expect(await contents()).toEqual(before);
+          } else {
+            expect(result).toMatchObject({ merged: true, inserted: 1, updated: 1 });
+            expect(await difference()).toEqual([0, 0]);
+          }
+        } finally {
+          await holder.end().catch(() => undefined);
+          await takeover.end().catch(() => undefined);
+          generation = g + 5;
+        }
+      });
+
+      it('does not merge, and says why, into a missing table or schema, a table without the checkpoint, or when the model columns changed', async () => {
+        const mergeInto = (tableName: string, sqlText: string, schemaName = bed.schema) =>
+          bed.driver.mergeTable({
+            schemaName,
+            tableName,
+            sql: sqlText,
+            statementTimeoutMs: 10_000,
+            checkpointColumn: 'ts',
+            uniqueKey: key,
+            lookback: { kind: 'number', value: 0 },
+          });
+        const other = cacheTableName(engine, 51, 'inc other');
+        expect(await mergeInto(other, sql)).toMatchObject({ merged: false, fallback: 'no-table' });
+        expect(await mergeInto(table, sql, `${bed.schema}_nope`)).toMatchObject({
+          merged: false,
+          fallback: 'no-table',
+        });
+        await bed.driver.refreshTable({
+          schemaName: bed.schema,
+          tableName: other,
+          sql: 'select id, v from inc_src',
+          statementTimeoutMs: 10_000,
+        });
+        expect(await mergeInto(other, sql)).toMatchObject({ merged: false, fallback: 'columns-changed' });
+        await full(++generation);
+        const before = await difference();
+        expect(await mergeInto(table, 'select id, ts from inc_src')).toMatchObject({
+          merged: false,
+          fallback: 'columns-changed',
+        });
+        expect(await mergeInto(table, 'select v, ts from inc_src')).toMatchObject({
+          merged: false,
+          fallback: 'columns-changed',
+        });
+        expect(await difference()).toEqual(before);
+        expect(await leftovers()).toEqual([]);
       });
     });
 
