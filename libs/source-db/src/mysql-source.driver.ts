@@ -9,6 +9,16 @@ import {
   RowDataPacket,
 } from 'mysql2/promise';
 import {
+  calledNames,
+  cannotTell,
+  hashSignature,
+  InputSignature,
+  InputSignatureRequest,
+  readMysqlPlan,
+} from './change-signature';
+import {
+  explainModel,
+  refreshKeySelect,
   modelDeltaSelect,
   MysqlSessionConnection,
   mysqlCreateTableAsModel,
@@ -680,6 +690,91 @@ export class MysqlSourceDriver implements SourceDriver {
     } catch {
       // best effort
     }
+  }
+
+  /**
+   * Change signature of a model's inputs: the tables of `EXPLAIN FORMAT=JSON` of exactly what a build runs (views
+   * expanded), plus every table the SQL names (the plan names tables without a schema and may leave out a table
+   * it settled while planning), looked up in information_schema.TABLES of the connection's database and of the
+   * schemas the SQL names; per table its engine, CREATE_TIME (TRUNCATE recreates the table) and UPDATE_TIME (set
+   * at commit, whole seconds). Cannot tell: a plan message ("Impossible WHERE noticed after reading const
+   * tables" …), a table not found, an engine other than InnoDB/Aria/MyISAM, a sequence, a stored function,
+   * a variable, a non-deterministic built-in (NOW(), RAND() …), an UPDATE_TIME that is NULL (not changed since
+   * the server started, or evicted from the dictionary cache) or not at least one whole second older than the
+   * server's clock (a change in the same second could come after this reading and leave UPDATE_TIME as it is).
+   */
+  async readInputSignature(req: InputSignatureRequest): Promise<InputSignature> {
+    return this.withConnection(async (c) => {
+      const flavor = await this.getFlavor(c);
+      const timed = (sql: string) =>
+        flavor === 'mariadb'
+          ? `SET STATEMENT max_statement_time=${(Math.max(1, req.statementTimeoutMs) / 1000).toFixed(3)} FOR ${sql}`
+          : sql;
+      if (req.refreshKeySql) {
+        await c.query('START TRANSACTION READ ONLY');
+        try {
+          const [rows] = await c.query<RowDataPacket[]>({
+            sql: timed(refreshKeySelect(req.refreshKeySql)),
+            rowsAsArray: true,
+          });
+          const keyRows = (rows as unknown[]).map((r) => JSON.stringify(r)).sort();
+          return { signature: hashSignature(['refresh-key', keyRows]), relations: [], via: 'refresh-key' };
+        } finally {
+          await c.query('COMMIT').catch(() => undefined);
+        }
+      }
+      const [explained] = await c.query<RowDataPacket[]>(explainModel('EXPLAIN FORMAT=JSON', req.sql));
+      const first = explained[0] as Record<string, unknown> | undefined;
+      const text = first ? Object.values(first)[0] : undefined;
+      let json: unknown;
+      try {
+        json = typeof text === 'string' ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      const plan = readMysqlPlan(json);
+      if (plan.uncertain) return cannotTell(plan.uncertain);
+      const names = calledNames(req.sql, ENGINE, plan.expressions);
+      if (names.uncertain) return cannotTell(names.uncertain);
+      const planned = [...new Set(plan.relations.map((r) => r.name))];
+      const candidates = [...new Set([...planned, ...names.words])];
+      const [rows] = await c.query<RowDataPacket[]>(
+        `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, TABLE_TYPE AS t, ENGINE AS e,
+                UNIX_TIMESTAMP(CREATE_TIME) AS c, UNIX_TIMESTAMP(UPDATE_TIME) AS u, UNIX_TIMESTAMP() AS now
+           FROM information_schema.TABLES
+          WHERE TABLE_SCHEMA IN (?) AND TABLE_NAME IN (?)
+          ORDER BY TABLE_SCHEMA, TABLE_NAME`,
+        [[...new Set([this.conn.dbName, ...names.qualifiers])], candidates.length ? candidates : ['']],
+      );
+      const found = new Set(rows.map((r) => String(r.n)));
+      const missing = planned.find((n) => !found.has(n));
+      if (missing !== undefined) return cannotTell(`table ${missing} of the plan was not found`);
+      if (names.calls.length > 0) {
+        const [routines] = await c.query<RowDataPacket[]>(
+          `SELECT ROUTINE_NAME AS n FROM information_schema.ROUTINES WHERE ROUTINE_NAME IN (?) LIMIT 1`,
+          [names.calls],
+        );
+        if (routines.length > 0) return cannotTell(`the model calls the stored routine ${String(routines[0].n)}`);
+      }
+      const tables: unknown[] = [];
+      for (const r of rows) {
+        const name = `${String(r.s)}.${String(r.n)}`;
+        if (r.t === 'VIEW') continue; // its tables are in the plan
+        if (r.t !== 'BASE TABLE' && r.t !== 'SYSTEM VERSIONED') return cannotTell(`${name} is a ${String(r.t)}`);
+        if (!['InnoDB', 'Aria', 'MyISAM'].includes(String(r.e)))
+          return cannotTell(`${name} uses the ${String(r.e)} engine`);
+        if (r.u === null || r.u === undefined)
+          return cannotTell(`${name} has no UPDATE_TIME (unchanged since the server started, or not known)`);
+        if (Number(r.u) >= Number(r.now) - 1)
+          return cannotTell(`${name} changed within the last second (UPDATE_TIME has whole seconds)`);
+        tables.push([r.s, r.n, r.e, String(r.c), String(r.u)]);
+      }
+      return {
+        signature: hashSignature(['mysql', tables]),
+        relations: tables.map((t) => `${(t as string[])[0]}.${(t as string[])[1]}`),
+        via: 'stats',
+      };
+    });
   }
 
   async tableExists(schemaName: string, tableName: string): Promise<boolean> {

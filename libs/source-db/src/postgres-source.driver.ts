@@ -1,6 +1,14 @@
 import { randomInt } from 'node:crypto';
 import { Client, ClientConfig, Pool, PoolClient, QueryResult } from 'pg';
-import { modelDeltaSelect, postgresCreateTableAsModel } from './model-statement';
+import { explainModel, modelDeltaSelect, postgresCreateTableAsModel, refreshKeySelect } from './model-statement';
+import {
+  calledNames,
+  cannotTell,
+  hashSignature,
+  InputSignature,
+  InputSignatureRequest,
+  readPostgresPlan,
+} from './change-signature';
 import {
   BACKUP_TABLE_PREFIX,
   backupTableName,
@@ -608,6 +616,87 @@ export class PostgresSourceDriver implements SourceDriver {
     } finally {
       await c.end().catch(() => undefined);
     }
+  }
+
+  /**
+   * Change signature of a model's inputs, in one READ ONLY transaction: the relations of `EXPLAIN (FORMAT JSON,
+   * VERBOSE)` of exactly what a build runs (views expanded), then per relation its oid, relfilenode (TRUNCATE,
+   * VACUUM FULL, CLUSTER and a rebuilt cache table change it; they do not bump the counters) and the cumulative
+   * insert/update/delete counters, plus the database's stats reset time and the postmaster start time (a reset or a
+   * restart can bring counters back to earlier values). Cannot tell: foreign/function/sample scans, run-time
+   * partition pruning, value keywords (CURRENT_TIMESTAMP …), any called name with a non-immutable pg_proc entry
+   * (now(), random(), a volatile function that reads other tables), a relation without stats.
+   * The counters lag commits: a backend reports them when it goes idle, at most once a second (PGSTAT_MIN_INTERVAL)
+   * — see docs/ARCHITECTURE.md for how the refresher accounts for that window.
+   */
+  async readInputSignature(req: InputSignatureRequest): Promise<InputSignature> {
+    const timeoutMs = Math.max(1, Math.floor(req.statementTimeoutMs));
+    return this.withClient(async (c) => {
+      await c.query(
+        `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on`,
+      );
+      try {
+        if (req.refreshKeySql) {
+          const key = await c.query({
+            text: refreshKeySelect(req.refreshKeySql),
+            queryMode: 'extended',
+            rowMode: 'array',
+          } as { text: string });
+          const rows = (key.rows as unknown[]).map((r) => JSON.stringify(r)).sort();
+          return { signature: hashSignature(['refresh-key', rows]), relations: [], via: 'refresh-key' };
+        }
+        const explained = await c.query<{ 'QUERY PLAN': unknown }>({
+          text: explainModel('EXPLAIN (FORMAT JSON, VERBOSE)', req.sql),
+          queryMode: 'extended',
+        } as { text: string });
+        const plan = readPostgresPlan(explained.rows[0]?.['QUERY PLAN']);
+        if (plan.uncertain) return cannotTell(plan.uncertain);
+        const names = calledNames(req.sql, ENGINE, plan.expressions);
+        if (names.uncertain) return cannotTell(names.uncertain);
+        const relations = [
+          ...new Set(
+            plan.relations.map((r) => (r.schema === null ? q(r.name) : `${q(r.schema)}.${q(r.name)}`)),
+          ),
+        ].sort();
+        const r = await c.query<{
+          tables: [string, string | null, string | null, string | null, string, string, string, boolean][];
+          stats_reset: string | null;
+          started: string;
+          volatile: string[];
+        }>(
+          `SELECT
+             (SELECT coalesce(json_agg(json_build_array(rel.name, c.oid::int8::text, c.relkind,
+                       c.relfilenode::int8::text, s.n_tup_ins::text, s.n_tup_upd::text, s.n_tup_del::text,
+                       s.relid IS NOT NULL) ORDER BY rel.name), '[]'::json)
+                FROM unnest($1::text[]) AS rel(name)
+                LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(rel.name)
+                LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid) AS tables,
+             (SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d
+               WHERE d.datname = pg_catalog.current_database()) AS stats_reset,
+             pg_catalog.pg_postmaster_start_time()::text AS started,
+             (SELECT coalesce(array_agg(DISTINCT p.proname::text), '{}') FROM pg_catalog.pg_proc p
+               WHERE p.proname = ANY($2::text[]) AND p.provolatile <> 'i') AS volatile`,
+          [relations, names.calls],
+        );
+        const row = r.rows[0];
+        if (!row) return cannotTell('the signature could not be read');
+        if (row.volatile.length > 0)
+          return cannotTell(`the model calls ${row.volatile.join(', ')}, which is not immutable`);
+        for (const t of row.tables) {
+          if (t[1] === null) return cannotTell(`${t[0]} is gone`);
+          if (!['r', 'p', 'm'].includes(t[2] ?? '')) return cannotTell(`${t[0]} is not a table`);
+          if (!t[7]) return cannotTell(`${t[0]} has no statistics`);
+        }
+        return {
+          signature: hashSignature(['pg', row.tables, row.stats_reset, row.started]),
+          relations,
+          via: 'stats',
+        };
+      } finally {
+        // a failed statement left the transaction aborted: COMMIT then rolls back
+        await c.query('COMMIT').catch(() => undefined);
+      }
+    });
   }
 
   async tableExists(schemaName: string, tableName: string): Promise<boolean> {
