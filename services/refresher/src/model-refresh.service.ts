@@ -45,6 +45,21 @@ export interface RunContext {
   now?: () => Date;
   /** The schedule's time zone (setting), in which a full-rebuild cron fires; UTC when absent. */
   timeZone?: string;
+  /**
+   * Change detection: input signatures already read this run before the builds (by persisted_info id; null:
+   * cannot tell). A build stores its model's; a model not in the map has its signature read just before its build.
+   */
+  signatures?: Map<number, string | null>;
+}
+
+/** What change detection found for one model (before any build of this run). */
+export interface InputCheck {
+  /** Signature of the model's inputs now; null: cannot tell. */
+  signature: string | null;
+  /** The signature equals the one stored at its last successful build, and nothing else forces a build. */
+  unchanged: boolean;
+  /** Why the model must be built (for the log). */
+  reason?: string;
 }
 
 /** How one model is built this time: merged incrementally, or rebuilt in full (why, for incremental models). */
@@ -84,7 +99,8 @@ export class ModelRefreshService {
     private readonly rows: PersistedInfoRepository,
     @Inject(SOURCE_DB) private readonly api: SourceDbPort,
     @Inject(APP_CONFIG)
-    private readonly config: Pick<RefresherConfig, 'instanceId' | 'leaseMs' | 'retry'>,
+    private readonly config: Pick<RefresherConfig, 'instanceId' | 'leaseMs' | 'retry'> &
+      Partial<Pick<RefresherConfig, 'changeDetection'>>,
     private readonly resolver: ModelSqlResolver,
   ) {}
 
@@ -234,6 +250,13 @@ export class ModelRefreshService {
     const indexes = managedIndexesOf(card.id, card.indexes, incremental);
     const buildHash = buildDefinitionHash(sql, indexes, incremental);
     const plan = this.plan(info, card, ctx, buildHash);
+    // read BEFORE the build's snapshot: a change committed after this reading is either in the build or makes the
+    // next reading differ (a wasted build at worst, never a stale cache)
+    const signature = ctx.signatures?.has(info.id)
+      ? (ctx.signatures.get(info.id) ?? null)
+      : this.detecting()
+        ? (await this.readSignature(card, ctx, sql)).signature
+        : null;
     let timeoutMs = ctx.statementTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -247,6 +270,8 @@ export class ModelRefreshService {
           ...(built.definition ? { definition: built.definition } : {}),
           queryHash: hash,
           lastSuccessAt: ended,
+          lastBuiltAt: ended,
+          inputSignature: signature,
           checkpoint: built.checkpoint,
           ...(full ? { buildHash, lastFullAt: ended } : {}),
         });
@@ -315,6 +340,92 @@ export class ModelRefreshService {
         return this.failed(info, card, ctx, started, attempt, 'error', c);
       }
     }
+  }
+
+  /** Change detection is on (REFRESH_CHANGE_DETECTION, default on). */
+  detecting(): boolean {
+    return this.config.changeDetection?.enabled ?? true;
+  }
+
+  /**
+   * The signature of a model's inputs, from the engine (its refresh_key's result when it has one); null with the
+   * reason when the engine cannot tell or the reading fails (then the model is built: never a reason to skip).
+   */
+  private async readSignature(
+    card: CardEntity,
+    ctx: RunContext,
+    sql: string,
+  ): Promise<{ signature: string | null; reason?: string }> {
+    const driver = ctx.driver;
+    if (!driver.readInputSignature) return { signature: null, reason: 'the engine cannot tell' };
+    try {
+      const refreshKeySql = card.refreshKey
+        ? this.api.assertSafeModelSql(card.refreshKey, driver.engine)
+        : null;
+      const read = await driver.readInputSignature({
+        sql,
+        statementTimeoutMs: ctx.statementTimeoutMs,
+        refreshKeySql,
+      });
+      return read.signature === null ? { signature: null, reason: read.reason } : { signature: read.signature };
+    } catch (e) {
+      return { signature: null, reason: `the signature could not be read: ${errorMessage(e)}` };
+    }
+  }
+
+  /**
+   * Change detection for one model, before any build: its inputs' signature now, and whether it equals the one
+   * stored at its last successful build while nothing else asks for a build (the row is persisted and active, the
+   * resolved SQL and indexes are those built, an incremental model is not due for a full rebuild).
+   */
+  async checkInputs(info: PersistedInfoEntity, card: CardEntity, ctx: RunContext): Promise<InputCheck> {
+    let sql: string;
+    try {
+      sql = this.api.assertSafeModelSql(
+        await this.resolver.resolve(card, ctx.driver.engine),
+        ctx.driver.engine,
+      );
+    } catch (e) {
+      // the build reports it
+      return { signature: null, unchanged: false, reason: errorMessage(e) };
+    }
+    const read = await this.readSignature(card, ctx, sql);
+    if (read.signature === null) return { signature: null, unchanged: false, reason: read.reason };
+    const buildHash = buildDefinitionHash(
+      sql,
+      managedIndexesOf(card.id, card.indexes, card.incremental),
+      card.incremental,
+    );
+    const why =
+      info.state !== 'persisted' || !info.active || info.leaseOwner
+        ? `state ${info.state}`
+        : !info.inputSignature
+          ? 'no signature of the last build'
+          : info.buildHash !== buildHash
+            ? 'the definition changed'
+            : info.inputSignature !== read.signature
+              ? 'its inputs changed'
+              : card.incremental && this.plan(info, card, ctx, buildHash).mode !== 'incremental'
+                ? 'a full rebuild is due'
+                : undefined;
+    return { signature: read.signature, unchanged: why === undefined, ...(why ? { reason: why } : {}) };
+  }
+
+  /** A model whose inputs were verified unchanged (its row already marked): a success that built nothing. */
+  unchanged(info: PersistedInfoEntity, card: CardEntity, ctx: RunContext, started: Date): ModelOutcome {
+    const ended = new Date();
+    this.record(ctx, 'unchanged', started, ended);
+    return {
+      kind: 'success',
+      event: createEvent('RefreshSucceeded', {
+        ...this.common(card, ctx, started, ended, 1),
+        persistedInfoId: info.id,
+        schemaName: info.schemaName,
+        tableName: info.tableName,
+        rows: null,
+        outcome: 'unchanged',
+      }),
+    };
   }
 
   /**

@@ -101,6 +101,8 @@ function setup(opts: {
     { getBoolean: async () => true } as never,
     { forDatabase: () => ({ engine: 'postgres' }), schemaName: async () => 'mp_cache_x_3' } as never,
     {
+      // change detection is covered by test/change-detection.int-spec.ts against the real servers
+      detecting: () => false,
       refresh: async (
         info: PersistedInfoEntity,
         card: CardEntity,

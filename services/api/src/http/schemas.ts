@@ -21,10 +21,15 @@ export const refreshScheduleBody = z.strictObject({ cron: z.string().max(200) })
 
 /**
  * Refresh of one model; `full`: rebuild an incremental model in full instead of merging; `downstream`: also the
- * models that read it (`{{#id}}`), upstream first.
+ * models that read it (`{{#id}}`), upstream first; `ifChanged`: only if its inputs changed since its last build
+ * (otherwise reported with outcome `unchanged`).
  */
 export const refreshCardBody = z
-  .strictObject({ full: z.boolean().optional(), downstream: z.boolean().optional() })
+  .strictObject({
+    full: z.boolean().optional(),
+    downstream: z.boolean().optional(),
+    ifChanged: z.boolean().optional(),
+  })
   .optional();
 
 /** 202 of a refresh request (documented from here, like the request schemas). */
