@@ -105,9 +105,10 @@ export function readPostgresPlan(explain: unknown): PlanReading {
 }
 
 /**
- * Walks MariaDB/MySQL `EXPLAIN FORMAT=JSON` output. Its plans name tables without a schema, and a plan that the
- * optimizer settled while planning ("Impossible WHERE noticed after reading const tables", "No matching min/max
- * row") lists no tables at all although the result depends on their data: any such message is "cannot tell".
+ * Walks MariaDB/MySQL `EXPLAIN FORMAT=JSON` output. Its plans name tables by alias, without a schema, and a plan
+ * the optimizer settled while planning ("Impossible WHERE noticed after reading const tables") lists no tables
+ * at all although the result depends on their data: the driver takes the tables from the SQL and view texts
+ * instead, and uses the plan's names only as a cross-check.
  */
 export function readMysqlPlan(explain: unknown): PlanReading {
   const reading: PlanReading = { relations: [], expressions: [] };
@@ -118,7 +119,6 @@ export function readMysqlPlan(explain: unknown): PlanReading {
     }
     if (!value || typeof value !== 'object') return;
     const node = value as Record<string, unknown>;
-    if (typeof node.message === 'string') reading.uncertain ??= `the plan says "${node.message}"`;
     const name = node.table_name;
     // <derived2>, <subquery3>, <union1,2>: the optimizer's own intermediate results
     if (typeof name === 'string' && !name.startsWith('<')) reading.relations.push({ schema: null, name });
@@ -252,5 +252,6 @@ export function calledNames(sql: string, engine: SourceEngine, expressions: stri
     calls: [...calls].sort(),
     words: [...words].sort(),
     qualifiers: [...qualifiers].sort(),
-    ...(uncertain ? { uncertain } : {}) };
+    ...(uncertain ? { uncertain } : {}),
+  };
 }

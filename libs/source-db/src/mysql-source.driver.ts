@@ -733,38 +733,74 @@ export class MysqlSourceDriver implements SourceDriver {
         json = undefined;
       }
       const plan = readMysqlPlan(json);
-      if (plan.uncertain) return cannotTell(plan.uncertain);
       const names = calledNames(req.sql, ENGINE, plan.expressions);
       if (names.uncertain) return cannotTell(names.uncertain);
-      const planned = [...new Set(plan.relations.map((r) => r.name))];
-      const candidates = [...new Set([...planned, ...names.words])];
+      // Every table a query reads is named in its text or in the text of a view it reads (the plan gives aliases,
+      // and leaves out tables it settled while planning): the words of the SQL and of the views it names,
+      // recursively, matched against the tables of the schemas named, are a superset of what it reads.
+      const words = new Set(names.words);
+      const schemas = new Set([this.conn.dbName, ...names.qualifiers]);
+      const calls = new Set(names.calls);
+      const seenViews = new Set<string>();
+      for (let depth = 0; depth < 10; depth++) {
+        const [views] = await c.query<RowDataPacket[]>(
+          `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, VIEW_DEFINITION AS d FROM information_schema.VIEWS
+            WHERE TABLE_SCHEMA IN (?) AND TABLE_NAME IN (?)`,
+          [[...schemas], [...words]],
+        );
+        const fresh = views.filter((v) => !seenViews.has(`${String(v.s)}.${String(v.n)}`));
+        if (fresh.length === 0) break;
+        for (const v of fresh) {
+          seenViews.add(`${String(v.s)}.${String(v.n)}`);
+          if (typeof v.d !== 'string' || v.d === '')
+            return cannotTell(`the view ${String(v.n)} cannot be read`);
+          const inner = calledNames(v.d, ENGINE);
+          if (inner.uncertain) return cannotTell(`view ${String(v.n)}: ${inner.uncertain}`);
+          inner.words.forEach((w) => words.add(w));
+          inner.qualifiers.forEach((q) => schemas.add(q));
+          inner.calls.forEach((f) => calls.add(f));
+        }
+        if (depth === 9) return cannotTell('views nest too deep');
+      }
       const [rows] = await c.query<RowDataPacket[]>(
         `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, TABLE_TYPE AS t, ENGINE AS e,
                 UNIX_TIMESTAMP(CREATE_TIME) AS c, UNIX_TIMESTAMP(UPDATE_TIME) AS u, UNIX_TIMESTAMP() AS now
            FROM information_schema.TABLES
           WHERE TABLE_SCHEMA IN (?) AND TABLE_NAME IN (?)
           ORDER BY TABLE_SCHEMA, TABLE_NAME`,
-        [[...new Set([this.conn.dbName, ...names.qualifiers])], candidates.length ? candidates : ['']],
+        [[...schemas], [...words]],
       );
       const found = new Set(rows.map((r) => String(r.n)));
-      const missing = planned.find((n) => !found.has(n));
+      // a name of the plan is a table found, or an alias / CTE name written in the texts
+      const missing = plan.relations.map((r) => r.name).find((n) => !found.has(n) && !words.has(n));
       if (missing !== undefined) return cannotTell(`table ${missing} of the plan was not found`);
-      if (names.calls.length > 0) {
+      if (calls.size > 0) {
         const [routines] = await c.query<RowDataPacket[]>(
           `SELECT ROUTINE_NAME AS n FROM information_schema.ROUTINES WHERE ROUTINE_NAME IN (?) LIMIT 1`,
-          [names.calls],
+          [[...calls]],
         );
-        if (routines.length > 0) return cannotTell(`the model calls the stored routine ${String(routines[0].n)}`);
+        if (routines.length > 0)
+          return cannotTell(`the model calls the stored routine ${String(routines[0].n)}`);
       }
       const tables: unknown[] = [];
       for (const r of rows) {
         const name = `${String(r.s)}.${String(r.n)}`;
         if (r.t === 'VIEW') continue; // its tables are in the plan
-        if (r.t !== 'BASE TABLE' && r.t !== 'SYSTEM VERSIONED') return cannotTell(`${name} is a ${String(r.t)}`);
+        if (r.t !== 'BASE TABLE' && r.t !== 'SYSTEM VERSIONED')
+          return cannotTell(`${name} is a ${String(r.t)}`);
         if (!['InnoDB', 'Aria', 'MyISAM'].includes(String(r.e)))
           return cannotTell(`${name} uses the ${String(r.e)} engine`);
-        if (r.u === null || r.u === undefined)
-          return cannotTell(`${name} has no UPDATE_TIME (unchanged since the server started, or not known)`);
+        if (r.u === null || r.u === undefined) {
+          // a cache table of ours (a model read through {{#id}}) is only ever changed by a fenced swap or merge:
+          // its fence generation says when (CREATE … AS leaves UPDATE_TIME NULL)
+          const generation = await this.fenceGeneration(c, String(r.s), String(r.n));
+          if (generation === null)
+            return cannotTell(
+              `${name} has no UPDATE_TIME (unchanged since the server started, or not known)`,
+            );
+          tables.push([r.s, r.n, r.e, String(r.c), `fence ${generation}`]);
+          continue;
+        }
         if (Number(r.u) >= Number(r.now) - 1)
           return cannotTell(`${name} changed within the last second (UPDATE_TIME has whole seconds)`);
         tables.push([r.s, r.n, r.e, String(r.c), String(r.u)]);
@@ -775,6 +811,19 @@ export class MysqlSourceDriver implements SourceDriver {
         via: 'stats',
       };
     });
+  }
+
+  /** The fence generation recorded for a cache table, if `schema` is a cache schema and the table has one. */
+  private async fenceGeneration(c: PoolConnection, schema: string, table: string): Promise<string | null> {
+    try {
+      const [rows] = await c.query<RowDataPacket[]>(
+        `SELECT generation AS g FROM ${qualifiedName(ENGINE, schema, FENCE_TABLE)} WHERE table_name = ?`,
+        [table],
+      );
+      return rows[0] ? String(rows[0].g) : null;
+    } catch {
+      return null; // no fence table: not a cache schema
+    }
   }
 
   async tableExists(schemaName: string, tableName: string): Promise<boolean> {

@@ -1,6 +1,11 @@
 import { randomInt } from 'node:crypto';
 import { Client, ClientConfig, Pool, PoolClient, QueryResult } from 'pg';
-import { explainModel, modelDeltaSelect, postgresCreateTableAsModel, refreshKeySelect } from './model-statement';
+import {
+  explainModel,
+  modelDeltaSelect,
+  postgresCreateTableAsModel,
+  refreshKeySelect,
+} from './model-statement';
 import {
   calledNames,
   cannotTell,

@@ -367,7 +367,9 @@ export class ModelRefreshService {
         statementTimeoutMs: ctx.statementTimeoutMs,
         refreshKeySql,
       });
-      return read.signature === null ? { signature: null, reason: read.reason } : { signature: read.signature };
+      return read.signature === null
+        ? { signature: null, reason: read.reason }
+        : { signature: read.signature };
     } catch (e) {
       return { signature: null, reason: `the signature could not be read: ${errorMessage(e)}` };
     }

@@ -243,7 +243,13 @@ export class RefreshRunUseCase {
         await this.reportDone(info, card, request, counts, details);
       } else {
         const ctx = await this.context(request, db, !!card.incremental);
-        const unchanged = await this.detectUnchanged(request, [info], new Map([[card.id, card]]), ctx, () => []);
+        const unchanged = await this.detectUnchanged(
+          request,
+          [info],
+          new Map([[card.id, card]]),
+          ctx,
+          () => [],
+        );
         const outcome = unchanged.has(info.id)
           ? this.models.unchanged(info, card, ctx, started)
           : await this.models.refresh(info, card, ctx);
@@ -349,6 +355,9 @@ export class RefreshRunUseCase {
       } else {
         changedCards.add(card.id);
         if (!upstreamChanged) signatures.set(info.id, check.signature);
+        this.logger.debug(
+          `model ${card.id}: building: ${upstreamChanged && check.unchanged ? 'a model it reads changed' : check.reason}`,
+        );
       }
     }
     const settleMs = this.config.changeDetection?.settleMs ?? 1_000;
