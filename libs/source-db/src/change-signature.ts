@@ -78,7 +78,7 @@ const PG_EXPRESSION_KEYS = [
 export function readPostgresPlan(explain: unknown): PlanReading {
   const reading: PlanReading = { relations: [], expressions: [] };
   const visit = (node: Record<string, unknown>) => {
-    const type = String(node['Node Type'] ?? '');
+    const type = typeof node['Node Type'] === 'string' ? node['Node Type'] : '';
     if (PG_UNCERTAIN_NODES.has(type)) reading.uncertain ??= `the plan has a ${type}`;
     if (typeof node['Relation Name'] === 'string') {
       reading.relations.push({
@@ -97,7 +97,7 @@ export function readPostgresPlan(explain: unknown): PlanReading {
     const plans = node.Plans;
     if (Array.isArray(plans)) for (const p of plans) if (p && typeof p === 'object') visit(p as never);
   };
-  const top = Array.isArray(explain) ? explain[0] : explain;
+  const top: unknown = Array.isArray(explain) ? (explain as unknown[])[0] : explain;
   const plan = (top as { Plan?: unknown } | undefined)?.Plan;
   if (!plan || typeof plan !== 'object') return { ...reading, uncertain: 'the plan could not be read' };
   visit(plan as Record<string, unknown>);
