@@ -697,7 +697,8 @@ export class MysqlSourceDriver implements SourceDriver {
    * expanded), plus every table the SQL names (the plan names tables without a schema and may leave out a table
    * it settled while planning), looked up in information_schema.TABLES of the connection's database and of the
    * schemas the SQL names; per table its engine, CREATE_TIME (TRUNCATE recreates the table) and UPDATE_TIME (set
-   * at commit, whole seconds). Cannot tell: a plan message ("Impossible WHERE noticed after reading const
+   * at commit, whole seconds) and, for InnoDB, its table id (TRUNCATE changes it, and nothing else of the
+   * three; needs the PROCESS privilege). Cannot tell: a plan message ("Impossible WHERE noticed after reading const
    * tables" …), a table not found, an engine other than InnoDB/Aria/MyISAM, a sequence, a stored function,
    * a variable, a non-deterministic built-in (NOW(), RAND() …), an UPDATE_TIME that is NULL (not changed since
    * the server started, or evicted from the dictionary cache) or not at least one whole second older than the
@@ -782,6 +783,24 @@ export class MysqlSourceDriver implements SourceDriver {
         if (routines.length > 0)
           return cannotTell(`the model calls the stored routine ${String(routines[0].n)}`);
       }
+      // TRUNCATE changes neither UPDATE_TIME nor CREATE_TIME of an InnoDB table, but gives it a new table id
+      const innodb = rows
+        .filter((r) => r.e === 'InnoDB' && r.t !== 'VIEW')
+        .map((r) => `${String(r.s)}/${String(r.n)}`);
+      const tableIds = new Map<string, string>();
+      if (innodb.length > 0) {
+        try {
+          const [ids] = await c.query<RowDataPacket[]>(
+            `SELECT NAME AS n, TABLE_ID AS id FROM information_schema.INNODB_SYS_TABLES WHERE NAME IN (?)`,
+            [innodb],
+          );
+          for (const r of ids) tableIds.set(String(r.n), String(r.id));
+        } catch {
+          return cannotTell(
+            'InnoDB table ids cannot be read (the PROCESS privilege is needed to see a TRUNCATE)',
+          );
+        }
+      }
       const tables: unknown[] = [];
       for (const r of rows) {
         const name = `${String(r.s)}.${String(r.n)}`;
@@ -790,6 +809,8 @@ export class MysqlSourceDriver implements SourceDriver {
           return cannotTell(`${name} is a ${String(r.t)}`);
         if (!['InnoDB', 'Aria', 'MyISAM'].includes(String(r.e)))
           return cannotTell(`${name} uses the ${String(r.e)} engine`);
+        const tableId = r.e === 'InnoDB' ? tableIds.get(`${String(r.s)}/${String(r.n)}`) : 'n/a';
+        if (tableId === undefined) return cannotTell(`${name} has no InnoDB table id to be seen`);
         if (r.u === null || r.u === undefined) {
           // a cache table of ours (a model read through {{#id}}) is only ever changed by a fenced swap or merge:
           // its fence generation says when (CREATE … AS leaves UPDATE_TIME NULL)
@@ -798,12 +819,12 @@ export class MysqlSourceDriver implements SourceDriver {
             return cannotTell(
               `${name} has no UPDATE_TIME (unchanged since the server started, or not known)`,
             );
-          tables.push([r.s, r.n, r.e, String(r.c), `fence ${generation}`]);
+          tables.push([r.s, r.n, r.e, tableId, String(r.c), `fence ${generation}`]);
           continue;
         }
         if (Number(r.u) >= Number(r.now) - 1)
           return cannotTell(`${name} changed within the last second (UPDATE_TIME has whole seconds)`);
-        tables.push([r.s, r.n, r.e, String(r.c), String(r.u)]);
+        tables.push([r.s, r.n, r.e, tableId, String(r.c), String(r.u)]);
       }
       return {
         signature: hashSignature(['mysql', tables]),
