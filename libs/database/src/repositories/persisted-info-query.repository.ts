@@ -28,8 +28,18 @@ export interface PersistedInfoDetail {
   cardRefreshCron: string | null;
   databaseName: string;
   databasePersistEnabled: boolean;
-  /** Whole seconds since the last successful refresh (null if never refreshed). */
+  /**
+   * Whole seconds since the cache was last known current (null if never refreshed): since its last build, or its
+   * last check that found its inputs unchanged (change detection), whichever is newer.
+   */
   stalenessSeconds: number | null;
+  /** End of the last real build (or merge) of the cache table. */
+  lastBuiltAt: string | null;
+  /**
+   * Whole seconds since the last build: the cache's content (the data as the model saw it) has not changed since;
+   * with change detection, a model is rebuilt only when its data changed.
+   */
+  sinceLastBuildSeconds: number | null;
 }
 
 export const PERSISTED_INFO_SORT_KEYS = [
@@ -87,6 +97,8 @@ interface Raw {
   database_name: string;
   database_persist_enabled: boolean;
   staleness_seconds: string | null;
+  last_built_at: string | null;
+  since_last_build_seconds: string | null;
   total?: string;
 }
 
@@ -100,7 +112,9 @@ const SELECT = `
          ${iso('p.created_at')} as created_at, p.creator, ${iso('p.last_success_at')} as last_success_at,
          c.name as card_name, c.type as card_type, c.archived as card_archived, c.refresh_cron as card_refresh_cron,
          d.name as database_name, d.persist_models_enabled as database_persist_enabled,
-         floor(extract(epoch from (now() - p.last_success_at)))::bigint as staleness_seconds`;
+         floor(extract(epoch from (now() - p.last_success_at)))::bigint as staleness_seconds,
+         ${iso('p.last_built_at')} as last_built_at,
+         floor(extract(epoch from (now() - p.last_built_at)))::bigint as since_last_build_seconds`;
 const JOINS = `
   join "database" d on d.id = p.database_id
   left join card c on c.id = p.card_id`;
@@ -133,6 +147,9 @@ function toDetail(r: Raw): PersistedInfoDetail {
     databaseName: r.database_name,
     databasePersistEnabled: r.database_persist_enabled,
     stalenessSeconds: r.staleness_seconds === null ? null : Math.max(0, Number(r.staleness_seconds)),
+    lastBuiltAt: r.last_built_at,
+    sinceLastBuildSeconds:
+      r.since_last_build_seconds === null ? null : Math.max(0, Number(r.since_last_build_seconds)),
   };
 }
 

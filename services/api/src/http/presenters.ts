@@ -34,6 +34,9 @@ export function presentPersistedInfo(i: PersistedInfoItem) {
     refresh_cron: i.cardRefreshCron,
     next_fire_time: iso(i.nextFireTime),
     staleness_seconds: i.stalenessSeconds,
+    // change detection: a model verified unchanged is fresh (staleness) without being rebuilt
+    last_built_at: i.lastBuiltAt,
+    since_last_build_seconds: i.sinceLastBuildSeconds,
   };
 }
 
@@ -76,6 +79,7 @@ export function presentCard(c: CardEntity) {
           full_rebuild_cron: c.incremental.fullRebuildCron,
         }
       : null,
+    refresh_key: c.refreshKey ?? null,
     created_at: iso(c.createdAt),
     updated_at: iso(c.updatedAt),
   };

@@ -135,6 +135,12 @@ export const cardCreateBody = z.strictObject({
   refresh_cron: cron.nullable().optional(),
   indexes: modelIndexes.nullable().optional(),
   incremental: incrementalSettings.nullable().optional(),
+  refresh_key: sql
+    .nullable()
+    .optional()
+    .describe(
+      'Change detection: a cheap read query whose result changes when the model data does (e.g. select max(updated_at) from orders); scheduled refreshes rebuild the model only when its result changed. Null: the refresher reads table statistics itself.',
+    ),
 });
 
 export const cardPatchBody = z
@@ -146,6 +152,7 @@ export const cardPatchBody = z
     refresh_cron: cron.nullable().optional(),
     indexes: modelIndexes.nullable().optional(),
     incremental: incrementalSettings.nullable().optional(),
+    refresh_key: sql.nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, 'must change at least one field');
 

@@ -35,6 +35,8 @@ export interface CardInput {
   refreshCron?: string | null;
   indexes?: ModelIndex[] | null;
   incremental?: IncrementalSettings | null;
+  /** Change detection: the model's own change query, validated like model SQL (null: table statistics). */
+  refreshKey?: string | null;
 }
 
 export type CardPatch = Partial<Omit<CardInput, 'databaseId'>>;
@@ -95,6 +97,7 @@ export class CardRegistryUseCase {
       refreshCron,
       indexes: input.indexes ?? null,
       incremental: incremental ?? null,
+      refreshKey: input.refreshKey ? this.sourceDb.assertSafeModelSql(input.refreshKey, db.engine) : null,
     });
     await this.notifier.send(this.notifier.configChanged('card', card.id, 'created'));
     return card;
@@ -118,6 +121,8 @@ export class CardRegistryUseCase {
     if (refreshCron !== undefined) changes.refreshCron = refreshCron || null;
     if (patch.indexes !== undefined) changes.indexes = patch.indexes;
     if (incremental !== undefined) changes.incremental = incremental;
+    if (patch.refreshKey !== undefined)
+      changes.refreshKey = await this.checkedRefreshKey(patch.refreshKey, before);
     const after = { ...before, ...changes };
     // the columns are known once the model was built with this SQL: refuse names it does not return
     if (sql === undefined || sql === before.sql) await this.checkColumnsKnown(after);
@@ -167,6 +172,13 @@ export class CardRegistryUseCase {
     const events: OutgoingEvent[] = [this.notifier.configChanged('card', id, 'deleted')];
     if (hadRow) events.push(this.notifier.pruneRequested('manual', actor.name));
     await this.notifier.send(...events);
+  }
+
+  /** A refresh_key is checked like model SQL, for its database's engine; null/'' clears it. */
+  private async checkedRefreshKey(key: string | null, card: CardEntity): Promise<string | null> {
+    if (!key) return null;
+    const db = await this.databases.findById(card.databaseId);
+    return this.sourceDb.assertSafeModelSql(key, db?.engine);
   }
 
   /** Index, key and checkpoint columns against the last built table's columns (when built from this SQL). */

@@ -42,6 +42,7 @@ export class CardsController {
         refreshCron: b.refresh_cron,
         indexes: b.indexes,
         incremental: incrementalInput(b.incremental),
+        refreshKey: b.refresh_key,
       }),
     );
   }
@@ -76,6 +77,7 @@ export class CardsController {
           refreshCron: b.refresh_cron,
           indexes: b.indexes,
           incremental: incrementalInput(b.incremental),
+          refreshKey: b.refresh_key,
         },
         actor,
       ),
