@@ -157,6 +157,8 @@ export interface SourceDriver {
    * Optional: an engine without it is "cannot tell", i.e. always refreshed.
    */
   readInputSignature?(req: InputSignatureRequest): Promise<InputSignature>;
+  /** The same for many models at once (fewer round trips); absent: one readInputSignature per model. */
+  readInputSignatures?(reqs: InputSignatureRequest[]): Promise<InputSignature[]>;
   close(): Promise<void>;
 }
 

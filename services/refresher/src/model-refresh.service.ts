@@ -381,36 +381,96 @@ export class ModelRefreshService {
    * resolved SQL and indexes are those built, an incremental model is not due for a full rebuild).
    */
   async checkInputs(info: PersistedInfoEntity, card: CardEntity, ctx: RunContext): Promise<InputCheck> {
-    let sql: string;
-    try {
-      sql = this.api.assertSafeModelSql(
-        await this.resolver.resolve(card, ctx.driver.engine),
-        ctx.driver.engine,
-      );
-    } catch (e) {
-      // the build reports it
-      return { signature: null, unchanged: false, reason: errorMessage(e) };
+    const [check] = await this.checkAllInputs([{ info, card }], ctx);
+    return check;
+  }
+
+  /** checkInputs of many models, their signatures read in one go (one source transaction on PostgreSQL). */
+  async checkAllInputs(
+    models: { info: PersistedInfoEntity; card: CardEntity }[],
+    ctx: RunContext,
+  ): Promise<InputCheck[]> {
+    const engine = ctx.driver.engine;
+    const prepared: ({ sql: string; buildHash: string; refreshKeySql: string | null } | { error: string })[] =
+      [];
+    for (const { card } of models) {
+      try {
+        const sql = this.api.assertSafeModelSql(await this.resolver.resolve(card, engine), engine);
+        prepared.push({
+          sql,
+          buildHash: buildDefinitionHash(
+            sql,
+            managedIndexesOf(card.id, card.indexes, card.incremental),
+            card.incremental,
+          ),
+          refreshKeySql: card.refreshKey ? this.api.assertSafeModelSql(card.refreshKey, engine) : null,
+        });
+      } catch (e) {
+        prepared.push({ error: errorMessage(e) }); // the build reports it
+      }
     }
-    const read = await this.readSignature(card, ctx, sql);
-    if (read.signature === null) return { signature: null, unchanged: false, reason: read.reason };
-    const buildHash = buildDefinitionHash(
-      sql,
-      managedIndexesOf(card.id, card.indexes, card.incremental),
-      card.incremental,
+    const reads = await this.readSignatures(
+      ctx,
+      prepared.flatMap((p) => ('sql' in p ? [{ sql: p.sql, refreshKeySql: p.refreshKeySql }] : [])),
     );
-    const why =
-      info.state !== 'persisted' || !info.active || info.leaseOwner
-        ? `state ${info.state}`
-        : !info.inputSignature
-          ? 'no signature of the last build'
-          : info.buildHash !== buildHash
-            ? 'the definition changed'
-            : info.inputSignature !== read.signature
-              ? 'its inputs changed'
-              : card.incremental && this.plan(info, card, ctx, buildHash).mode !== 'incremental'
-                ? 'a full rebuild is due'
-                : undefined;
-    return { signature: read.signature, unchanged: why === undefined, ...(why ? { reason: why } : {}) };
+    let next = 0;
+    return models.map(({ info, card }, i): InputCheck => {
+      const p = prepared[i];
+      if (!('sql' in p)) return { signature: null, unchanged: false, reason: p.error };
+      const read = reads[next++];
+      if (read.signature === null) return { signature: null, unchanged: false, reason: read.reason };
+      const why =
+        info.state !== 'persisted' || !info.active || info.leaseOwner
+          ? `state ${info.state}`
+          : !info.inputSignature
+            ? 'no signature of the last build'
+            : info.buildHash !== p.buildHash
+              ? 'the definition changed'
+              : info.inputSignature !== read.signature
+                ? 'its inputs changed'
+                : card.incremental && this.plan(info, card, ctx, p.buildHash).mode !== 'incremental'
+                  ? 'a full rebuild is due'
+                  : undefined;
+      return { signature: read.signature, unchanged: why === undefined, ...(why ? { reason: why } : {}) };
+    });
+  }
+
+  private async readSignatures(
+    ctx: RunContext,
+    items: { sql: string; refreshKeySql: string | null }[],
+  ): Promise<{ signature: string | null; reason?: string }[]> {
+    const driver = ctx.driver;
+    const reqs = items.map((x) => ({
+      sql: x.sql,
+      statementTimeoutMs: ctx.statementTimeoutMs,
+      refreshKeySql: x.refreshKeySql,
+    }));
+    if (items.length === 0) return [];
+    try {
+      if (driver.readInputSignatures) {
+        return (await driver.readInputSignatures(reqs)).map((r) =>
+          r.signature === null ? { signature: null, reason: r.reason } : { signature: r.signature },
+        );
+      }
+    } catch (e) {
+      const reason = `the signatures could not be read: ${errorMessage(e)}`;
+      return items.map(() => ({ signature: null, reason }));
+    }
+    const out: { signature: string | null; reason?: string }[] = [];
+    for (const req of reqs) {
+      if (!driver.readInputSignature) {
+        out.push({ signature: null, reason: 'the engine cannot tell' });
+        continue;
+      }
+      const r = await driver
+        .readInputSignature(req)
+        .catch((e: unknown) => ({
+          signature: null,
+          reason: `the signature could not be read: ${errorMessage(e)}`,
+        }));
+      out.push(r.signature === null ? { signature: null, reason: r.reason } : { signature: r.signature });
+    }
+    return out;
   }
 
   /** A model whose inputs were verified unchanged (its row already marked): a success that built nothing. */

@@ -345,10 +345,13 @@ export class RefreshRunUseCase {
     const changedCards = new Set<number>();
     const signatures = new Map<number, string | null>();
     const marks: { id: number; generation: number; signature: string }[] = [];
-    for (const info of candidates) {
+    const models = candidates.flatMap((info) => {
       const card = info.cardId === null ? undefined : cards.get(info.cardId);
-      if (!card || this.doneInThisRun(info, request)) continue;
-      const check = await this.models.checkInputs(info, card, ctx);
+      return card && !this.doneInThisRun(info, request) ? [{ info, card }] : [];
+    });
+    const checks = await this.models.checkAllInputs(models, ctx);
+    for (const [i, { info, card }] of models.entries()) {
+      const check = checks[i];
       const upstreamChanged = upstreamOf(card.id, refsOf).some((u) => changedCards.has(u.id));
       if (check.unchanged && !upstreamChanged && check.signature !== null) {
         marks.push({ id: info.id, generation: Number(info.generation), signature: check.signature });
