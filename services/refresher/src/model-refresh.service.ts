@@ -462,12 +462,10 @@ export class ModelRefreshService {
         out.push({ signature: null, reason: 'the engine cannot tell' });
         continue;
       }
-      const r = await driver
-        .readInputSignature(req)
-        .catch((e: unknown) => ({
-          signature: null,
-          reason: `the signature could not be read: ${errorMessage(e)}`,
-        }));
+      const r = await driver.readInputSignature(req).catch((e: unknown) => ({
+        signature: null,
+        reason: `the signature could not be read: ${errorMessage(e)}`,
+      }));
       out.push(r.signature === null ? { signature: null, reason: r.reason } : { signature: r.signature });
     }
     return out;
