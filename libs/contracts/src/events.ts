@@ -41,6 +41,12 @@ export const RefreshRequestedV1 = z
       .describe(
         'With cardId: also refresh the models that read it ({{#id}}), directly or through others, upstream first. Absent: false.',
       ),
+    ifChanged: z
+      .boolean()
+      .optional()
+      .describe(
+        'Rebuild only the models whose inputs changed since their last successful build (the others are reported with outcome unchanged), as scheduled runs always do. Absent: false (manual and external requests rebuild unconditionally).',
+      ),
   })
   .describe('Ask the refreshers to rebuild the cache tables of one database or one model.');
 
@@ -98,8 +104,16 @@ export const RefreshSucceededV1 = z
       .min(0)
       .optional()
       .describe('Time spent building the managed indexes before the swap (ms).'),
+    outcome: z
+      .enum(['refreshed', 'unchanged'])
+      .optional()
+      .describe(
+        'refreshed: the cache table was built (or merged) again; unchanged: its inputs were verified unchanged since its last successful build, so nothing was built and the table stays (rows null). Absent: refreshed.',
+      ),
   })
-  .describe('One model was refreshed; its cache table now holds the new result.');
+  .describe(
+    'One model was refreshed (or verified unchanged: outcome unchanged); its cache table now holds the current result.',
+  );
 
 export const RefreshFailedV1 = z
   .strictObject({
@@ -161,6 +175,13 @@ export const RefreshRunCompletedV1 = z
     success: z.int().min(0),
     error: z.int().min(0),
     skipped: z.int().min(0),
+    unchanged: z
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        'Of the successes, models not rebuilt because their inputs were verified unchanged. Absent: 0.',
+      ),
     errorDetails: z.array(errorDetail).max(10_000),
   })
   .describe('A run finished, with per-outcome counts.');

@@ -15,3 +15,4 @@ export * from './tls-options';
 export * from './privilege-audit';
 export * from './source-db.port';
 export * from './incremental';
+export * from './change-signature';

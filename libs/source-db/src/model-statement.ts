@@ -26,6 +26,19 @@ function derivedTable(modelSql: string): string {
   return `SELECT * FROM (\n${modelSql}\n) AS ${MODEL_DERIVED_TABLE_ALIAS}`;
 }
 
+/** `EXPLAIN … SELECT * FROM (<model sql>) AS mp_model`: the plan of exactly what a build runs (nothing executes). */
+export function explainModel(prefix: string, modelSql: string): string {
+  return `${prefix} ${derivedTable(modelSql)}`;
+}
+
+/**
+ * A model's refresh_key query, in the same derived-table wrapper as the model (so the same server-side
+ * guarantees: one read query), under another alias.
+ */
+export function refreshKeySelect(keySql: string): string {
+  return `SELECT * FROM (\n${keySql}\n) AS mp_refresh_key`;
+}
+
 /**
  * PostgreSQL: builds `tmp` (a quoted, qualified name) from the model. Run it with the extended protocol
  * (`queryMode: 'extended'`) inside a transaction with `standard_conforming_strings = on`.

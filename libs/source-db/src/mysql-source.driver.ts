@@ -9,6 +9,16 @@ import {
   RowDataPacket,
 } from 'mysql2/promise';
 import {
+  calledNames,
+  cannotTell,
+  hashSignature,
+  InputSignature,
+  InputSignatureRequest,
+  readMysqlPlan,
+} from './change-signature';
+import {
+  explainModel,
+  refreshKeySelect,
   modelDeltaSelect,
   MysqlSessionConnection,
   mysqlCreateTableAsModel,
@@ -767,6 +777,161 @@ export class MysqlSourceDriver implements SourceDriver {
       }
     } catch {
       // best effort
+    }
+  }
+
+  /**
+   * Change signature of a model's inputs: the tables of `EXPLAIN FORMAT=JSON` of exactly what a build runs (views
+   * expanded), plus every table the SQL names (the plan names tables without a schema and may leave out a table
+   * it settled while planning), looked up in information_schema.TABLES of the connection's database and of the
+   * schemas the SQL names; per table its engine, CREATE_TIME (TRUNCATE recreates the table) and UPDATE_TIME (set
+   * at commit, whole seconds) and, for InnoDB, its table id (TRUNCATE changes it, and nothing else of the
+   * three; needs the PROCESS privilege). Cannot tell: a plan message ("Impossible WHERE noticed after reading const
+   * tables" …), a table not found, an engine other than InnoDB/Aria/MyISAM, a sequence, a stored function,
+   * a variable, a non-deterministic built-in (NOW(), RAND() …), an UPDATE_TIME that is NULL (not changed since
+   * the server started, or evicted from the dictionary cache) or not at least one whole second older than the
+   * server's clock (a change in the same second could come after this reading and leave UPDATE_TIME as it is).
+   */
+  async readInputSignature(req: InputSignatureRequest): Promise<InputSignature> {
+    return this.withConnection(async (c) => {
+      const flavor = await this.getFlavor(c);
+      const timed = (sql: string) =>
+        flavor === 'mariadb'
+          ? `SET STATEMENT max_statement_time=${(Math.max(1, req.statementTimeoutMs) / 1000).toFixed(3)} FOR ${sql}`
+          : sql;
+      if (req.refreshKeySql) {
+        await c.query('START TRANSACTION READ ONLY');
+        try {
+          const [rows] = await c.query<RowDataPacket[]>({
+            sql: timed(refreshKeySelect(req.refreshKeySql)),
+            rowsAsArray: true,
+          });
+          const keyRows = (rows as unknown[]).map((r) => JSON.stringify(r)).sort();
+          return { signature: hashSignature(['refresh-key', keyRows]), relations: [], via: 'refresh-key' };
+        } finally {
+          await c.query('COMMIT').catch(() => undefined);
+        }
+      }
+      const [explained] = await c.query<RowDataPacket[]>(explainModel('EXPLAIN FORMAT=JSON', req.sql));
+      const first = explained[0] as Record<string, unknown> | undefined;
+      const text = first ? Object.values(first)[0] : undefined;
+      let json: unknown;
+      try {
+        json = typeof text === 'string' ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      const plan = readMysqlPlan(json);
+      const names = calledNames(req.sql, ENGINE, plan.expressions);
+      if (names.uncertain) return cannotTell(names.uncertain);
+      // Every table a query reads is named in its text or in the text of a view it reads (the plan gives aliases,
+      // and leaves out tables it settled while planning): the words of the SQL and of the views it names,
+      // recursively, matched against the tables of the schemas named, are a superset of what it reads.
+      const words = new Set(names.words);
+      const schemas = new Set([this.conn.dbName, ...names.qualifiers]);
+      const calls = new Set(names.calls);
+      const seenViews = new Set<string>();
+      for (let depth = 0; depth < 10; depth++) {
+        const [views] = await c.query<RowDataPacket[]>(
+          `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, VIEW_DEFINITION AS d FROM information_schema.VIEWS
+            WHERE TABLE_SCHEMA IN (?) AND TABLE_NAME IN (?)`,
+          [[...schemas], [...words]],
+        );
+        const fresh = views.filter((v) => !seenViews.has(`${String(v.s)}.${String(v.n)}`));
+        if (fresh.length === 0) break;
+        for (const v of fresh) {
+          seenViews.add(`${String(v.s)}.${String(v.n)}`);
+          if (typeof v.d !== 'string' || v.d === '')
+            return cannotTell(`the view ${String(v.n)} cannot be read`);
+          const inner = calledNames(v.d, ENGINE);
+          if (inner.uncertain) return cannotTell(`view ${String(v.n)}: ${inner.uncertain}`);
+          inner.words.forEach((w) => words.add(w));
+          inner.qualifiers.forEach((q) => schemas.add(q));
+          inner.calls.forEach((f) => calls.add(f));
+        }
+        if (depth === 9) return cannotTell('views nest too deep');
+      }
+      const [rows] = await c.query<RowDataPacket[]>(
+        `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, TABLE_TYPE AS t, ENGINE AS e,
+                UNIX_TIMESTAMP(CREATE_TIME) AS c, UNIX_TIMESTAMP(UPDATE_TIME) AS u, UNIX_TIMESTAMP() AS now
+           FROM information_schema.TABLES
+          WHERE TABLE_SCHEMA IN (?) AND TABLE_NAME IN (?)
+          ORDER BY TABLE_SCHEMA, TABLE_NAME`,
+        [[...schemas], [...words]],
+      );
+      const found = new Set(rows.map((r) => String(r.n)));
+      // a name of the plan is a table found, or an alias / CTE name written in the texts
+      const missing = plan.relations.map((r) => r.name).find((n) => !found.has(n) && !words.has(n));
+      if (missing !== undefined) return cannotTell(`table ${missing} of the plan was not found`);
+      if (calls.size > 0) {
+        const [routines] = await c.query<RowDataPacket[]>(
+          `SELECT ROUTINE_NAME AS n FROM information_schema.ROUTINES WHERE ROUTINE_NAME IN (?) LIMIT 1`,
+          [[...calls]],
+        );
+        if (routines.length > 0)
+          return cannotTell(`the model calls the stored routine ${String(routines[0].n)}`);
+      }
+      // TRUNCATE changes neither UPDATE_TIME nor CREATE_TIME of an InnoDB table, but gives it a new table id
+      const innodb = rows
+        .filter((r) => r.e === 'InnoDB' && r.t !== 'VIEW')
+        .map((r) => `${String(r.s)}/${String(r.n)}`);
+      const tableIds = new Map<string, string>();
+      if (innodb.length > 0) {
+        try {
+          const [ids] = await c.query<RowDataPacket[]>(
+            `SELECT NAME AS n, TABLE_ID AS id FROM information_schema.INNODB_SYS_TABLES WHERE NAME IN (?)`,
+            [innodb],
+          );
+          for (const r of ids) tableIds.set(String(r.n), String(r.id));
+        } catch {
+          return cannotTell(
+            'InnoDB table ids cannot be read (the PROCESS privilege is needed to see a TRUNCATE)',
+          );
+        }
+      }
+      const tables: unknown[] = [];
+      for (const r of rows) {
+        const name = `${String(r.s)}.${String(r.n)}`;
+        if (r.t === 'VIEW') continue; // its tables are in the plan
+        if (r.t !== 'BASE TABLE' && r.t !== 'SYSTEM VERSIONED')
+          return cannotTell(`${name} is a ${String(r.t)}`);
+        if (!['InnoDB', 'Aria', 'MyISAM'].includes(String(r.e)))
+          return cannotTell(`${name} uses the ${String(r.e)} engine`);
+        const tableId = r.e === 'InnoDB' ? tableIds.get(`${String(r.s)}/${String(r.n)}`) : 'n/a';
+        if (tableId === undefined) return cannotTell(`${name} has no InnoDB table id to be seen`);
+        if (r.u === null || r.u === undefined) {
+          // a cache table of ours (a model read through {{#id}}) is only ever changed by a fenced swap or merge:
+          // its fence generation says when (CREATE … AS leaves UPDATE_TIME NULL)
+          const generation = await this.fenceGeneration(c, String(r.s), String(r.n));
+          if (generation === null)
+            return cannotTell(
+              `${name} has no UPDATE_TIME (unchanged since the server started, or not known)`,
+            );
+          tables.push([r.s, r.n, r.e, tableId, String(r.c), `fence ${generation}`]);
+          continue;
+        }
+        if (Number(r.u) >= Number(r.now) - 1)
+          return cannotTell(`${name} changed within the last second (UPDATE_TIME has whole seconds)`);
+        tables.push([r.s, r.n, r.e, tableId, String(r.c), String(r.u)]);
+      }
+      return {
+        signature: hashSignature(['mysql', tables]),
+        relations: tables.map((t) => `${(t as string[])[0]}.${(t as string[])[1]}`),
+        via: 'stats',
+      };
+    });
+  }
+
+  /** The fence generation recorded for a cache table, if `schema` is a cache schema and the table has one. */
+  private async fenceGeneration(c: PoolConnection, schema: string, table: string): Promise<string | null> {
+    try {
+      const [rows] = await c.query<RowDataPacket[]>(
+        `SELECT generation AS g FROM ${qualifiedName(ENGINE, schema, FENCE_TABLE)} WHERE table_name = ?`,
+        [table],
+      );
+      return rows[0] ? String(rows[0].g) : null;
+    } catch {
+      return null; // no fence table: not a cache schema
     }
   }
 

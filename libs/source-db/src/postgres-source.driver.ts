@@ -1,6 +1,19 @@
 import { randomInt } from 'node:crypto';
 import { Client, ClientConfig, Pool, PoolClient, QueryResult } from 'pg';
-import { modelDeltaSelect, postgresCreateTableAsModel } from './model-statement';
+import {
+  explainModel,
+  modelDeltaSelect,
+  postgresCreateTableAsModel,
+  refreshKeySelect,
+} from './model-statement';
+import {
+  calledNames,
+  cannotTell,
+  hashSignature,
+  InputSignature,
+  InputSignatureRequest,
+  readPostgresPlan,
+} from './change-signature';
 import {
   BACKUP_TABLE_PREFIX,
   backupTableName,
@@ -643,6 +656,136 @@ export class PostgresSourceDriver implements SourceDriver {
       // best effort: the statement timeout still bounds the statement
     } finally {
       await c.end().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Change signature of a model's inputs, in one READ ONLY transaction: the relations of `EXPLAIN (FORMAT JSON,
+   * VERBOSE)` of exactly what a build runs (views expanded), then per relation its oid, relfilenode (TRUNCATE,
+   * VACUUM FULL, CLUSTER and a rebuilt cache table change it; they do not bump the counters) and the cumulative
+   * insert/update/delete counters, plus the database's stats reset time and the postmaster start time (a reset or a
+   * restart can bring counters back to earlier values). Cannot tell: foreign/function/sample scans, run-time
+   * partition pruning, value keywords (CURRENT_TIMESTAMP …), any called name with a non-immutable pg_proc entry
+   * (now(), random(), a volatile function that reads other tables), a relation without stats.
+   * The counters lag commits: a backend reports them when it goes idle, at most once a second (PGSTAT_MIN_INTERVAL)
+   * — see docs/ARCHITECTURE.md for how the refresher accounts for that window.
+   */
+  async readInputSignature(req: InputSignatureRequest): Promise<InputSignature> {
+    const [one] = await this.readInputSignatures([req]);
+    return one;
+  }
+
+  /**
+   * Signatures of many models in one READ ONLY transaction: one EXPLAIN (or refresh-key query) per model, then ONE
+   * statistics query for all their relations and called names. A statement that fails aborts the shared
+   * transaction: then each model is read on its own (its failure is its own "cannot tell").
+   */
+  async readInputSignatures(reqs: InputSignatureRequest[]): Promise<InputSignature[]> {
+    if (reqs.length === 0) return [];
+    try {
+      return await this.withClient((c) => this.signaturesOn(c, reqs));
+    } catch (error) {
+      if (reqs.length === 1) throw error;
+      const out: InputSignature[] = [];
+      for (const req of reqs) {
+        out.push(
+          await this.readInputSignature(req).catch((e: unknown) =>
+            cannotTell(`the signature could not be read: ${e instanceof Error ? e.message : String(e)}`),
+          ),
+        );
+      }
+      return out;
+    }
+  }
+
+  private async signaturesOn(c: PoolClient, reqs: InputSignatureRequest[]): Promise<InputSignature[]> {
+    const timeoutMs = Math.max(1, Math.floor(Math.max(...reqs.map((r) => r.statementTimeoutMs))));
+    await c.query(
+      `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on`,
+    );
+    try {
+      const out: (InputSignature | { relations: string[]; calls: string[] })[] = [];
+      for (const req of reqs) {
+        if (req.refreshKeySql) {
+          const key = await c.query({
+            text: refreshKeySelect(req.refreshKeySql),
+            queryMode: 'extended',
+            rowMode: 'array',
+          } as { text: string });
+          const rows = (key.rows as unknown[]).map((r) => JSON.stringify(r)).sort();
+          out.push({ signature: hashSignature(['refresh-key', rows]), relations: [], via: 'refresh-key' });
+          continue;
+        }
+        const explained = await c.query<{ 'QUERY PLAN': unknown }>({
+          text: explainModel('EXPLAIN (FORMAT JSON, VERBOSE)', req.sql),
+          queryMode: 'extended',
+        } as { text: string });
+        const plan = readPostgresPlan(explained.rows[0]?.['QUERY PLAN']);
+        if (plan.uncertain) {
+          out.push(cannotTell(plan.uncertain));
+          continue;
+        }
+        const names = calledNames(req.sql, ENGINE, plan.expressions);
+        if (names.uncertain) {
+          out.push(cannotTell(names.uncertain));
+          continue;
+        }
+        const relations = [
+          ...new Set(
+            plan.relations.map((r) => (r.schema === null ? q(r.name) : `${q(r.schema)}.${q(r.name)}`)),
+          ),
+        ].sort();
+        out.push({ relations, calls: names.calls });
+      }
+      const pending = out.filter((o): o is { relations: string[]; calls: string[] } => !('signature' in o));
+      if (pending.length === 0) return out as InputSignature[];
+      type TableRow = [string, string | null, string | null, string | null, string, string, string, boolean];
+      const r = await c.query<{
+        tables: TableRow[];
+        stats_reset: string | null;
+        started: string;
+        volatile: string[];
+      }>(
+        `SELECT
+           (SELECT coalesce(json_agg(json_build_array(rel.name, c.oid::int8::text, c.relkind,
+                     c.relfilenode::int8::text, s.n_tup_ins::text, s.n_tup_upd::text, s.n_tup_del::text,
+                     s.relid IS NOT NULL) ORDER BY rel.name), '[]'::json)
+              FROM unnest($1::text[]) AS rel(name)
+              LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(rel.name)
+              LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid) AS tables,
+           (SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d
+             WHERE d.datname = pg_catalog.current_database()) AS stats_reset,
+           pg_catalog.pg_postmaster_start_time()::text AS started,
+           (SELECT coalesce(array_agg(DISTINCT p.proname::text), '{}') FROM pg_catalog.pg_proc p
+             WHERE p.proname = ANY($2::text[]) AND p.provolatile <> 'i') AS volatile`,
+        [[...new Set(pending.flatMap((p) => p.relations))], [...new Set(pending.flatMap((p) => p.calls))]],
+      );
+      const row = r.rows[0];
+      const byName = new Map((row?.tables ?? []).map((t) => [t[0], t]));
+      const volatile = new Set(row?.volatile ?? []);
+      return out.map((o): InputSignature => {
+        if ('signature' in o) return o;
+        if (!row) return cannotTell('the signature could not be read');
+        const called = o.calls.filter((f) => volatile.has(f));
+        if (called.length > 0)
+          return cannotTell(`the model calls ${called.join(', ')}, which is not immutable`);
+        const tables: TableRow[] = [];
+        for (const name of o.relations) {
+          const t = byName.get(name);
+          if (!t || t[1] === null) return cannotTell(`${name} is gone`);
+          if (!['r', 'p', 'm'].includes(t[2] ?? '')) return cannotTell(`${name} is not a table`);
+          if (!t[7]) return cannotTell(`${name} has no statistics`);
+          tables.push(t);
+        }
+        return {
+          signature: hashSignature(['pg', tables, row.stats_reset, row.started]),
+          relations: o.relations,
+          via: 'stats',
+        };
+      });
+    } finally {
+      // a failed statement left the transaction aborted: COMMIT then rolls back
+      await c.query('COMMIT').catch(() => undefined);
     }
   }
 

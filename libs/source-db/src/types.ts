@@ -1,4 +1,5 @@
 import type { ErrorClass } from '@model-persistence/contracts';
+import type { InputSignature, InputSignatureRequest } from './change-signature';
 import type { PrivilegeWarning } from './privilege-audit';
 import type { SourceTlsSettings } from './tls-options';
 
@@ -150,6 +151,14 @@ export interface SourceDriver {
    */
   dropOrphanTempTables(schemaName: string, liveGenerations?: LiveGenerations): Promise<number>;
   checkCanPersist(ctx: CanPersistContext): Promise<CanPersistResult>;
+  /**
+   * Change detection: a signature of the model's inputs (which tables it reads, from the server's plan, and a
+   * cheap per-table change marker), or its refresh_key's result hashed; `signature: null` when it cannot tell.
+   * Optional: an engine without it is "cannot tell", i.e. always refreshed.
+   */
+  readInputSignature?(req: InputSignatureRequest): Promise<InputSignature>;
+  /** The same for many models at once (fewer round trips); absent: one readInputSignature per model. */
+  readInputSignatures?(reqs: InputSignatureRequest[]): Promise<InputSignature[]>;
   close(): Promise<void>;
 }
 

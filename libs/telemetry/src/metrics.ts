@@ -32,7 +32,7 @@ export const Metrics = {
         },
       }),
     ),
-  /** Model refreshes; attributes: outcome, error.class (when not success), db.id. */
+  /** Model refreshes; attributes: outcome (success|unchanged|error|skipped; unchanged: verified unchanged, not built), error.class (when not success), db.id. */
   /** Seconds spent building a model's managed indexes (before the swap); attributes: db.id, engine. */
   indexBuildDuration: (): Histogram =>
     lazy('indexBuildDuration', () =>

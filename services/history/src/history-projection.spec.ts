@@ -403,3 +403,22 @@ describe('history projection: models not built because of an upstream model', ()
     expect(fold([r.started, locked]).taskDetails?.models).toBeUndefined();
   });
 });
+
+describe('history projection: models verified unchanged (change detection)', () => {
+  it('records an unchanged model and the run’s unchanged count, whatever the order', () => {
+    const r = refreshRun();
+    const unchanged = createEvent('RefreshSucceeded', {
+      ...r.ok,
+      eventId: randomUUID(),
+      cardId: 15,
+      rows: null,
+      outcome: 'unchanged',
+    });
+    const completed = createEvent('RefreshRunCompleted', { ...r.completed, unchanged: 1 });
+    const expected = { '15': { outcome: 'unchanged', 'ended-at': unchanged.endedAt } };
+    expect(fold([r.started, unchanged, completed]).taskDetails?.models).toEqual(expected);
+    expect(fold([completed, unchanged, r.started]).taskDetails?.models).toEqual(expected);
+    expect(fold([r.started, unchanged]).taskDetails?.unchanged).toBe(1);
+    expect(fold([r.started, unchanged, completed]).taskDetails?.unchanged).toBe(1);
+  });
+});

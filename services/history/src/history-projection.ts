@@ -142,6 +142,9 @@ function applyEvent(current: TaskHistoryRow | null, event: HistoryEvent): TaskHi
       details.trigger = event.trigger;
       if (event.type === 'RefreshRunCompleted') {
         if (event.cardId !== undefined) details['card-id'] = event.cardId;
+        // of the successes, the models verified unchanged (change detection): not built
+        if (event.unchanged !== undefined) details.unchanged = event.unchanged;
+        else delete details.unchanged;
         details['error-details'] = event.errorDetails.map((d): ErrorDetail => ({
           'persisted-info-id': d.persistedInfoId,
           'card-id': d.cardId,
@@ -170,6 +173,8 @@ function applyEvent(current: TaskHistoryRow | null, event: HistoryEvent): TaskHi
       details.error = count('error');
       details.skipped = count('skipped');
       details[outcome] = count(outcome) + 1;
+      if (event.type === 'RefreshSucceeded' && event.outcome === 'unchanged')
+        details.unchanged = count('unchanged') + 1;
       const errors = [...((details['error-details'] as ErrorDetail[] | undefined) ?? [])];
       if (event.type === 'RefreshFailed' && event.outcome === 'error') {
         errors.push({
@@ -196,6 +201,8 @@ export interface ModelResult {
   checkpoint?: string | null;
   'query-ms'?: number;
   'index-ms'?: number;
+  /** Not built: its inputs were verified unchanged since its last build (change detection). */
+  outcome?: 'unchanged';
   /** Not built because a model it reads did not build in this run (UPSTREAM_FAILED). */
   skipped?: 'upstream_failed';
   'upstream-card-id'?: number;
@@ -212,6 +219,10 @@ function recordModelResult(
   details: Details,
   event: Extract<HistoryEvent, { type: 'RefreshSucceeded' }>,
 ): void {
+  if (event.outcome === 'unchanged') {
+    putModel(details, event.cardId, { outcome: 'unchanged', 'ended-at': event.endedAt });
+    return;
+  }
   if (event.mode === undefined && event.queryMs === undefined && event.indexMs === undefined) return;
   const result: ModelResult = { 'ended-at': event.endedAt };
   if (event.mode !== undefined) result.mode = event.mode;

@@ -23,6 +23,15 @@ export const refresherEnvSchema = z.object({
   REFRESH_RETRY_TIMEOUT_FACTOR: envInt(2, 1, 10),
   REFRESH_RETRY_QUERY_MAX: envInt(0, 0, 10),
   PRUNE_GRACE_MS: envInt(3_600_000, 0, 365 * 24 * 3_600_000),
+  /**
+   * Change detection (scheduled runs and `ifChanged` requests skip models whose inputs did not change): on/off.
+   */
+  REFRESH_CHANGE_DETECTION: z.enum(['on', 'off']).default('on'),
+  /**
+   * How far behind a check a verified-unchanged model is called fresh (ms): the source's change markers may lag
+   * a commit by this much (PostgreSQL reports a backend's table counters at most once a second).
+   */
+  REFRESH_CHANGE_SETTLE_MS: envInt(1_000, 0, 600_000),
   ...inboxPurgeEnv,
 });
 
@@ -82,6 +91,7 @@ export function loadRefresherConfig(env = process.env) {
       leaseMs: e.REFRESH_LEASE_MS,
       retry: buildRetryPolicy(e),
       pruneGraceMs: e.PRUNE_GRACE_MS,
+      changeDetection: { enabled: e.REFRESH_CHANGE_DETECTION === 'on', settleMs: e.REFRESH_CHANGE_SETTLE_MS },
       inboxPurge: inboxPurgeOptions('refresher', e),
     }),
     env,

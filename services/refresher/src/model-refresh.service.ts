@@ -45,6 +45,21 @@ export interface RunContext {
   now?: () => Date;
   /** The schedule's time zone (setting), in which a full-rebuild cron fires; UTC when absent. */
   timeZone?: string;
+  /**
+   * Change detection: input signatures already read this run before the builds (by persisted_info id; null:
+   * cannot tell). A build stores its model's; a model not in the map has its signature read just before its build.
+   */
+  signatures?: Map<number, string | null>;
+}
+
+/** What change detection found for one model (before any build of this run). */
+export interface InputCheck {
+  /** Signature of the model's inputs now; null: cannot tell. */
+  signature: string | null;
+  /** The signature equals the one stored at its last successful build, and nothing else forces a build. */
+  unchanged: boolean;
+  /** Why the model must be built (for the log). */
+  reason?: string;
 }
 
 /** How one model is built this time: merged incrementally, or rebuilt in full (why, for incremental models). */
@@ -84,7 +99,8 @@ export class ModelRefreshService {
     private readonly rows: PersistedInfoRepository,
     @Inject(SOURCE_DB) private readonly api: SourceDbPort,
     @Inject(APP_CONFIG)
-    private readonly config: Pick<RefresherConfig, 'instanceId' | 'leaseMs' | 'retry'>,
+    private readonly config: Pick<RefresherConfig, 'instanceId' | 'leaseMs' | 'retry'> &
+      Partial<Pick<RefresherConfig, 'changeDetection'>>,
     private readonly resolver: ModelSqlResolver,
   ) {}
 
@@ -234,6 +250,13 @@ export class ModelRefreshService {
     const indexes = managedIndexesOf(card.id, card.indexes, incremental);
     const buildHash = buildDefinitionHash(sql, indexes, incremental);
     const plan = this.plan(info, card, ctx, buildHash);
+    // read BEFORE the build's snapshot: a change committed after this reading is either in the build or makes the
+    // next reading differ (a wasted build at worst, never a stale cache)
+    const signature = ctx.signatures?.has(info.id)
+      ? (ctx.signatures.get(info.id) ?? null)
+      : this.detecting()
+        ? (await this.readSignature(card, ctx, sql)).signature
+        : null;
     let timeoutMs = ctx.statementTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -247,6 +270,8 @@ export class ModelRefreshService {
           ...(built.definition ? { definition: built.definition } : {}),
           queryHash: hash,
           lastSuccessAt: ended,
+          lastBuiltAt: ended,
+          inputSignature: signature,
           checkpoint: built.checkpoint,
           ...(full ? { buildHash, lastFullAt: ended } : {}),
         });
@@ -315,6 +340,152 @@ export class ModelRefreshService {
         return this.failed(info, card, ctx, started, attempt, 'error', c);
       }
     }
+  }
+
+  /** Change detection is on (REFRESH_CHANGE_DETECTION, default on). */
+  detecting(): boolean {
+    return this.config.changeDetection?.enabled ?? true;
+  }
+
+  /**
+   * The signature of a model's inputs, from the engine (its refresh_key's result when it has one); null with the
+   * reason when the engine cannot tell or the reading fails (then the model is built: never a reason to skip).
+   */
+  private async readSignature(
+    card: CardEntity,
+    ctx: RunContext,
+    sql: string,
+  ): Promise<{ signature: string | null; reason?: string }> {
+    const driver = ctx.driver;
+    if (!driver.readInputSignature) return { signature: null, reason: 'the engine cannot tell' };
+    try {
+      const refreshKeySql = card.refreshKey
+        ? this.api.assertSafeModelSql(card.refreshKey, driver.engine)
+        : null;
+      const read = await driver.readInputSignature({
+        sql,
+        statementTimeoutMs: ctx.statementTimeoutMs,
+        refreshKeySql,
+      });
+      return read.signature === null
+        ? { signature: null, reason: read.reason }
+        : { signature: read.signature };
+    } catch (e) {
+      return { signature: null, reason: `the signature could not be read: ${errorMessage(e)}` };
+    }
+  }
+
+  /**
+   * Change detection for one model, before any build: its inputs' signature now, and whether it equals the one
+   * stored at its last successful build while nothing else asks for a build (the row is persisted and active, the
+   * resolved SQL and indexes are those built, an incremental model is not due for a full rebuild).
+   */
+  async checkInputs(info: PersistedInfoEntity, card: CardEntity, ctx: RunContext): Promise<InputCheck> {
+    const [check] = await this.checkAllInputs([{ info, card }], ctx);
+    return check;
+  }
+
+  /** checkInputs of many models, their signatures read in one go (one source transaction on PostgreSQL). */
+  async checkAllInputs(
+    models: { info: PersistedInfoEntity; card: CardEntity }[],
+    ctx: RunContext,
+  ): Promise<InputCheck[]> {
+    const engine = ctx.driver.engine;
+    const prepared: ({ sql: string; buildHash: string; refreshKeySql: string | null } | { error: string })[] =
+      [];
+    for (const { card } of models) {
+      try {
+        const sql = this.api.assertSafeModelSql(await this.resolver.resolve(card, engine), engine);
+        prepared.push({
+          sql,
+          buildHash: buildDefinitionHash(
+            sql,
+            managedIndexesOf(card.id, card.indexes, card.incremental),
+            card.incremental,
+          ),
+          refreshKeySql: card.refreshKey ? this.api.assertSafeModelSql(card.refreshKey, engine) : null,
+        });
+      } catch (e) {
+        prepared.push({ error: errorMessage(e) }); // the build reports it
+      }
+    }
+    const reads = await this.readSignatures(
+      ctx,
+      prepared.flatMap((p) => ('sql' in p ? [{ sql: p.sql, refreshKeySql: p.refreshKeySql }] : [])),
+    );
+    let next = 0;
+    return models.map(({ info, card }, i): InputCheck => {
+      const p = prepared[i];
+      if (!('sql' in p)) return { signature: null, unchanged: false, reason: p.error };
+      const read = reads[next++];
+      if (read.signature === null) return { signature: null, unchanged: false, reason: read.reason };
+      const why =
+        info.state !== 'persisted' || !info.active || info.leaseOwner
+          ? `state ${info.state}`
+          : !info.inputSignature
+            ? 'no signature of the last build'
+            : info.buildHash !== p.buildHash
+              ? 'the definition changed'
+              : info.inputSignature !== read.signature
+                ? 'its inputs changed'
+                : card.incremental && this.plan(info, card, ctx, p.buildHash).mode !== 'incremental'
+                  ? 'a full rebuild is due'
+                  : undefined;
+      return { signature: read.signature, unchanged: why === undefined, ...(why ? { reason: why } : {}) };
+    });
+  }
+
+  private async readSignatures(
+    ctx: RunContext,
+    items: { sql: string; refreshKeySql: string | null }[],
+  ): Promise<{ signature: string | null; reason?: string }[]> {
+    const driver = ctx.driver;
+    const reqs = items.map((x) => ({
+      sql: x.sql,
+      statementTimeoutMs: ctx.statementTimeoutMs,
+      refreshKeySql: x.refreshKeySql,
+    }));
+    if (items.length === 0) return [];
+    try {
+      if (driver.readInputSignatures) {
+        return (await driver.readInputSignatures(reqs)).map((r) =>
+          r.signature === null ? { signature: null, reason: r.reason } : { signature: r.signature },
+        );
+      }
+    } catch (e) {
+      const reason = `the signatures could not be read: ${errorMessage(e)}`;
+      return items.map(() => ({ signature: null, reason }));
+    }
+    const out: { signature: string | null; reason?: string }[] = [];
+    for (const req of reqs) {
+      if (!driver.readInputSignature) {
+        out.push({ signature: null, reason: 'the engine cannot tell' });
+        continue;
+      }
+      const r = await driver.readInputSignature(req).catch((e: unknown) => ({
+        signature: null,
+        reason: `the signature could not be read: ${errorMessage(e)}`,
+      }));
+      out.push(r.signature === null ? { signature: null, reason: r.reason } : { signature: r.signature });
+    }
+    return out;
+  }
+
+  /** A model whose inputs were verified unchanged (its row already marked): a success that built nothing. */
+  unchanged(info: PersistedInfoEntity, card: CardEntity, ctx: RunContext, started: Date): ModelOutcome {
+    const ended = new Date();
+    this.record(ctx, 'unchanged', started, ended);
+    return {
+      kind: 'success',
+      event: createEvent('RefreshSucceeded', {
+        ...this.common(card, ctx, started, ended, 1),
+        persistedInfoId: info.id,
+        schemaName: info.schemaName,
+        tableName: info.tableName,
+        rows: null,
+        outcome: 'unchanged',
+      }),
+    };
   }
 
   /**

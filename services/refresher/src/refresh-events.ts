@@ -11,7 +11,8 @@ import { Rejection } from './individual-run.guard';
 
 /* The events a refresh run publishes, built from the request and what the run found (pure functions). */
 
-export type Counts = { success: number; error: number; skipped: number };
+/** `unchanged`: of the successes, models verified unchanged (not built); absent when none. */
+export type Counts = { success: number; error: number; skipped: number; unchanged?: number };
 export type ErrorDetail = RefreshRunCompleted['errorDetails'][number];
 
 export function runStartedEvent(

@@ -72,7 +72,11 @@ function setup(opts: {
   log?: string[];
   /** RefreshRunStarted is acknowledged after this long */
   slowStartMs?: number;
+  /** change detection on: these cards' inputs are unchanged (their rows are marked unless in markFails) */
+  unchanged?: number[];
+  markFails?: number[];
 }) {
+  const marked: number[] = [];
   const published: DomainEvent[] = [];
   const refreshed: number[] = [];
   const inbox = new Set(opts.processed ?? []);
@@ -91,6 +95,11 @@ function setup(opts: {
     } as never,
     {
       findModelsWithoutRow: async () => [],
+      markUnchanged: async (marks: { id: number }[]) => {
+        const ok = marks.map((m) => m.id).filter((id) => !opts.markFails?.includes(id));
+        marked.push(...ok);
+        return new Set(ok);
+      },
       findRefreshCandidates: async () => opts.rows,
       findByCardId: async (id: number) => opts.rows.find((r) => r.cardId === id) ?? null,
       findById: async (id: number) => opts.rows.find((r) => r.id === id) ?? null,
@@ -101,6 +110,15 @@ function setup(opts: {
     { getBoolean: async () => true } as never,
     { forDatabase: () => ({ engine: 'postgres' }), schemaName: async () => 'mp_cache_x_3' } as never,
     {
+      // signatures themselves: test/change-detection.int-spec.ts against the real servers
+      detecting: () => opts.unchanged !== undefined,
+      checkAllInputs: async (ms: { card: CardEntity }[]) =>
+        ms.map(({ card }) => ({ signature: 'sig', unchanged: !!opts.unchanged?.includes(card.id) })),
+      unchanged: (info: PersistedInfoEntity, card: CardEntity, ctx: { runId: string }): ModelOutcome => {
+        const o = succeeded(info, card, ctx.runId);
+        if (o.kind !== 'success') throw new Error('not expected');
+        return { kind: 'success', event: { ...o.event, rows: null, outcome: 'unchanged' } };
+      },
       refresh: async (
         info: PersistedInfoEntity,
         card: CardEntity,
@@ -146,7 +164,7 @@ function setup(opts: {
       purgeOlderThan: async () => 0,
     } as never,
   );
-  return { useCase, published, refreshed, inbox };
+  return { useCase, published, refreshed, inbox, marked };
 }
 
 const request = (body: Partial<RefreshRequested> = {}) =>
@@ -288,5 +306,34 @@ describe('RefreshRunUseCase', () => {
     await t.useCase.execute(request({ cardId: 1 }));
     expect(log).not.toContain('recover');
     expect(log).toContain('acked RefreshRunCompleted');
+  });
+
+  it('change detection: marks unchanged models in one write, rebuilds the changed ones and those reading them', async () => {
+    const cards = [
+      model(1),
+      model(2, { sql: 'select * from {{#1}} a' }),
+      model(3, { sql: 'select * from {{#4}} a' }),
+      model(4),
+    ];
+    const rows = [row(10, 1), row(11, 2), row(12, 3), row(13, 4)];
+    const t = setup({ cards, rows, unchanged: [1, 2, 3] });
+    await t.useCase.execute(request({ trigger: 'scheduled' }));
+    expect(t.marked).toEqual([10, 11]);
+    expect([...t.refreshed].sort()).toEqual([3, 4]); // 3 reads 4, which changed
+    const unchanged = t.published.flatMap((e) =>
+      e.type === 'RefreshSucceeded' && e.outcome === 'unchanged' ? [e.cardId] : [],
+    );
+    expect(unchanged).toEqual([1, 2]);
+    expect(t.published.at(-1)).toMatchObject({ success: 4, unchanged: 2, error: 0 });
+
+    // manual requests rebuild unconditionally unless they ask ifChanged
+    const manual = setup({ cards, rows, unchanged: [1, 2, 3] });
+    await manual.useCase.execute(request());
+    expect([...manual.refreshed].sort()).toEqual([1, 2, 3, 4]);
+    const asked = setup({ cards, rows, unchanged: [1, 2, 3], markFails: [10] });
+    await asked.useCase.execute(request({ ifChanged: true }));
+    // row 10 could not be marked (claimed or turned off meanwhile): it takes the usual path
+    expect([...asked.refreshed].sort()).toEqual([1, 3, 4]);
+    expect(asked.published.at(-1)).toMatchObject({ success: 4, unchanged: 1 });
   });
 });

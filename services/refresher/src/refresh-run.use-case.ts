@@ -62,7 +62,8 @@ export class RefreshRunUseCase {
 
   constructor(
     @Inject(APP_CONFIG)
-    private readonly config: Pick<RefresherConfig, 'inboxConsumer' | 'cache' | 'instanceId' | 'leaseMs'>,
+    private readonly config: Pick<RefresherConfig, 'inboxConsumer' | 'cache' | 'instanceId' | 'leaseMs'> &
+      Partial<Pick<RefresherConfig, 'changeDetection'>>,
     @Inject(SOURCE_DB) private readonly api: SourceDbPort,
     private readonly inbox: InboxRepository,
     private readonly databases: SourceDatabaseRepository,
@@ -158,6 +159,7 @@ export class RefreshRunUseCase {
     );
     const counts: Counts = { success: 0, error: 0, skipped: 0 };
     const details: ErrorDetail[] = [];
+    const unchanged = await this.detectUnchanged(request, candidates, cards, ctx, refsOf);
     // outcomes go out in batches (one broker request while the previous one is in flight), off the models' path
     const batcher = new OutcomeBatcher((batch) => this.publishOutcomes(batch));
     // Models are built one after the other; a model's outcome write overlaps the next model's claim and build
@@ -170,6 +172,12 @@ export class RefreshRunUseCase {
         if (this.doneInThisRun(info, request)) {
           await previous;
           await this.reportDone(info, card, request, counts, details);
+          continue;
+        }
+        if (unchanged.has(info.id)) {
+          const outcome = this.models.unchanged(info, card, ctx, started);
+          batcher.add(outcome);
+          this.count(outcome, counts, details);
           continue;
         }
         const upstream = upstreamOf(card.id, refsOf).map((u) => u.id);
@@ -234,11 +242,17 @@ export class RefreshRunUseCase {
         await announced;
         await this.reportDone(info, card, request, counts, details);
       } else {
-        const outcome = await this.models.refresh(
-          info,
-          card,
-          await this.context(request, db, !!card.incremental),
+        const ctx = await this.context(request, db, !!card.incremental);
+        const unchanged = await this.detectUnchanged(
+          request,
+          [info],
+          new Map([[card.id, card]]),
+          ctx,
+          () => [],
         );
+        const outcome = unchanged.has(info.id)
+          ? this.models.unchanged(info, card, ctx, started)
+          : await this.models.refresh(info, card, ctx);
         await announced;
         await this.publishOutcome(outcome);
         this.count(outcome, counts, details);
@@ -310,8 +324,57 @@ export class RefreshRunUseCase {
     };
   }
 
+  /**
+   * Change detection (scheduled runs, and requests with `ifChanged`): reads every candidate's input signature
+   * before any build, upstream first, and marks the rows whose inputs did not change since their last successful
+   * build (one guarded UPDATE; their `last_success_at` becomes the check's start minus the settle time, as the
+   * source's change markers may lag a commit by that much). A model reading a model that changed is changed too.
+   * The signatures read are kept in `ctx` for the builds that follow (read before their snapshots), except for
+   * models whose upstream is rebuilt in this run: theirs is read again after it. Returns the rows marked.
+   */
+  private async detectUnchanged(
+    request: RefreshRequested,
+    candidates: PersistedInfoEntity[],
+    cards: Map<number, CardEntity>,
+    ctx: RunContext,
+    refsOf: (cardId: number) => number[],
+  ): Promise<Set<number>> {
+    if (!this.models.detecting() || (request.trigger !== 'scheduled' && request.ifChanged !== true))
+      return new Set();
+    const checkStarted = Date.now();
+    const changedCards = new Set<number>();
+    const signatures = new Map<number, string | null>();
+    const marks: { id: number; generation: number; signature: string }[] = [];
+    const models = candidates.flatMap((info) => {
+      const card = info.cardId === null ? undefined : cards.get(info.cardId);
+      return card && !this.doneInThisRun(info, request) ? [{ info, card }] : [];
+    });
+    const checks = await this.models.checkAllInputs(models, ctx);
+    for (const [i, { info, card }] of models.entries()) {
+      const check = checks[i];
+      const upstreamChanged = upstreamOf(card.id, refsOf).some((u) => changedCards.has(u.id));
+      if (check.unchanged && !upstreamChanged && check.signature !== null) {
+        marks.push({ id: info.id, generation: Number(info.generation), signature: check.signature });
+      } else {
+        changedCards.add(card.id);
+        if (!upstreamChanged) signatures.set(info.id, check.signature);
+        this.logger.debug(
+          `model ${card.id}: building: ${upstreamChanged && check.unchanged ? 'a model it reads changed' : check.reason}`,
+        );
+      }
+    }
+    const settleMs = this.config.changeDetection?.settleMs ?? 1_000;
+    const marked = await this.rows.markUnchanged(marks, new Date(checkStarted - settleMs));
+    // a row that could not be marked (claimed, turned off meanwhile) takes the usual path, signature kept
+    for (const m of marks) if (!marked.has(m.id)) signatures.set(m.id, m.signature);
+    ctx.signatures = signatures;
+    return marked;
+  }
+
   private count(outcome: ModelOutcome, counts: Counts, details: ErrorDetail[]): void {
     counts[outcome.kind]++;
+    if (outcome.kind === 'success' && outcome.event.outcome === 'unchanged')
+      counts.unchanged = (counts.unchanged ?? 0) + 1;
     if (outcome.kind === 'error')
       details.push({
         persistedInfoId: outcome.event.persistedInfoId,

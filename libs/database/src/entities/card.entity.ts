@@ -60,6 +60,13 @@ export class CardEntity {
   @Column({ name: 'max_staleness_seconds', type: 'integer', nullable: true })
   maxStalenessSeconds!: number | null;
 
+  /**
+   * Change detection: the model's own change query (validated like model SQL, run read-only); its result, hashed,
+   * is the signature compared between refreshes. Null: the refresher reads table statistics itself.
+   */
+  @Column({ name: 'refresh_key', type: 'text', nullable: true })
+  refreshKey!: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

@@ -99,4 +99,15 @@ export class PersistedInfoEntity {
   /** End of the last full build (incremental models: the full-rebuild cron counts from here). */
   @Column({ name: 'last_full_at', type: 'timestamptz', nullable: true })
   lastFullAt!: Date | null;
+
+  /**
+   * Signature of the model's inputs read just before its last successful build (change detection); null: none or
+   * "cannot tell", so the next refresh builds.
+   */
+  @Column({ name: 'input_signature', type: 'text', nullable: true })
+  inputSignature!: string | null;
+
+  /** End of the last real build or merge ("since last build"); last_success_at also moves on a verified-unchanged check. */
+  @Column({ name: 'last_built_at', type: 'timestamptz', nullable: true })
+  lastBuiltAt!: Date | null;
 }

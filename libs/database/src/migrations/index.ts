@@ -7,6 +7,7 @@ import { ApiTokensAndSourceTls1796100000001 } from './1796100000001-api-tokens-a
 import { SignInLinks1796200000100 } from './1796200000100-sign-in-links';
 import { ManagedIndexesIncremental1796200000300 } from './1796200000300-managed-indexes-incremental';
 import { AlertSkippedResults1796200000400 } from './1796200000400-alert-skipped-results';
+import { ChangeDetection1796300000100 } from './1796300000100-change-detection';
 import { FreshnessTarget1796300000200 } from './1796300000200-freshness-target';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
@@ -20,5 +21,6 @@ export const MIGRATIONS = [
   SignInLinks1796200000100,
   ManagedIndexesIncremental1796200000300,
   AlertSkippedResults1796200000400,
+  ChangeDetection1796300000100,
   FreshnessTarget1796300000200,
 ];

@@ -30,8 +30,18 @@ export interface PersistedInfoDetail {
   cardMaxStalenessSeconds: number | null;
   databaseName: string;
   databasePersistEnabled: boolean;
-  /** Whole seconds since the last successful refresh (null if never refreshed). */
+  /**
+   * Whole seconds since the cache was last known current (null if never refreshed): since its last build, or its
+   * last check that found its inputs unchanged (change detection), whichever is newer.
+   */
   stalenessSeconds: number | null;
+  /** End of the last real build (or merge) of the cache table. */
+  lastBuiltAt: string | null;
+  /**
+   * Whole seconds since the last build: the cache's content (the data as the model saw it) has not changed since;
+   * with change detection, a model is rebuilt only when its data changed.
+   */
+  sinceLastBuildSeconds: number | null;
   /** Whole seconds since the last success, or since the row was created when it never succeeded (what "stale" measures). */
   ageSeconds: number;
 }
@@ -106,6 +116,8 @@ interface Raw {
   database_name: string;
   database_persist_enabled: boolean;
   staleness_seconds: string | null;
+  last_built_at: string | null;
+  since_last_build_seconds: string | null;
   age_seconds: string;
   total?: string;
 }
@@ -122,6 +134,8 @@ const SELECT = `
          c.max_staleness_seconds as card_max_staleness_seconds,
          d.name as database_name, d.persist_models_enabled as database_persist_enabled,
          floor(extract(epoch from (now() - p.last_success_at)))::bigint as staleness_seconds,
+         ${iso('p.last_built_at')} as last_built_at,
+         floor(extract(epoch from (now() - p.last_built_at)))::bigint as since_last_build_seconds,
          floor(extract(epoch from (now() - coalesce(p.last_success_at, p.created_at))))::bigint as age_seconds`;
 const JOINS = `
   join "database" d on d.id = p.database_id
@@ -157,6 +171,9 @@ function toDetail(r: Raw): PersistedInfoDetail {
     databaseName: r.database_name,
     databasePersistEnabled: r.database_persist_enabled,
     stalenessSeconds: r.staleness_seconds === null ? null : Math.max(0, Number(r.staleness_seconds)),
+    lastBuiltAt: r.last_built_at,
+    sinceLastBuildSeconds:
+      r.since_last_build_seconds === null ? null : Math.max(0, Number(r.since_last_build_seconds)),
     ageSeconds: Math.max(0, Number(r.age_seconds)),
   };
 }

@@ -276,6 +276,30 @@ export class PersistedInfoRepository {
     return (r.affected ?? 0) > 0;
   }
 
+  /**
+   * Change detection: records that these models' inputs were verified unchanged (as of `freshAsOf`) without
+   * building them. Guarded like a success write: only a row still `persisted`, active, unleased, of the generation
+   * and with the very input signature the check compared, so an admin's change, a newer claim or a build that
+   * finished meanwhile is never overwritten; `last_success_at` only moves forward. Returns the rows written.
+   */
+  async markUnchanged(
+    rows: { id: number; generation: number; signature: string }[],
+    freshAsOf: Date,
+  ): Promise<Set<number>> {
+    if (rows.length === 0) return new Set();
+    // TypeORM answers an UPDATE on PostgreSQL with [rows, affected]
+    const [written] = await this.ds.query<[{ id: number }[], number]>(
+      `UPDATE persisted_info p
+          SET last_success_at = GREATEST(coalesce(p.last_success_at, $4), $4)
+         FROM unnest($1::int[], $2::bigint[], $3::text[]) AS u(id, generation, signature)
+        WHERE p.id = u.id AND p.generation = u.generation AND p.input_signature = u.signature
+          AND p.state = 'persisted' AND p.active AND p.lease_owner IS NULL
+       RETURNING p.id`,
+      [rows.map((r) => r.id), rows.map((r) => r.generation), rows.map((r) => r.signature), freshAsOf],
+    );
+    return new Set(written.map((r) => Number(r.id)));
+  }
+
   /** Puts a claimed row back as it was (a skipped refresh leaves the state unchanged), if still this build's. */
   async releaseClaim(lease: BuildLease, before: PersistedInfoSnapshot): Promise<boolean> {
     if (!(TRANSITIONS.release.to as readonly PersistedState[]).includes(before.state)) {

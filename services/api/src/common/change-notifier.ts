@@ -40,6 +40,7 @@ export class ChangeNotifier {
     requestedBy?: string,
     full = false,
     downstream = false,
+    ifChanged = false,
   ): OutgoingEvent<RefreshRequested> {
     const event = createEvent('RefreshRequested', {
       databaseId,
@@ -49,6 +50,7 @@ export class ChangeNotifier {
       // only when asked: consumers that predate the field never see it otherwise
       ...(full ? { full: true } : {}),
       ...(downstream ? { downstream: true } : {}),
+      ...(ifChanged ? { ifChanged: true } : {}),
     });
     return { topic: Topics.RefreshRequested, key: databaseKey(databaseId), event };
   }

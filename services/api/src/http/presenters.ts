@@ -39,6 +39,9 @@ export function presentPersistedInfo(i: PersistedInfoItem) {
     max_staleness_seconds: i.cardMaxStalenessSeconds,
     staleness_limit_seconds: i.stalenessLimitSeconds,
     stale: i.stale,
+    // change detection: a model verified unchanged is fresh (staleness) without being rebuilt
+    last_built_at: i.lastBuiltAt,
+    since_last_build_seconds: i.sinceLastBuildSeconds,
   };
 }
 
@@ -83,6 +86,7 @@ export function presentCard(c: CardEntity) {
       : null,
     max_staleness: c.maxStalenessSeconds === null ? null : formatIsoDuration(c.maxStalenessSeconds),
     max_staleness_seconds: c.maxStalenessSeconds,
+    refresh_key: c.refreshKey ?? null,
     created_at: iso(c.createdAt),
     updated_at: iso(c.updatedAt),
   };

@@ -27,10 +27,15 @@ export const refreshScheduleBody = z.strictObject({ cron: z.string().max(200) })
 
 /**
  * Refresh of one model; `full`: rebuild an incremental model in full instead of merging; `downstream`: also the
- * models that read it (`{{#id}}`), upstream first.
+ * models that read it (`{{#id}}`), upstream first; `ifChanged`: only if its inputs changed since its last build
+ * (otherwise reported with outcome `unchanged`).
  */
 export const refreshCardBody = z
-  .strictObject({ full: z.boolean().optional(), downstream: z.boolean().optional() })
+  .strictObject({
+    full: z.boolean().optional(),
+    downstream: z.boolean().optional(),
+    ifChanged: z.boolean().optional(),
+  })
   .optional();
 
 /** 202 of a refresh request (documented from here, like the request schemas). */
@@ -170,6 +175,12 @@ export const cardCreateBody = z.strictObject({
   indexes: modelIndexes.nullable().optional(),
   incremental: incrementalSettings.nullable().optional(),
   max_staleness: maxStaleness.nullable().optional(),
+  refresh_key: sql
+    .nullable()
+    .optional()
+    .describe(
+      'Change detection: a cheap read query whose result changes when the model data does (e.g. select max(updated_at) from orders); scheduled refreshes rebuild the model only when its result changed. Null: the refresher reads table statistics itself.',
+    ),
 });
 
 export const cardPatchBody = z
@@ -182,6 +193,7 @@ export const cardPatchBody = z
     indexes: modelIndexes.nullable().optional(),
     incremental: incrementalSettings.nullable().optional(),
     max_staleness: maxStaleness.nullable().optional(),
+    refresh_key: sql.nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, 'must change at least one field');
 

@@ -74,7 +74,13 @@ export class CardPersistenceUseCase {
   }
 
   /** Publishes a manual RefreshRequested; resolves with its event id once the broker acknowledged it. */
-  async refresh(cardId: number, actor: Actor, full = false, downstream = false): Promise<string> {
+  async refresh(
+    cardId: number,
+    actor: Actor,
+    full = false,
+    downstream = false,
+    ifChanged = false,
+  ): Promise<string> {
     const card = await this.modelCard(cardId);
     const row = await this.persistedInfo.findByCardId(card.id);
     if (!row) throw new DomainError(ErrorCode.NotFound, `Model ${card.id} is not persisted.`);
@@ -84,7 +90,14 @@ export class CardPersistenceUseCase {
         `Model ${card.id} is not persisted (state ${row.state}); persist it first.`,
       );
     }
-    const out = this.notifier.refreshRequested(card.databaseId, card.id, actor.name, full, downstream);
+    const out = this.notifier.refreshRequested(
+      card.databaseId,
+      card.id,
+      actor.name,
+      full,
+      downstream,
+      ifChanged,
+    );
     await this.notifier.send(out);
     return out.event.eventId;
   }

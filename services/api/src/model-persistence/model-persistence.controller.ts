@@ -107,7 +107,7 @@ export class ModelPersistenceController {
   @HttpCode(202)
   @ApiOperation({
     summary:
-      'Request a refresh of one model; 202 once Kafka acknowledged the request. `{"full": true}` rebuilds an incremental model in full; `{"downstream": true}` also refreshes the models that read it, upstream first.',
+      'Request a refresh of one model; 202 once Kafka acknowledged the request. `{"full": true}` rebuilds an incremental model in full; `{"downstream": true}` also refreshes the models that read it, upstream first; `{"ifChanged": true}` rebuilds only if its inputs changed since its last build (as scheduled refreshes do).',
   })
   @ApiResponse({ status: 202, schema: openApiSchema(refreshAcceptedResponse) })
   async refreshCard(
@@ -116,7 +116,13 @@ export class ModelPersistenceController {
     @CurrentActor() actor: Actor,
   ): Promise<{ requestId: string }> {
     return {
-      requestId: await this.cards.refresh(cardId, actor, body?.full === true, body?.downstream === true),
+      requestId: await this.cards.refresh(
+        cardId,
+        actor,
+        body?.full === true,
+        body?.downstream === true,
+        body?.ifChanged === true,
+      ),
     };
   }
 

@@ -37,6 +37,8 @@ export interface CardInput {
   incremental?: IncrementalSettings | null;
   /** Freshness target in seconds (validated at the edge; the CHECK constraint enforces the bounds). */
   maxStalenessSeconds?: number | null;
+  /** Change detection: the model's own change query, validated like model SQL (null: table statistics). */
+  refreshKey?: string | null;
 }
 
 export type CardPatch = Partial<Omit<CardInput, 'databaseId'>>;
@@ -98,6 +100,7 @@ export class CardRegistryUseCase {
       indexes: input.indexes ?? null,
       incremental: incremental ?? null,
       maxStalenessSeconds: input.maxStalenessSeconds ?? null,
+      refreshKey: input.refreshKey ? this.sourceDb.assertSafeModelSql(input.refreshKey, db.engine) : null,
     });
     await this.notifier.send(this.notifier.configChanged('card', card.id, 'created'));
     return card;
@@ -123,6 +126,8 @@ export class CardRegistryUseCase {
     if (incremental !== undefined) changes.incremental = incremental;
     // the scheduler hears it through the ConfigurationChanged below and re-plans the model's top-ups
     if (patch.maxStalenessSeconds !== undefined) changes.maxStalenessSeconds = patch.maxStalenessSeconds;
+    if (patch.refreshKey !== undefined)
+      changes.refreshKey = await this.checkedRefreshKey(patch.refreshKey, before);
     const after = { ...before, ...changes };
     // the columns are known once the model was built with this SQL: refuse names it does not return
     if (sql === undefined || sql === before.sql) await this.checkColumnsKnown(after);
@@ -172,6 +177,13 @@ export class CardRegistryUseCase {
     const events: OutgoingEvent[] = [this.notifier.configChanged('card', id, 'deleted')];
     if (hadRow) events.push(this.notifier.pruneRequested('manual', actor.name));
     await this.notifier.send(...events);
+  }
+
+  /** A refresh_key is checked like model SQL, for its database's engine; null/'' clears it. */
+  private async checkedRefreshKey(key: string | null, card: CardEntity): Promise<string | null> {
+    if (!key) return null;
+    const db = await this.databases.findById(card.databaseId);
+    return this.sourceDb.assertSafeModelSql(key, db?.engine);
   }
 
   /** Index, key and checkpoint columns against the last built table's columns (when built from this SQL). */

@@ -43,6 +43,7 @@ export class CardsController {
         indexes: b.indexes,
         incremental: incrementalInput(b.incremental),
         maxStalenessSeconds: b.max_staleness,
+        refreshKey: b.refresh_key,
       }),
     );
   }
@@ -78,6 +79,7 @@ export class CardsController {
           indexes: b.indexes,
           incremental: incrementalInput(b.incremental),
           maxStalenessSeconds: b.max_staleness,
+          refreshKey: b.refresh_key,
         },
         actor,
       ),
