@@ -56,11 +56,14 @@ function ensurePrometheus(): { prometheus: string; promtool: string } {
   return { prometheus: m[1], promtool: m[2] };
 }
 
-/** One round of the metrics a refresh run produces: a success, a failure, a run with 7 failed models… */
+/** One round of the metrics a refresh run produces: a success, an unchanged model, a failure, a run with 7 failed models… */
 function recordRefreshActivity(): void {
   Metrics.refreshDuration().record(2400, { 'db.id': '1', outcome: 'success', engine: 'postgres' });
   Metrics.refreshDuration().record(1900, { 'db.id': '1', outcome: 'error', engine: 'postgres' });
   Metrics.refreshes().add(1, { outcome: 'success', 'db.id': '1' });
+  // change detection: a scheduled refresh that found the model's inputs unchanged
+  Metrics.refreshDuration().record(0.02, { 'db.id': '1', outcome: 'unchanged', engine: 'postgres' });
+  Metrics.refreshes().add(1, { outcome: 'unchanged', 'db.id': '1' });
   Metrics.refreshes().add(1, { outcome: 'error', 'error.class': 'source_query_failed', 'db.id': '1' });
   Metrics.runs().add(1, { trigger: 'scheduled', outcome: 'failed' });
   Metrics.runFailedModels().record(7, { 'db.id': '1' });

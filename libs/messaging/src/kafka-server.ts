@@ -1,7 +1,8 @@
 import { CustomStrategy, KafkaOptions, ServerKafka } from '@nestjs/microservices';
 import { KafkaConfig as AppKafkaConfig } from '@model-persistence/config';
 import { topicName, TopicName } from '@model-persistence/contracts';
-import { Consumer, EachMessagePayload, Partitioners } from 'kafkajs';
+import { SpanKind, TraceCarrier, withSpanFromContext } from '@model-persistence/telemetry';
+import { Consumer, EachMessagePayload, IHeaders, Partitioners } from 'kafkajs';
 import { kafkaClientConfig } from './kafka.factory';
 import { handleBatchByKey, Slots } from './key-lanes';
 
@@ -27,16 +28,37 @@ export class PrefixedKafkaServer extends ServerKafka {
     await consumer.run({
       ...(this.options.run ?? {}),
       eachBatchAutoResolve: false,
-      eachBatch: (payload) =>
-        handleBatchByKey(payload, slots, (message) =>
-          this.handleMessage({
-            topic: payload.batch.topic,
-            partition: payload.batch.partition,
-            message,
-            heartbeat: payload.heartbeat,
-            pause: payload.pause,
-          } satisfies EachMessagePayload),
-        ),
+      eachBatch: (payload) => {
+        const { topic, partition } = payload.batch;
+        return handleBatchByKey(payload, slots, (message) =>
+          // kafkajs' instrumentation parents a batch's work on its poll span; each message's work belongs to the
+          // trace of whoever produced it (as with eachMessage), so its process span continues that context
+          withSpanFromContext(
+            `process ${topic}`,
+            traceCarrier(message.headers),
+            {
+              kind: SpanKind.CONSUMER,
+              attributes: {
+                'messaging.system': 'kafka',
+                'messaging.operation.type': 'process',
+                'messaging.operation.name': 'process',
+                'messaging.destination.name': topic,
+                'messaging.destination.partition.id': String(partition),
+                'messaging.kafka.offset': message.offset,
+                ...(message.key ? { 'messaging.kafka.message.key': message.key.toString() } : {}),
+              },
+            },
+            () =>
+              this.handleMessage({
+                topic,
+                partition,
+                message,
+                heartbeat: payload.heartbeat,
+                pause: payload.pause,
+              } satisfies EachMessagePayload) as Promise<unknown>,
+          ).then(() => undefined),
+        );
+      },
     });
   }
 
@@ -45,6 +67,17 @@ export class PrefixedKafkaServer extends ServerKafka {
       typeof pattern === 'string' ? topicName(this.topicPrefix, pattern as TopicName) : pattern;
     (super.addHandler as (...a: unknown[]) => void)(resolved, ...rest);
   }
+}
+
+/** The W3C trace context a producer put in a record's headers. */
+function traceCarrier(headers: IHeaders | undefined): TraceCarrier | null {
+  const carrier: TraceCarrier = {};
+  for (const key of ['traceparent', 'tracestate']) {
+    const v = headers?.[key];
+    const text = Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'string' ? v : undefined;
+    if (text) carrier[key] = text;
+  }
+  return carrier.traceparent ? carrier : null;
 }
 
 export interface ConsumerOptions {
