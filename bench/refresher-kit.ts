@@ -80,7 +80,7 @@ export interface Harness {
   recorder: TopicRecorder;
   refresher: ServiceProcess;
   request(databaseId: number, cardId?: number): Promise<string>;
-  /** Database runs of all these databases in one produce request, as a scheduled fire publishes them. */
+  /** Database runs of all these databases in one produce request, as a scheduled fire publishes them (full rebuilds). */
   requestAll(databaseIds: number[]): Promise<string[]>;
   waitFor(pred: (e: DomainEvent) => boolean, count?: number, timeoutMs?: number): Promise<DomainEvent[]>;
   close(): Promise<void>;
@@ -143,7 +143,8 @@ export async function startHarness(label: string, env: Record<string, string> = 
     },
     async requestAll(databaseIds) {
       const events = databaseIds.map((databaseId) =>
-        createEvent('RefreshRequested', { databaseId, trigger: 'scheduled', requestedBy: 'bench' }),
+        // manual: rebuilt unconditionally (a scheduled trigger would let change detection skip unchanged models)
+        createEvent('RefreshRequested', { databaseId, trigger: 'manual', requestedBy: 'bench' }),
       );
       await producer.send({
         topic: topicName(prefix, Topics.RefreshRequested),
