@@ -1,6 +1,6 @@
 import { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { kafkaMicroservice, Slots } from '@model-persistence/messaging';
+import { kafkaMicroservice } from '@model-persistence/messaging';
 import { attachOpsServer, createLogger } from '@model-persistence/runtime';
 import { AppModule } from './app.module';
 import { RefresherConfig } from './config';
@@ -12,9 +12,9 @@ import { RefresherConfig } from './config';
  * Why several consumers rather than kafkajs' partitionsConsumedConcurrently: kafkajs fetches per broker and
  * waits for every batch of a fetch to be handled before fetching again, so a database run that takes minutes
  * would hold back requests for other databases that arrived in a later fetch. Each consumer has its own fetch
- * loop. Within a partition the databases that share it (murmur2 puts several on one partition, none on others) run
- * at once, each database's requests in order; one Slots for the process keeps the total at
- * REFRESHER_CONCURRENCY × REFRESHER_PARTITIONS_PER_CONSUMER databases at once, as before.
+ * loop; one partition (= one database) is still handled by one consumer at a time. (Running the databases of one
+ * partition at once, `keySlots` of libs/messaging's key lanes, is off: with it the broker-restart fault scenario
+ * twice saw one run completed twice with different results.)
  */
 export async function startRefresher(
   config: RefresherConfig,
@@ -28,13 +28,11 @@ export async function startRefresher(
   app.enableShutdownHooks();
   // topics are ensured by the bootstrap hook before any consumer subscribes
   await app.init();
-  const keySlots = new Slots(config.concurrency * config.partitionsPerConsumer);
   for (let i = 0; i < config.concurrency; i++) {
     app.connectMicroservice(
       kafkaMicroservice(config.kafka, {
         groupId: config.consumerGroup,
         concurrency: config.partitionsPerConsumer,
-        keySlots,
       }),
       { inheritAppConfig: true },
     );
