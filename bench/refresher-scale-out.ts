@@ -19,7 +19,8 @@ import {
   TopicRecorder,
   uniqueTopicPrefix,
 } from '@model-persistence/testing';
-import { Kafka, Partitioners, Producer } from 'kafkajs';
+import { partitionForKey } from '@model-persistence/messaging';
+import { AssignerProtocol, Kafka, Partitioners, Producer } from 'kafkajs';
 import { Client } from 'pg';
 import {
   alternate,
@@ -50,9 +51,20 @@ interface Group {
   processes: ServiceProcess[];
   /** per cycle: the runs' durations (ms) as the refreshers report them */
   runMs: number[][];
+  /** databases each replica's consumer was assigned (by the partitions it owns), busiest first */
+  share: number[];
 }
 
-async function startGroup(app: TestAppDatabase, replicas: number): Promise<Group> {
+/**
+ * Starts `replicas` refresher processes in one group; `beforeLast` runs before the last one starts, so the group's
+ * final rebalance (whose leader weighs the partitions by the persist-enabled databases on them) sees them.
+ */
+async function startGroup(
+  app: TestAppDatabase,
+  replicas: number,
+  dbIds: number[],
+  beforeLast: () => Promise<void> = () => Promise.resolve(),
+): Promise<Group> {
   const prefix = uniqueTopicPrefix(`benchscale${replicas}`);
   const kafka = await createTestTopics(testKafkaConfig(prefix, { partitions: PARTITIONS }));
   const recorder = await new TopicRecorder(kafka, prefix, [Topics.RefreshRuns]).start();
@@ -62,24 +74,24 @@ async function startGroup(app: TestAppDatabase, replicas: number): Promise<Group
   });
   await producer.connect();
   const group = `refresher-${prefix}`;
-  const started = await Promise.allSettled(
-    Array.from({ length: replicas }, () =>
-      new ServiceProcess('refresher', {
-        NODE_ENV: 'test',
-        DATABASE_URL: app.url,
-        KAFKA_TOPIC_PREFIX: prefix,
-        KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
-        REFRESHER_CONSUMER_GROUP: group,
-        // the fixed capacity of a replica: one consumer, one partition (= one database) at a time
-        REFRESHER_CONCURRENCY: '1',
-        REFRESHER_PARTITIONS_PER_CONSUMER: '1',
-        LOG_LEVEL: 'info', // the start-up line the harness waits for is an info line
-        OTEL_SDK_DISABLED: 'true',
-        METRICS_PORT: '0',
-        DATABASE_POOL_SIZE: '3',
-      }).start(/refresher started \(instance/, 120_000),
-    ),
-  );
+  const start = () =>
+    new ServiceProcess('refresher', {
+      NODE_ENV: 'test',
+      DATABASE_URL: app.url,
+      KAFKA_TOPIC_PREFIX: prefix,
+      KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
+      REFRESHER_CONSUMER_GROUP: group,
+      // the fixed capacity of a replica: one consumer, one partition (= one database) at a time
+      REFRESHER_CONCURRENCY: '1',
+      REFRESHER_PARTITIONS_PER_CONSUMER: '1',
+      LOG_LEVEL: 'info', // the start-up line the harness waits for is an info line
+      OTEL_SDK_DISABLED: 'true',
+      METRICS_PORT: '0',
+      DATABASE_POOL_SIZE: '3',
+    }).start(/refresher started \(instance/, 120_000);
+  const started = await Promise.allSettled(Array.from({ length: replicas - 1 }, start));
+  await beforeLast();
+  started.push(...(await Promise.allSettled([start()])));
   const processes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) {
@@ -91,18 +103,29 @@ async function startGroup(app: TestAppDatabase, replicas: number): Promise<Group
   // every replica in the group with partitions assigned before anything is measured
   const admin = kafka.admin();
   await admin.connect();
+  const share: number[] = [];
   try {
     const deadline = Date.now() + 120_000;
     for (;;) {
       const { groups } = await admin.describeGroups([group]);
-      if (groups[0]?.state === 'Stable' && groups[0].members.length === replicas) break;
+      if (groups[0]?.state === 'Stable' && groups[0].members.length === replicas) {
+        const topic = topicName(prefix, Topics.RefreshRequested);
+        for (const m of groups[0].members) {
+          const owned = new Set(
+            AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic],
+          );
+          share.push(dbIds.filter((id) => owned.has(partitionForKey(String(id), PARTITIONS))).length);
+        }
+        break;
+      }
       if (Date.now() > deadline) throw new Error(`group ${group} did not settle with ${replicas} members`);
       await new Promise((r) => setTimeout(r, 500));
     }
   } finally {
     await admin.disconnect();
   }
-  return { replicas, prefix, kafka, producer, recorder, processes, runMs: [] };
+  share.sort((a, b) => b - a);
+  return { replicas, prefix, kafka, producer, recorder, processes, runMs: [], share };
 }
 
 async function cycle(g: Group, dbIds: number[]): Promise<number> {
@@ -175,11 +198,10 @@ export async function main(): Promise<void> {
       groups.splice(groups.indexOf(g), 1);
     };
     console.log(`[scale] ${DATABASES} databases × ${PER_DB} models; 1 vs 3 replicas, then 1 vs 6`);
-    const one = await startGroup(app, 1);
+    const one = await startGroup(app, 1, dbIds);
     groups.push(one);
-    const three = await startGroup(app, 3);
+    const three = await startGroup(app, 3, dbIds, () => persist(true));
     groups.push(three);
-    await persist(true);
     // the first cycle creates rows, schemas and tables (alternate() warms each side up on top)
     await cycle(one, dbIds);
     const models = DATABASES * PER_DB;
@@ -189,9 +211,8 @@ export async function main(): Promise<void> {
     const r3 = await alternate(side(one), side(three), ROUNDS, log('1 vs 3'));
     await stopGroup(three);
     await persist(false);
-    const six = await startGroup(app, 6);
+    const six = await startGroup(app, 6, dbIds, () => persist(true));
     groups.push(six);
-    await persist(true);
     const r6 = await alternate(side(one), side(six), ROUNDS, log('1 vs 6'));
     const mark = load.stop();
 
@@ -212,17 +233,7 @@ export async function main(): Promise<void> {
     // how the 24 keys land on 12 partitions decides the busiest replica's share
     const byPartition = new Map<number, number>();
     for (const id of dbIds) {
-      const p = Partitioners.DefaultPartitioner()({
-        topic: 't',
-        partitionMetadata: Array.from({ length: PARTITIONS }, (_, i) => ({
-          partitionId: i,
-          leader: 0,
-          replicas: [0],
-          isr: [0],
-          partitionErrorCode: 0,
-        })),
-        message: { key: String(id), value: null },
-      });
+      const p = partitionForKey(String(id), PARTITIONS);
       byPartition.set(p, (byPartition.get(p) ?? 0) + 1);
     }
     const counts = [...byPartition.values()].sort((a, b) => b - a);
@@ -253,11 +264,14 @@ ${mdTable(
 )}
 
 Keys (database ids) per partition, busiest first: ${counts.join(', ')} (${PARTITIONS - byPartition.size} of ${PARTITIONS}
-partitions get none; murmur2 as in the Java client). Median database run: 1 replica ${fmt(meanRun(one))} s,
+partitions get none; murmur2 as in the Java client). The refreshers' partition assigner
+(libs/messaging/src/weighted-assigner.ts) hands partitions to consumers by the work on them (a database's run plus
+its models), so the replicas' shares are, in databases, 3 replicas: ${three.share.join(' / ')}; 6 replicas:
+${six.share.join(' / ')} (an even spread would be ${fmt(DATABASES / 3)} / ${fmt(DATABASES / 6)}; a partition is
+never split, so its busiest one bounds the share). Median database run: 1 replica ${fmt(meanRun(one))} s,
 3 replicas ${fmt(meanRun(three))} s, 6 replicas ${fmt(meanRun(six))} s. With one database at a time per replica, a
-cycle cannot be shorter than the busiest replica's share: the partitions a replica owns run one after the other,
-so the keys' spread over partitions and the partitions' spread over replicas (${PARTITIONS} ÷ N) bound the ratio
-before the source or the app database does.`;
+cycle cannot be shorter than the busiest replica's share; the runs also slow down as replicas share the 2 cores
+(Node, the app database's commits), which the 50 ms source waits do not.`;
     writeResult('refresher-scale-out', md);
     console.log(md);
   } finally {

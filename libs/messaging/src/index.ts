@@ -8,3 +8,4 @@ export * from './kafka-server';
 export * from './key-lanes';
 export * from './messaging.module';
 export * from './tokens';
+export * from './weighted-assigner';

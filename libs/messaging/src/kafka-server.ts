@@ -2,7 +2,15 @@ import { CustomStrategy, KafkaOptions, ServerKafka } from '@nestjs/microservices
 import { KafkaConfig as AppKafkaConfig } from '@model-persistence/config';
 import { topicName, TopicName } from '@model-persistence/contracts';
 import { SpanKind, TraceCarrier, withSpanFromContext } from '@model-persistence/telemetry';
-import { Consumer, EachMessagePayload, IHeaders, Partitioners } from 'kafkajs';
+import {
+  Consumer,
+  EachMessagePayload,
+  IHeaders,
+  PartitionAssigner,
+  PartitionAssigners,
+  Partitioners,
+} from 'kafkajs';
+import type { ConsumerConfig as NestConsumerConfig } from '@nestjs/microservices/external/kafka.interface';
 import { kafkaClientConfig } from './kafka.factory';
 import { handleBatchByKey, Slots } from './key-lanes';
 
@@ -90,6 +98,8 @@ export interface ConsumerOptions {
    * these slots each (share one Slots between a process's consumers to bound the whole process).
    */
   keySlots?: Slots;
+  /** Partition assigners in order of preference (the group uses the first every member supports). */
+  partitionAssigners?: PartitionAssigner[];
 }
 
 /** Options for `NestFactory.createMicroservice` / `app.connectMicroservice`. */
@@ -106,6 +116,15 @@ export function kafkaMicroservice(config: AppKafkaConfig, consumer: ConsumerOpti
           rebalanceTimeout: 60_000,
           allowAutoTopicCreation: false,
           retry: { retries: 10 },
+          ...(consumer.partitionAssigners
+            ? {
+                // Nest declares its own copy of kafkajs' types; the assigners are kafkajs' own
+                partitionAssigners: [
+                  ...consumer.partitionAssigners,
+                  PartitionAssigners.roundRobin,
+                ] as unknown as NestConsumerConfig['partitionAssigners'],
+              }
+            : {}),
         },
         producer: { createPartitioner: Partitioners.DefaultPartitioner },
         subscribe: { fromBeginning: true },

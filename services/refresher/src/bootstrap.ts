@@ -1,6 +1,7 @@
-import { INestApplication, LoggerService } from '@nestjs/common';
+import { INestApplication, Logger, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { kafkaMicroservice } from '@model-persistence/messaging';
+import { SourceDatabaseRepository } from '@model-persistence/database';
+import { kafkaMicroservice, weightedAssigner } from '@model-persistence/messaging';
 import { attachOpsServer, createLogger } from '@model-persistence/runtime';
 import { AppModule } from './app.module';
 import { RefresherConfig } from './config';
@@ -28,11 +29,22 @@ export async function startRefresher(
   app.enableShutdownHooks();
   // topics are ensured by the bootstrap hook before any consumer subscribes
   await app.init();
+  // partitions weighed by the databases (and their models) murmur2 puts on them, so replicas share the work
+  // rather than the partition count
+  const databases = app.get(SourceDatabaseRepository);
+  const assigner = weightedAssigner(
+    () => databases.refreshWeights(),
+    (error) =>
+      new Logger('PartitionAssigner').warn(
+        `partition weights unavailable, balancing by count: ${String(error)}`,
+      ),
+  );
   for (let i = 0; i < config.concurrency; i++) {
     app.connectMicroservice(
       kafkaMicroservice(config.kafka, {
         groupId: config.consumerGroup,
         concurrency: config.partitionsPerConsumer,
+        partitionAssigners: [assigner],
       }),
       { inheritAppConfig: true },
     );

@@ -1,7 +1,12 @@
 import { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { createEvent } from '@model-persistence/contracts';
-import { createAppDataSource, PersistedInfoRepository } from '@model-persistence/database';
+import { createEvent, topicName, Topics } from '@model-persistence/contracts';
+import {
+  createAppDataSource,
+  PersistedInfoRepository,
+  SourceDatabaseRepository,
+} from '@model-persistence/database';
+import { balance, partitionWeights } from '@model-persistence/messaging';
 import {
   countSourceRows,
   eventually,
@@ -9,7 +14,7 @@ import {
   sourceTables,
   TestSourceDatabase,
 } from '@model-persistence/testing';
-import { Partitioners } from 'kafkajs';
+import { AssignerProtocol, Partitioners } from 'kafkajs';
 import {
   AppDb,
   Bus,
@@ -440,6 +445,63 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
       expect(bus.events('RefreshSucceeded', run.eventId)).toHaveLength(1);
     } finally {
       await second.close();
+    }
+  });
+
+  it('replicas share partitions by the work the databases on them carry, not by partition count', async () => {
+    // more databases, with different numbers of models, so the three partitions weigh differently
+    for (const [name, models] of [
+      ['pg-w1', 5],
+      ['pg-w2', 1],
+      ['pg-w3', 0],
+    ] as const) {
+      const id = await app.addDatabase({ name, source: src.connection });
+      for (let i = 0; i < models; i++)
+        await app.addCard({ databaseId: id, name: `${name}-${i}`, sql: 'select 1 as x' });
+    }
+    const group = `refresher-${bus.prefix}-balance`;
+    const replicas: INestApplication[] = [];
+    const admin = bus.kafka.admin();
+    await admin.connect();
+    try {
+      for (const n of [1, 2])
+        replicas.push(
+          await startRefresher(
+            refresherEnv(app.db.url, bus.prefix, {
+              REFRESHER_CONSUMER_GROUP: group,
+              REFRESHER_CONCURRENCY: '1',
+              INSTANCE_ID: `balance-${n}-${randomUUID().slice(0, 6)}`,
+            }),
+          ),
+        );
+      const topic = topicName(bus.prefix, Topics.RefreshRequested);
+      // what the broker reports the group runs, against the weights the app database gives right now
+      const seen = await eventually(async () => {
+        const {
+          groups: [g],
+        } = await admin.describeGroups([group]);
+        if (g.state !== 'Stable' || g.members.length !== 2) return null;
+        return g;
+      }, 60_000);
+      expect(seen.protocol).toBe('DatabaseWeightedAssigner');
+      const ds = createAppDataSource({ url: app.db.url, poolSize: 1 });
+      await ds.initialize();
+      const weights = partitionWeights(
+        await new SourceDatabaseRepository(ds).refreshWeights().finally(() => ds.destroy()),
+        3,
+      );
+      // the three new databases make the partitions differ (else any assignment would do)
+      expect(new Set(weights).size).toBeGreaterThan(1);
+      const got = new Map(
+        seen.members.map((m) => [
+          m.memberId,
+          AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic] ?? [],
+        ]),
+      );
+      expect(got).toEqual(balance([...got.keys()], weights));
+    } finally {
+      await admin.disconnect();
+      for (const r of replicas) await r.close();
     }
   });
 

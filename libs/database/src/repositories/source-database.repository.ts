@@ -22,6 +22,24 @@ export class SourceDatabaseRepository {
     return this.repo(manager).find({ where: { persistModelsEnabled: true }, order: { id: 'ASC' } });
   }
 
+  /**
+   * Expected refresh work per persist-enabled database, keyed by its id as a Kafka key: one for the run plus one
+   * per model a run would build (not archived, persistence not turned off) — what a refresher's partition
+   * assigner balances.
+   */
+  async refreshWeights(manager?: EntityManager): Promise<Map<string, number>> {
+    const rows = await (manager ?? this.ds.manager).query<{ id: number; weight: string }[]>(
+      `select d.id, 1 + count(c.id) as weight
+         from "database" d
+         left join card c on c.database_id = d.id and c.type = 'model' and not c.archived
+              and not exists (select 1 from persisted_info p
+                               where p.card_id = c.id and p.state in ('off', 'deletable'))
+        where d.persist_models_enabled
+        group by d.id`,
+    );
+    return new Map(rows.map((r) => [String(r.id), Number(r.weight)]));
+  }
+
   create(values: Partial<SourceDatabaseEntity>, manager?: EntityManager): Promise<SourceDatabaseEntity> {
     const repo = this.repo(manager);
     return repo.save(repo.create(values));
