@@ -98,6 +98,53 @@ describe('persisted_info state transitions (real PostgreSQL)', () => {
     expect(await rows.claimForRefresh(id, 'r3', 30_000, run, true)).toBeNull();
   });
 
+  it('marking a model unchanged is refused once its card or its last build no longer has the checked definition', async () => {
+    const mark = async (id: number, over: { buildHash?: string; sql?: string } = {}) => {
+      const info = (await rows.findById(id))!;
+      const [card] = await ds.query<{ query_sql: string }[]>('select query_sql from card where id = $1', [
+        info.cardId,
+      ]);
+      return rows.markUnchanged(
+        [
+          {
+            id,
+            generation: Number(info.generation),
+            signature: 'sig-1',
+            buildHash: over.buildHash ?? 'hash-1',
+            card: { sql: over.sql ?? card.query_sql, indexes: null, incremental: null, refreshKey: null },
+          },
+        ],
+        new Date(),
+      );
+    };
+    const id = await row('persisted');
+    await ds.query(
+      `update persisted_info set input_signature = 'sig-1', build_hash = 'hash-1', last_success_at = null where id = $1`,
+      [id],
+    );
+    // the definition the check saw is the card's and the last build's: marked
+    expect(await mark(id)).toEqual(new Set([id]));
+    expect((await rows.findById(id))!.lastSuccessAt).not.toBeNull();
+    // the check hashed another definition than the one last built
+    expect(await mark(id, { buildHash: 'hash-2' })).toEqual(new Set());
+    // the card was edited after the check read it (the caller still holds the old SQL)
+    const before = await ds.query<{ query_sql: string }[]>(
+      'select c.query_sql from card c join persisted_info p on p.card_id = c.id where p.id = $1',
+      [id],
+    );
+    await ds.query(
+      `update card set query_sql = 'select 2' where id = (select card_id from persisted_info where id = $1)`,
+      [id],
+    );
+    expect(await mark(id, { sql: before[0].query_sql })).toEqual(new Set());
+    // indexes added since the check: refused too
+    await ds.query(
+      `update card set query_sql = $2, indexes = '[{"columns":["x"]}]' where id = (select card_id from persisted_info where id = $1)`,
+      [id, before[0].query_sql],
+    );
+    expect(await mark(id)).toEqual(new Set());
+  });
+
   it('disabling a database (or globally) marks live rows deletable and clears their leases', async () => {
     const id = await row('persisted');
     await rows.claimForRefresh(id, 'r1', 30_000, '00000000-0000-4000-8000-000000000004', true);

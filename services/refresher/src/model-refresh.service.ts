@@ -60,6 +60,8 @@ export interface InputCheck {
   unchanged: boolean;
   /** Why the model must be built (for the log). */
   reason?: string;
+  /** Hash of the definition checked (resolved SQL, indexes, incremental settings), when it could be resolved. */
+  buildHash?: string;
 }
 
 /** How one model is built this time: merged incrementally, or rebuilt in full (why, for incremental models). */
@@ -418,7 +420,8 @@ export class ModelRefreshService {
       const p = prepared[i];
       if (!('sql' in p)) return { signature: null, unchanged: false, reason: p.error };
       const read = reads[next++];
-      if (read.signature === null) return { signature: null, unchanged: false, reason: read.reason };
+      if (read.signature === null)
+        return { signature: null, unchanged: false, reason: read.reason, buildHash: p.buildHash };
       const why =
         info.state !== 'persisted' || !info.active || info.leaseOwner
           ? `state ${info.state}`
@@ -431,7 +434,12 @@ export class ModelRefreshService {
                 : card.incremental && this.plan(info, card, ctx, p.buildHash).mode !== 'incremental'
                   ? 'a full rebuild is due'
                   : undefined;
-      return { signature: read.signature, unchanged: why === undefined, ...(why ? { reason: why } : {}) };
+      return {
+        signature: read.signature,
+        unchanged: why === undefined,
+        buildHash: p.buildHash,
+        ...(why ? { reason: why } : {}),
+      };
     });
   }
 

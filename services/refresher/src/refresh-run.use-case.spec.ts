@@ -113,7 +113,11 @@ function setup(opts: {
       // signatures themselves: test/change-detection.int-spec.ts against the real servers
       detecting: () => opts.unchanged !== undefined,
       checkAllInputs: async (ms: { card: CardEntity }[]) =>
-        ms.map(({ card }) => ({ signature: 'sig', unchanged: !!opts.unchanged?.includes(card.id) })),
+        ms.map(({ card }) => ({
+          signature: 'sig',
+          buildHash: 'hash',
+          unchanged: !!opts.unchanged?.includes(card.id),
+        })),
       unchanged: (info: PersistedInfoEntity, card: CardEntity, ctx: { runId: string }): ModelOutcome => {
         const o = succeeded(info, card, ctx.runId);
         if (o.kind !== 'success') throw new Error('not expected');

@@ -13,6 +13,7 @@ import {
   SettingRepository,
   SourceDatabaseEntity,
   SourceDatabaseRepository,
+  UnchangedMark,
 } from '@model-persistence/database';
 import { firesOnOwnSchedule } from '@model-persistence/cron';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
@@ -344,7 +345,7 @@ export class RefreshRunUseCase {
     const checkStarted = Date.now();
     const changedCards = new Set<number>();
     const signatures = new Map<number, string | null>();
-    const marks: { id: number; generation: number; signature: string }[] = [];
+    const marks: UnchangedMark[] = [];
     const models = candidates.flatMap((info) => {
       const card = info.cardId === null ? undefined : cards.get(info.cardId);
       return card && !this.doneInThisRun(info, request) ? [{ info, card }] : [];
@@ -353,8 +354,14 @@ export class RefreshRunUseCase {
     for (const [i, { info, card }] of models.entries()) {
       const check = checks[i];
       const upstreamChanged = upstreamOf(card.id, refsOf).some((u) => changedCards.has(u.id));
-      if (check.unchanged && !upstreamChanged && check.signature !== null) {
-        marks.push({ id: info.id, generation: Number(info.generation), signature: check.signature });
+      if (check.unchanged && !upstreamChanged && check.signature !== null && check.buildHash) {
+        marks.push({
+          id: info.id,
+          generation: Number(info.generation),
+          signature: check.signature,
+          buildHash: check.buildHash,
+          card,
+        });
       } else {
         changedCards.add(card.id);
         if (!upstreamChanged) signatures.set(info.id, check.signature);

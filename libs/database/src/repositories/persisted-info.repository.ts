@@ -39,6 +39,16 @@ export interface PruneCandidate {
   reason: 'deletable' | 'card-deleted' | 'card-archived' | 'not-a-model';
 }
 
+/** A model checked unchanged: its row's lease view, the signature and definition the check compared. */
+export interface UnchangedMark {
+  id: number;
+  generation: number;
+  signature: string;
+  /** buildDefinitionHash of the card's resolved SQL, indexes and incremental settings at the check */
+  buildHash: string;
+  card: Pick<CardEntity, 'sql' | 'indexes' | 'incremental' | 'refreshKey'>;
+}
+
 @Injectable()
 export class PersistedInfoRepository {
   constructor(private readonly ds: DataSource) {}
@@ -278,24 +288,42 @@ export class PersistedInfoRepository {
 
   /**
    * Change detection: records that these models' inputs were verified unchanged (as of `freshAsOf`) without
-   * building them. Guarded like a success write: only a row still `persisted`, active, unleased, of the generation
-   * and with the very input signature the check compared, so an admin's change, a newer claim or a build that
-   * finished meanwhile is never overwritten; `last_success_at` only moves forward. Returns the rows written.
+   * building them. Guarded like a success write: only a row still `persisted`, active, unleased, of the generation,
+   * with the very input signature the check compared and last built from the definition the check saw (`buildHash`),
+   * whose card still has that definition (SQL, indexes, incremental settings, refresh key: compared by the database,
+   * so an edit between the check and this write is never marked fresh); `last_success_at` only moves forward.
+   * Returns the rows written.
    */
-  async markUnchanged(
-    rows: { id: number; generation: number; signature: string }[],
-    freshAsOf: Date,
-  ): Promise<Set<number>> {
+  async markUnchanged(rows: UnchangedMark[], freshAsOf: Date): Promise<Set<number>> {
     if (rows.length === 0) return new Set();
+    const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
     // TypeORM answers an UPDATE on PostgreSQL with [rows, affected]
     const [written] = await this.ds.query<[{ id: number }[], number]>(
       `UPDATE persisted_info p
-          SET last_success_at = GREATEST(coalesce(p.last_success_at, $4), $4)
-         FROM unnest($1::int[], $2::bigint[], $3::text[]) AS u(id, generation, signature)
+          SET last_success_at = GREATEST(coalesce(p.last_success_at, $1), $1)
+         FROM unnest($2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+              AS u(id, generation, signature, build_hash, query_sql, indexes, incremental, refresh_key)
         WHERE p.id = u.id AND p.generation = u.generation AND p.input_signature = u.signature
+          AND p.build_hash = u.build_hash
           AND p.state = 'persisted' AND p.active AND p.lease_owner IS NULL
+          AND EXISTS (SELECT 1 FROM card c
+                       WHERE c.id = p.card_id AND c.type = 'model' AND NOT c.archived
+                         AND c.query_sql = u.query_sql
+                         AND c.indexes IS NOT DISTINCT FROM u.indexes::jsonb
+                         AND c.incremental IS NOT DISTINCT FROM u.incremental::jsonb
+                         AND c.refresh_key IS NOT DISTINCT FROM u.refresh_key)
        RETURNING p.id`,
-      [rows.map((r) => r.id), rows.map((r) => r.generation), rows.map((r) => r.signature), freshAsOf],
+      [
+        freshAsOf,
+        rows.map((r) => r.id),
+        rows.map((r) => r.generation),
+        rows.map((r) => r.signature),
+        rows.map((r) => r.buildHash),
+        rows.map((r) => r.card.sql),
+        rows.map((r) => json(r.card.indexes)),
+        rows.map((r) => json(r.card.incremental)),
+        rows.map((r) => r.card.refreshKey),
+      ],
     );
     return new Set(written.map((r) => Number(r.id)));
   }
