@@ -267,7 +267,7 @@ Keys (database ids) per partition, busiest first: ${counts.join(', ')} (${PARTIT
 partitions get none; murmur2 as in the Java client). The refreshers' partition assigner
 (libs/messaging/src/weighted-assigner.ts) hands partitions to consumers by the work on them (a database's run plus
 its models), so the replicas' shares are, in databases, 3 replicas: ${three.share.join(' / ')}; 6 replicas:
-${six.share.join(' / ')} (an even spread would be ${fmt(DATABASES / 3)} / ${fmt(DATABASES / 6)}; a partition is
+${six.share.join(' / ')} (an even spread would be ${(DATABASES / 3).toFixed(1)} / ${(DATABASES / 6).toFixed(1)}; a partition is
 never split, so its busiest one bounds the share). Median database run: 1 replica ${fmt(meanRun(one))} s,
 3 replicas ${fmt(meanRun(three))} s, 6 replicas ${fmt(meanRun(six))} s. With one database at a time per replica, a
 cycle cannot be shorter than the busiest replica's share; the runs also slow down as replicas share the 2 cores
