@@ -9,3 +9,4 @@ export * from './key-lanes';
 export * from './messaging.module';
 export * from './tokens';
 export * from './weighted-assigner';
+export * from './single-flight';

@@ -1,4 +1,5 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { SingleFlight } from '@model-persistence/messaging';
 import { CoreModule, InboxPurgeModule } from '@model-persistence/runtime';
 import { RefresherConfig } from './config';
 import { CrashRecoveryService } from './crash-recovery.service';
@@ -23,6 +24,8 @@ export class AppModule {
       CrashRecoveryService,
       RefreshRunUseCase,
       PruneUseCase,
+      // one per app (= process in production): every consumer's deliveries of one request go through it
+      { provide: SingleFlight, useFactory: () => new SingleFlight() },
     ];
     return {
       module: AppModule,

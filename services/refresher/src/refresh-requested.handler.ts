@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, KafkaContext } from '@nestjs/microservices';
 import { Topics } from '@model-persistence/contracts';
-import { KafkaMessageProcessor } from '@model-persistence/messaging';
+import { KafkaMessageProcessor, SingleFlight } from '@model-persistence/messaging';
 import { RefreshRunUseCase } from './refresh-run.use-case';
 
 /** `refresh.requested` → one database run or individual run. */
@@ -10,13 +10,15 @@ export class RefreshRequestedHandler {
   constructor(
     private readonly processor: KafkaMessageProcessor,
     private readonly useCase: RefreshRunUseCase,
+    /** shared by this app's consumers: a request's deliveries are handled one at a time here */
+    private readonly runs: SingleFlight,
   ) {}
 
   @EventPattern(Topics.RefreshRequested)
   async onRefreshRequested(@Ctx() ctx: KafkaContext): Promise<void> {
     await this.processor.process(ctx, {
       accept: ['RefreshRequested'],
-      handle: (event) => this.useCase.execute(event),
+      handle: (event) => this.runs.run(event.eventId, () => this.useCase.execute(event)),
     });
   }
 }

@@ -417,6 +417,23 @@ describe('refresher on PostgreSQL (real Kafka, app database and source database)
     expect(await app.row(id)).toBeUndefined();
   });
 
+  it('one request delivered twice at once to the same refresher (another key, another consumer) runs and completes once', async () => {
+    const dupDb = await app.addDatabase({ name: 'pg-dup', source: src.connection });
+    await app.addCard({ databaseId: dupDb, name: 'Slow', sql: 'select 1 as s from pg_sleep(1)' });
+    await app.addCard({ databaseId: dupDb, name: 'Broken dup', sql: 'select * from missing_dup_table' });
+    const run = createEvent('RefreshRequested', { databaseId: dupDb, trigger: 'manual' });
+    // the same event on another partition reaches another of this refresher's consumers while the first runs it
+    // (as a redelivery does while the first delivery is still being handled)
+    const other = ['a', 'b', 'c', 'd', 'e', 'f'].find((k) => partitionOf(k) !== partitionOf(String(dupDb)))!;
+    await Promise.all([bus.send(run, String(dupDb)), bus.send(run, other)]);
+    await bus.waitRun(run.eventId, 60_000);
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(bus.events('RefreshRunCompleted', run.eventId)).toHaveLength(1);
+    expect(bus.events('RefreshRunStarted', run.eventId)).toHaveLength(1);
+    expect(bus.events('RefreshSucceeded', run.eventId)).toHaveLength(1);
+    expect(bus.events('RefreshFailed', run.eventId)).toHaveLength(1);
+  });
+
   it('a run executed by two live refreshers at once (a rebalance) is completed once on the wire', async () => {
     const twiceDb = await app.addDatabase({ name: 'pg-twice', source: src.connection });
     await app.addCard({ databaseId: twiceDb, name: 'Twice', sql: 'select 1 as s from pg_sleep(2)' });
