@@ -195,7 +195,7 @@ export function ModelDetailPage({ id }: { id: number }) {
           {m.last_built_at
             ? `${age(m.since_last_build_seconds)} (${dateTime(m.last_built_at)})`
             : 'never built'}
-          <div class="muted">The cached data has not changed since it was built.</div>
+          {m.last_built_at && <div class="muted">The cached data has not changed since it was built.</div>}
         </dd>
         <dt>Next refresh</dt>
         <dd>
