@@ -1,4 +1,4 @@
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, Card, LastBuild, Page, PersistedInfo, qs, Task } from '../api';
 import { CronEditor } from '../cron-editor';
 import { ErrorBox, errorText, Notice, StaleMarker, StateBadge, useLoad, usePolling } from '../components';
@@ -26,6 +26,20 @@ function concerns(t: Task, cardId: number): boolean {
   return d['card-id'] === undefined || d['card-id'] === cardId;
 }
 
+/** Focus to `field` when `open` turns true, back to `opener` when it turns false (not on the first render). */
+function useFocusSwap(
+  open: boolean,
+  field: { current: HTMLElement | null },
+  opener: { current: HTMLElement | null },
+) {
+  const was = useRef(open);
+  useEffect(() => {
+    if (open && !was.current) field.current?.focus();
+    if (!open && was.current) opener.current?.focus();
+    was.current = open;
+  }, [open]);
+}
+
 export function ModelDetailPage({ id }: { id: number }) {
   const [notice, setNotice] = useState<string | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
@@ -39,6 +53,11 @@ export function ModelDetailPage({ id }: { id: number }) {
   const [keyError, setKeyError] = useState<string | null>(null);
   const targetInput = useRef<HTMLInputElement>(null);
   const keyInput = useRef<HTMLTextAreaElement>(null);
+  const targetOpener = useRef<HTMLButtonElement>(null);
+  const keyOpener = useRef<HTMLButtonElement>(null);
+  // the button that opens a form is replaced by it: focus goes to the field, and back to the button on close
+  useFocusSwap(targetDraft !== null, targetInput, targetOpener);
+  useFocusSwap(keyDraft !== null, keyInput, keyOpener);
 
   const detail = useLoad(async () => {
     const m = await api<PersistedInfo>('GET', `/api/model-persistence/${id}`);
@@ -285,6 +304,8 @@ export function ModelDetailPage({ id }: { id: number }) {
             <div class="row">
               <button
                 type="button"
+                id="max-staleness-edit"
+                ref={targetOpener}
                 onClick={() => (setTargetError(null), setTargetDraft(card.max_staleness ?? ''))}
               >
                 {card.max_staleness ? 'Change freshness target' : 'Set a freshness target'}
@@ -362,6 +383,8 @@ export function ModelDetailPage({ id }: { id: number }) {
               <button
                 type="button"
                 class="secondary"
+                id="refresh-key-edit"
+                ref={keyOpener}
                 onClick={() => (setKeyError(null), setKeyDraft(card.refresh_key ?? ''))}
               >
                 {card.refresh_key ? 'Edit refresh key' : 'Set a refresh key'}
