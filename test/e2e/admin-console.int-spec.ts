@@ -1,10 +1,22 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createTestSourceDatabase, TestSourceDatabase } from '@model-persistence/testing';
+import { Client } from 'pg';
 import { Page } from 'playwright-core';
 import { seriousViolations } from './support/accessibility';
 import { Browser, openBrowser } from './support/browser';
 import { ConsoleStack, ROOT, TOKEN } from './support/console-stack';
+
+interface Model {
+  card_id: number;
+  card_name: string | null;
+  last_success_at: string | null;
+  last_built_at: string | null;
+}
+interface Card {
+  max_staleness: string | null;
+  refresh_key: string | null;
+}
 
 /**
  * The admin console in a real browser (Debian's headless Chromium) against the real stack: api, refresher,
@@ -21,6 +33,15 @@ describe('admin console in Chromium (real stack)', () => {
   const badge = (name: string) => row(name).locator('[data-state]');
   const nav = (name: string) =>
     page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
+  /** A persisted model as the API lists it, by card name. */
+  const modelOf = async (name: string) =>
+    (
+      await stack.api<{ data: Model[] }>(
+        'GET',
+        `/api/model-persistence?q=${encodeURIComponent(name)}&limit=10`,
+      )
+    ).data.find((m) => m.card_name === name)!;
+  let revenueCard = 0;
 
   beforeAll(async () => {
     source = await createTestSourceDatabase('postgres', 'e2econsole');
@@ -180,6 +201,142 @@ describe('admin console in Chromium (real stack)', () => {
     ).toBe('0 0/15 * * * ? *');
   });
 
+  it('sets a freshness target and a refresh key on a model, showing the API refusals at the field', async () => {
+    revenueCard = (await modelOf('Revenue')).card_id;
+    await nav('Models');
+    await row('Revenue').getByRole('link', { name: 'Revenue' }).click();
+    await page.getByRole('heading', { name: 'Revenue' }).waitFor();
+    await page.getByTestId('max-staleness').getByText('No target').waitFor();
+
+    // an invalid target: the API's reason next to the field, focus back on it, the text kept
+    await page.getByRole('button', { name: 'Set a freshness target' }).click();
+    const target = page.getByLabel('Freshness target (ISO-8601 duration)');
+    await target.fill('PT30S');
+    await page.getByRole('button', { name: 'Save freshness target' }).click();
+    await page
+      .locator('#model-max-staleness-error[role="alert"]')
+      .filter({ hasText: 'between PT1M and P365D' })
+      .waitFor();
+    await page.locator('#model-max-staleness:focus[aria-invalid="true"]').waitFor();
+    expect(await target.getAttribute('aria-describedby')).toContain('model-max-staleness-error');
+    expect(await target.inputValue()).toBe('PT30S');
+    expect((await stack.api<Card>('GET', `/api/cards/${revenueCard}`)).max_staleness).toBeNull();
+    // a valid one is saved and shown
+    await target.fill('pt2h');
+    await page.getByRole('button', { name: 'Save freshness target' }).click();
+    await page.getByRole('status').filter({ hasText: 'The freshness target is now PT2H.' }).waitFor();
+    await page.getByTestId('max-staleness').getByText('PT2H').waitFor();
+    await page.getByTestId('freshness').getByText('Within its freshness target PT2H (2 h)').waitFor();
+    expect((await stack.api<Card>('GET', `/api/cards/${revenueCard}`)).max_staleness).toBe('PT2H');
+
+    // a refresh key that is not a read query: refused by the API's SQL check, shown at the field
+    await page.getByRole('button', { name: 'Set a refresh key' }).click();
+    const key = page.getByLabel('Refresh key (SQL)');
+    await key.fill('delete from orders');
+    await page.getByRole('button', { name: 'Save refresh key' }).click();
+    await page.locator('#model-refresh-key-error[role="alert"]').filter({ hasText: 'HTTP 400' }).waitFor();
+    await page.locator('#model-refresh-key:focus[aria-invalid="true"]').waitFor();
+    expect((await stack.api<Card>('GET', `/api/cards/${revenueCard}`)).refresh_key).toBeNull();
+    await key.fill('select count(*), sum(amount) from orders');
+    await page.getByRole('button', { name: 'Save refresh key' }).click();
+    await page.getByRole('status').filter({ hasText: 'The refresh key is saved' }).waitFor();
+    await page.getByTestId('refresh-key').getByText('select count(*), sum(amount) from orders').waitFor();
+    expect((await stack.api<Card>('GET', `/api/cards/${revenueCard}`)).refresh_key).toBe(
+      'select count(*), sum(amount) from orders',
+    );
+  });
+
+  it('shows a refresh that found the data unchanged as "unchanged" in the task history, and both ages', async () => {
+    // "if changed" requests until one finds the refresh key's result as it was at the last build
+    type Run = { status: string; started_at: string; task_details: Record<string, unknown> | null };
+    const runsOfRevenue = async () =>
+      (
+        await stack.api<{ data: Run[] }>('GET', '/api/task-history?task=persist-refresh&limit=200')
+      ).data.filter((t) => t.task_details?.['card-id'] === revenueCard && t.status !== 'started');
+    const isUnchanged = (t: Run) =>
+      (t.task_details?.models as Record<string, { outcome?: string }> | undefined)?.[String(revenueCard)]
+        ?.outcome === 'unchanged';
+    let unchanged = false;
+    for (let attempt = 0; attempt < 4 && !unchanged; attempt++) {
+      const before = (await runsOfRevenue()).length;
+      // a check vouches for the data as of its start minus the settle time (1 s): past the last build's end
+      await page.waitForTimeout(1500);
+      await stack.api('POST', `/api/model-persistence/card/${revenueCard}/refresh`, { ifChanged: true });
+      const deadline = Date.now() + 60_000;
+      let runs = await runsOfRevenue();
+      while (runs.length <= before) {
+        if (Date.now() > deadline) throw new Error(`no completed run of Revenue:\n${stack.logs()}`);
+        await page.waitForTimeout(250);
+        runs = await runsOfRevenue();
+      }
+      unchanged = runs.some(isUnchanged);
+    }
+    expect(unchanged).toBe(true);
+    const m = await modelOf('Revenue');
+    // verified current after its last build: the two ages differ
+    expect(Date.parse(m.last_success_at!)).toBeGreaterThan(Date.parse(m.last_built_at!));
+
+    await nav('Models');
+    await row('Revenue').getByRole('link', { name: 'Revenue' }).click();
+    await page.getByRole('heading', { name: 'Revenue' }).waitFor();
+    await page
+      .locator('[data-outcome="unchanged"]')
+      .filter({ hasText: 'unchanged: data verified unchanged, not rebuilt' })
+      .first()
+      .waitFor();
+    // a built run is told apart from it
+    expect(await page.locator('[data-outcome="built"]').count()).toBeGreaterThan(0);
+    await page
+      .getByTestId('since-verified')
+      .getByText(/ago \(/)
+      .waitFor();
+    await page.getByTestId('since-build').getByText(/\(/).waitFor();
+    await nav('Task history');
+    await page.locator('[data-outcome="unchanged"]').filter({ hasText: '1 unchanged' }).first().waitFor();
+  });
+
+  it('marks a stale model with its reason, and "Stale only" lists only the stale ones', async () => {
+    const broken = await modelOf('Broken');
+    await stack.api('PATCH', `/api/cards/${broken.card_id}`, { max_staleness: 'PT1M' });
+    // Broken never succeeds: its age counts from its creation, put 10 minutes back here
+    const db = new Client({ connectionString: stack.app.url });
+    await db.connect();
+    try {
+      await db.query(
+        `update persisted_info set created_at = now() - interval '10 minutes' where card_id = $1`,
+        [broken.card_id],
+      );
+    } finally {
+      await db.end();
+    }
+    await nav('Models');
+    const marker = row('Broken').locator('[data-stale="true"]');
+    await marker.getByText('Stale', { exact: true }).waitFor();
+    await marker.getByText('Never refreshed: beyond its freshness target PT1M (1 min)').waitFor();
+    expect(await row('Revenue').locator('[data-stale]').count()).toBe(0);
+
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string }) => asked.push(r.url());
+    page.on('request', onRequest);
+    try {
+      await page.getByLabel('Stale only').check();
+      await row('Revenue').waitFor({ state: 'detached' });
+      await row('Broken').waitFor();
+      expect(asked.some((u) => new URL(u).searchParams.get('stale') === 'true')).toBe(true);
+      await page.getByLabel('Stale only').uncheck();
+      await row('Revenue').waitFor();
+    } finally {
+      page.off('request', onRequest);
+    }
+
+    await row('Broken').getByRole('link', { name: 'Broken' }).click();
+    await page.getByRole('heading', { name: 'Broken' }).waitFor();
+    await page
+      .getByTestId('freshness')
+      .getByText('Never refreshed: beyond its freshness target PT1M (1 min)')
+      .waitFor();
+  });
+
   it('has no serious or critical accessibility violations (axe-core) at 1280 px and 390 px', async () => {
     const pages: [string, string][] = [
       ['Models', 'Persisted models'],
@@ -228,11 +385,12 @@ describe('admin console in Chromium (real stack)', () => {
     expect(after.status).toBe(401);
     await page.reload();
     await page.getByLabel('API token').waitFor();
-    // expected: the wrong token's 401, the invalid cron's 400 and the development-mail probe's 404 (this is
-    // not a development stack); nothing else failed
+    // expected: the wrong token's 401, the invalid cron's 400, the invalid freshness target's and refresh key's
+    // 400 and the development-mail probe's 404 (this is not a development stack); nothing else failed
     const expected = [
       'HTTP 401 GET /api/settings',
       'HTTP 400 GET /api/cron/next-fire-times',
+      `HTTP 400 PATCH /api/cards/${revenueCard}`,
       'HTTP 404 GET /api/dev/mail',
     ];
     expect(browser.problems.filter((p) => !expected.includes(p))).toEqual([]);

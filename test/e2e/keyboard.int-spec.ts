@@ -411,4 +411,37 @@ describe('admin console by keyboard (Chromium, real api)', () => {
     // expected: polls cut off by the page loads of this test; nothing else failed
     expect(browser.problems.filter((p) => !p.endsWith('net::ERR_ABORTED'))).toEqual([]);
   });
+
+  it("a model's freshness target and refresh key forms: focus moves in, Enter saves, a refusal keeps focus on the field, focus returns to the opener", async () => {
+    await load(`/models/${modelId}`, 'h1#detail-title');
+    await page.getByRole('button', { name: 'Set a freshness target' }).focus();
+    await page.keyboard.press('Enter');
+    await focusReaches('#model-max-staleness');
+    await page.keyboard.type('PT30S');
+    await page.keyboard.press('Enter'); // submits the form
+    await page.locator('#model-max-staleness-error').filter({ hasText: 'between PT1M and P365D' }).waitFor();
+    await focusReaches('#model-max-staleness[aria-invalid="true"]');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('PT45M');
+    await page.keyboard.press('Enter');
+    await page.getByRole('status').filter({ hasText: 'The freshness target is now PT45M.' }).waitFor();
+    await focusReaches('#max-staleness-edit');
+    expect(await active()).toMatchObject({ name: 'Change freshness target', ring: true });
+
+    // the refresh key: opened and cancelled by keyboard alone, nothing saved
+    await tab(); // Remove freshness target
+    expect(await tab()).toMatchObject({ name: 'Set a refresh key' });
+    await page.keyboard.press('Enter');
+    await focusReaches('#model-refresh-key');
+    await page.keyboard.type('select count(*) from orders');
+    expect(await tab()).toMatchObject({ name: 'Save refresh key' });
+    expect(await tab()).toMatchObject({ name: 'Cancel' });
+    await page.keyboard.press('Enter');
+    await focusReaches('#refresh-key-edit');
+    const card = (await stack.api<{ card_id: number }>('GET', `/api/model-persistence/${modelId}`)).card_id;
+    expect(await stack.api('GET', `/api/cards/${card}`)).toMatchObject({
+      max_staleness: 'PT45M',
+      refresh_key: null,
+    });
+  });
 });

@@ -128,19 +128,56 @@ describe('api freshness targets (max_staleness, ?stale=)', () => {
       max_staleness: 'PT1M',
       max_staleness_seconds: 60,
       staleness_limit_seconds: 60,
+      staleness_limit_source: 'max_staleness',
     });
     expect(byCard.get(scheduleMissed)).toMatchObject({
       stale: true,
       max_staleness: null,
       staleness_limit_seconds: 12 * 3600,
+      staleness_limit_source: 'schedule_interval',
     });
-    expect(byCard.get(targetMet)).toMatchObject({ stale: false, staleness_limit_seconds: 3600 });
+    expect(byCard.get(targetMet)).toMatchObject({
+      stale: false,
+      staleness_limit_seconds: 3600,
+      staleness_limit_source: 'max_staleness',
+    });
+    expect(byCard.get(scheduleMet)).toMatchObject({
+      stale: false,
+      staleness_limit_seconds: 12 * 3600,
+      staleness_limit_source: 'schedule_interval',
+    });
     // filters combine
     const staleErrors = await list('&stale=true&state=error');
     expect(staleErrors.data.map((i) => i.card_id)).toEqual([scheduleMissed]);
     // and the detail shows it
     const detail = await h.request('GET', `/api/model-persistence/card/${neverBuilt}`);
-    expect(detail.json).toMatchObject({ stale: true, max_staleness: 'PT10M', staleness_seconds: null });
+    expect(detail.json).toMatchObject({
+      stale: true,
+      max_staleness: 'PT10M',
+      staleness_limit_source: 'max_staleness',
+      staleness_seconds: null,
+    });
+  });
+
+  it('has no staleness limit (source null) when the model has neither a target nor a schedule', async () => {
+    // its own schedule never fires (a 31st of February): no interval, so no limit, however old it is
+    const id = (await createCard({ name: 'unscheduled', refresh_cron: '0 0 0 31 2 ? *' })).json.id as number;
+    await persisted(id, 'persisted', 3 * 86_400);
+    const detail = await h.request('GET', `/api/model-persistence/card/${id}`);
+    expect(detail.json).toMatchObject({
+      stale: false,
+      staleness_limit_seconds: null,
+      staleness_limit_source: null,
+    });
+  });
+
+  it('documents staleness_limit_source in the OpenAPI document of the list', async () => {
+    const doc = (await h.request('GET', '/api/docs-json', { token: null })).json as {
+      paths: Record<string, Record<string, { description?: string }>>;
+    };
+    expect(doc.paths['/api/model-persistence'].get.description).toMatch(
+      /staleness_limit_source.*max_staleness.*schedule_interval/s,
+    );
   });
 
   it('refuses a stale filter that is not true or false (400)', async () => {

@@ -120,7 +120,20 @@ export interface PersistedInfo {
   last_success_at: string | null;
   refresh_cron: string | null;
   next_fire_time: string | null;
+  created_at: string;
+  /** Seconds since the data was last known current: its last build, or the last check that found it unchanged. */
   staleness_seconds: number | null;
+  /** The model's freshness target (ISO-8601 duration), null: none. */
+  max_staleness: string | null;
+  max_staleness_seconds: number | null;
+  /** Staleness beyond which the model is stale; null: no limit. */
+  staleness_limit_seconds: number | null;
+  /** What that limit is (absent from an older api: the console then says nothing about the reason). */
+  staleness_limit_source?: 'max_staleness' | 'schedule_interval' | null;
+  stale: boolean;
+  /** End of the last real build (change detection: the data has not changed since). */
+  last_built_at: string | null;
+  since_last_build_seconds: number | null;
 }
 
 export interface Page<T> {
@@ -158,6 +171,9 @@ export interface Card {
   type: 'model' | 'question';
   archived: boolean;
   refresh_cron: string | null;
+  max_staleness: string | null;
+  max_staleness_seconds: number | null;
+  refresh_key: string | null;
 }
 
 export interface Task {

@@ -21,6 +21,19 @@ export function StateBadge({ state }: { state: State }) {
   );
 }
 
+/** A stale model: a marker with text (never colour alone) and the reason in words beside it. */
+export function StaleMarker({ reason }: { reason: string }) {
+  return (
+    <div class="stale-marker" data-stale="true">
+      <span class="badge stale">
+        <span aria-hidden="true" class="dot" />
+        Stale
+      </span>
+      <span class="stale-reason">{reason}</span>
+    </div>
+  );
+}
+
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) return e.status ? `${e.message} (${e.code}, HTTP ${e.status})` : e.message;
   return e instanceof Error ? e.message : String(e);

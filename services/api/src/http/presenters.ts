@@ -38,6 +38,8 @@ export function presentPersistedInfo(i: PersistedInfoItem) {
     max_staleness: i.cardMaxStalenessSeconds === null ? null : formatIsoDuration(i.cardMaxStalenessSeconds),
     max_staleness_seconds: i.cardMaxStalenessSeconds,
     staleness_limit_seconds: i.stalenessLimitSeconds,
+    // why `stale`: beyond the model's max_staleness, or beyond twice its schedule interval (null: no limit)
+    staleness_limit_source: i.stalenessLimitSource,
     stale: i.stale,
     // change detection: a model verified unchanged is fresh (staleness) without being rebuilt
     last_built_at: i.lastBuiltAt,

@@ -130,6 +130,11 @@ export class ModelPersistenceController {
   @ApiOperation({
     summary:
       'Persisted models with names, next fire time and staleness, by id; stale=true|false filters on the freshness limit (max_staleness, else twice the schedule interval).',
+    description:
+      'Each item has `stale`, `staleness_limit_seconds` and `staleness_limit_source` (`max_staleness`: the limit is the ' +
+      "model's freshness target; `schedule_interval`: twice the interval of its schedule; null: no limit, never stale), " +
+      '`staleness_seconds` / `last_success_at` (since the data was last known current: its last build or the last check ' +
+      'that found its inputs unchanged) and `since_last_build_seconds` / `last_built_at` (since its last real build).',
   })
   async list(@ZodQuery(persistedInfoListQuery) q: z.infer<typeof persistedInfoListQuery>) {
     const page = await this.query.list({

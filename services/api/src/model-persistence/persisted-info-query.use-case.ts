@@ -23,9 +23,13 @@ export interface PersistedInfoItem extends PersistedInfoDetail {
   nextFireTime: Date | null;
   /** Staleness beyond which the model is stale (max_staleness, else twice its schedule interval); null: none. */
   stalenessLimitSeconds: number | null;
+  /** What the limit is: the model's max_staleness, twice its schedule interval, or none (null). */
+  stalenessLimitSource: StalenessLimitSource | null;
   /** Live model whose age since its last success (or creation) is beyond its limit. */
   stale: boolean;
 }
+
+export type StalenessLimitSource = 'max_staleness' | 'schedule_interval';
 
 /** The list query as the controller passes it: `stale` is a plain boolean here. */
 export type PersistedInfoListRequest = Omit<PersistedInfoListQuery, 'stale'> & { stale?: boolean };
@@ -178,6 +182,9 @@ export class PersistedInfoQueryUseCase {
       ...row,
       nextFireTime: calc.nextFor(row),
       stalenessLimitSeconds: limit,
+      // the same precedence as stalenessLimitSeconds (libs/cron): the target wins over the schedule
+      stalenessLimitSource:
+        limit === null ? null : row.cardMaxStalenessSeconds !== null ? 'max_staleness' : 'schedule_interval',
       stale: this.limits.isStale(row, limit),
     };
   }

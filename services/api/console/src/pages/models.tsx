@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, CronPreview, Database, LastBuild, Page, PersistedInfo, qs, STATES } from '../api';
-import { ErrorBox, Notice, Pager, StateBadge, useLoad, usePolling } from '../components';
-import { age, count, dateTime, duration, until } from '../format';
+import { ErrorBox, Notice, Pager, StaleMarker, StateBadge, useLoad, usePolling } from '../components';
+import { age, count, dateTime, duration, staleReason, until } from '../format';
 
 const PAGE_SIZE = 20;
 type SortKey = 'id' | 'name' | 'database' | 'state' | 'last_success_at';
@@ -36,6 +36,7 @@ export function ModelsPage() {
   const [state, setState] = useState('');
   const [database, setDatabase] = useState('');
   const [search, setSearch] = useState('');
+  const [staleOnly, setStaleOnly] = useState(false);
   const [sort, setSort] = useState<{ key: SortKey; dir: 'asc' | 'desc' }>({ key: 'name', dir: 'asc' });
   const [offset, setOffset] = useState(0);
   const [notice, setNotice] = useState<string | null>(null);
@@ -52,6 +53,8 @@ export function ModelsPage() {
           state,
           database_id: database,
           q: search.trim(),
+          // beyond the model's max_staleness, else twice its schedule interval (the API's rule)
+          stale: staleOnly ? 'true' : undefined,
           sort: sort.key,
           direction: sort.dir,
           limit: PAGE_SIZE,
@@ -69,7 +72,7 @@ export function ModelsPage() {
       builds: new Map(builds.data.map((b) => [b.persisted_info_id, b])),
       period: (m: PersistedInfo) => period.get(m.refresh_cron ?? globalCron ?? '') ?? null,
     };
-  }, [state, database, search, sort.key, sort.dir, offset, settings.data]);
+  }, [state, database, search, staleOnly, sort.key, sort.dir, offset, settings.data]);
   // the live view: states change as the refresher works, without reloading the page
   usePolling(() => void list.reload(true), 2000);
 
@@ -164,6 +167,17 @@ export function ModelsPage() {
             ))}
           </select>
         </label>
+        <label class="check-label">
+          <input
+            type="checkbox"
+            checked={staleOnly}
+            onChange={(e) => {
+              setOffset(0);
+              setStaleOnly((e.target as HTMLInputElement).checked);
+            }}
+          />
+          Stale only
+        </label>
       </form>
       <Notice text={notice} />
       <ErrorBox error={actionError} title="The action failed" />
@@ -190,13 +204,18 @@ export function ModelsPage() {
               <tbody>
                 {list.data.page.data.length === 0 && (
                   <tr>
-                    <td colSpan={8}>No persisted models match. Add a model on the Databases page.</td>
+                    <td colSpan={8}>
+                      {staleOnly
+                        ? 'No stale model matches: every model is within its freshness limit.'
+                        : 'No persisted models match. Add a model on the Databases page.'}
+                    </td>
                   </tr>
                 )}
                 {list.data.page.data.map((m) => {
                   const b = list.data!.builds.get(m.id);
                   const status = scheduleStatus(m, list.data!.period(m));
                   const name = m.card_name ?? `(deleted card) ${m.table_name}`;
+                  const stale = staleReason(m);
                   return (
                     <tr data-model={name} key={m.id}>
                       <th scope="row" data-label="Model">
@@ -205,6 +224,7 @@ export function ModelsPage() {
                       <td data-label="Database">{m.database_name}</td>
                       <td data-label="State">
                         <StateBadge state={m.state} />
+                        {stale && <StaleMarker reason={stale} />}
                       </td>
                       <td data-label="Last success">
                         {dateTime(m.last_success_at)}

@@ -80,6 +80,14 @@ export function TasksPage() {
                         {detailText(d.trigger, '')}
                         {d.success !== undefined &&
                           ` · ${detailText(d.success)} ok, ${detailText(d.error, '0')} failed, ${detailText(d.skipped, '0')} skipped`}
+                        {typeof d.unchanged === 'number' && d.unchanged > 0 && (
+                          <div>
+                            <span class="outcome outcome-unchanged" data-outcome="unchanged">
+                              {d.unchanged} unchanged
+                            </span>{' '}
+                            <span class="muted">of the ok: data verified unchanged, not rebuilt</span>
+                          </div>
+                        )}
                         {errors.slice(0, 2).map((e) => (
                           <div class="mono pre error-text">{e.error}</div>
                         ))}
