@@ -1,6 +1,6 @@
 import { createEvent, DomainEvent, RefreshRequested } from '@model-persistence/contracts';
 import { CardEntity, PersistedInfoEntity, SourceDatabaseEntity } from '@model-persistence/database';
-import { ModelOutcome } from './model-refresh.service';
+import { ModelOutcome, RunContext } from './model-refresh.service';
 import { RefreshRunUseCase } from './refresh-run.use-case';
 import { SourceDbPort } from '@model-persistence/source-db';
 
@@ -75,6 +75,8 @@ function setup(opts: {
   /** change detection on: these cards' inputs are unchanged (their rows are marked unless in markFails) */
   unchanged?: number[];
   markFails?: number[];
+  /** change detection on without unchanged models: the signature each build stores */
+  signature?: string;
   /** the run's completion row is won (default) or already another refresher's */
   completionWon?: boolean;
   /** a publish of these event types (together) fails */
@@ -115,7 +117,13 @@ function setup(opts: {
     { forDatabase: () => ({ engine: 'postgres' }), schemaName: async () => 'mp_cache_x_3' } as never,
     {
       // signatures themselves: test/change-detection.int-spec.ts against the real servers
-      detecting: () => opts.unchanged !== undefined,
+      detecting: () => opts.unchanged !== undefined || opts.signature !== undefined,
+      checkInputs: async () => {
+        opts.log?.push('read signature');
+        await new Promise((r) => setTimeout(r, 10));
+        opts.log?.push('signature read');
+        return { signature: opts.signature ?? 'sig', unchanged: false };
+      },
       checkAllInputs: async (ms: { card: CardEntity }[]) =>
         ms.map(({ card }) => ({ signature: 'sig', unchanged: !!opts.unchanged?.includes(card.id) })),
       unchanged: (info: PersistedInfoEntity, card: CardEntity, ctx: { runId: string }): ModelOutcome => {
@@ -386,6 +394,29 @@ describe('RefreshRunUseCase', () => {
       error: 1,
       errorDetails: [{ cardId: 2, error: 'boom' }],
     });
+  });
+
+  it("an individual run reads its model's input signature while the row is claimed; the build gets it", async () => {
+    const log: string[] = [];
+    let got: unknown;
+    const t = setup({
+      cards: [model(1)],
+      rows: [row(10, 1)],
+      log,
+      signature: 'sig-7',
+      refresh: async (info, card, ctx) => {
+        log.push('claim and build');
+        got = await (ctx as RunContext).signatures?.get(info.id);
+        return succeeded(info, card, ctx.runId);
+      },
+    });
+    await t.useCase.execute(request({ cardId: 1 }));
+    expect(log.filter((l) => /signature|build/.test(l))).toEqual([
+      'read signature',
+      'claim and build',
+      'signature read',
+    ]);
+    expect(got).toBe('sig-7');
   });
 
   it('an individual run whose last publish fails gives its completion claim back and stays unprocessed', async () => {

@@ -259,6 +259,17 @@ export class RefreshRunUseCase {
             ctx,
             () => [],
           );
+          // the signature the build stores is read while the row is claimed (still before the build's snapshot)
+          if (!ctx.signatures && this.models.detecting())
+            ctx.signatures = new Map([
+              [
+                info.id,
+                this.models.checkInputs(info, card, ctx).then(
+                  (c) => c.signature,
+                  () => null,
+                ),
+              ],
+            ]);
           // the completion claim is taken once the source is done, while the outcome is written on the row
           outcome = unchanged.has(info.id)
             ? this.models.unchanged(info, card, ctx, started)
