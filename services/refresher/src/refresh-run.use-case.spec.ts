@@ -188,6 +188,19 @@ function setup(opts: {
       release: async () => void opts.log?.push('release completion'),
       purgeOlderThan: async () => 0,
     } as never,
+    {
+      // an individual run's reads, one statement in the real repository
+      read: async (q: { databaseId: number; cardId: number; inbox: { eventId: string } }) => {
+        opts.log?.push('read');
+        return {
+          processed: inbox.has(q.inbox.eventId),
+          db: q.databaseId === db.id ? db : null,
+          card: opts.cards.find((c) => c.id === q.cardId) ?? null,
+          info: opts.rows.find((r) => r.cardId === q.cardId) ?? null,
+          enabled: true,
+        };
+      },
+    } as never,
   );
   return { useCase, published, refreshed, inbox, marked };
 }
@@ -211,12 +224,13 @@ describe('RefreshRunUseCase', () => {
     expect(t.inbox.has(req.eventId)).toBe(true);
   });
 
-  it('ignores a request already in the inbox', async () => {
-    const req = request();
-    const t = setup({ cards: [model(1)], rows: [row(10, 1)], processed: [req.eventId] });
-    await t.useCase.execute(req);
-    expect(t.refreshed).toEqual([]);
-    expect(t.published).toEqual([]);
+  it('ignores a request already in the inbox (database and individual runs)', async () => {
+    for (const req of [request(), request({ cardId: 1 })]) {
+      const t = setup({ cards: [model(1)], rows: [row(10, 1)], processed: [req.eventId] });
+      await t.useCase.execute(req);
+      expect(t.refreshed).toEqual([]);
+      expect(t.published).toEqual([]);
+    }
   });
 
   it('does not refresh again the models an earlier delivery of the same run finished', async () => {
@@ -317,6 +331,7 @@ describe('RefreshRunUseCase', () => {
     });
     await t.useCase.execute(request({ cardId: 1 }));
     expect(log).toEqual([
+      'read', // the inbox check is one of the reads: RunStarted only for a request not processed yet
       'send RefreshRunStarted',
       'build',
       'claim completion',
@@ -350,6 +365,7 @@ describe('RefreshRunUseCase', () => {
     const req = request({ cardId: 1 });
     await t.useCase.execute(req);
     expect(log.filter((l) => !l.includes('RefreshRunStarted'))).toEqual([
+      'read',
       'build',
       'claim completion',
       'outcome written',
@@ -449,6 +465,7 @@ describe('RefreshRunUseCase', () => {
     const req = request({ cardId: 1 });
     await expect(t.useCase.execute(req)).rejects.toThrow('app database went away');
     expect(log.filter((l) => !l.includes('RefreshRunStarted'))).toEqual([
+      'read',
       'claim completion',
       'release completion',
     ]);

@@ -5,6 +5,7 @@ import {
   CardEntity,
   CardRepository,
   InboxRepository,
+  IndividualRunReadsRepository,
   isFinished,
   PersistedInfoEntity,
   PersistedInfoRepository,
@@ -75,8 +76,9 @@ export class RefreshRunUseCase {
     private readonly recovery: CrashRecoveryService,
     private readonly publisher: EventPublisher,
     private readonly completions: RunCompletionRepository,
+    private readonly reads: IndividualRunReadsRepository,
   ) {
-    this.guard = new IndividualRunGuard(api, databases, cards, rows, settings, drivers);
+    this.guard = new IndividualRunGuard(api, rows, settings, drivers);
   }
 
   private readonly guard: IndividualRunGuard;
@@ -86,15 +88,16 @@ export class RefreshRunUseCase {
   private readonly recoveredAt = new Map<number, number>();
 
   async execute(request: RefreshRequested): Promise<void> {
+    // a single model: its inbox check is one of the run's reads (one statement)
+    if (request.cardId !== undefined && !request.downstream)
+      return this.individualRun(request, request.cardId);
     if (await this.inbox.has(this.config.inboxConsumer, request.eventId)) {
       this.logger.log(`request ${request.eventId} was already processed; ignoring the redelivery`);
       return;
     }
     // a model with its downstream models is a database run limited to them (same order and skip rules)
-    if (request.cardId === undefined || request.downstream) {
-      await this.databaseRun(request);
-      await this.inbox.record(this.config.inboxConsumer, request.eventId);
-    } else await this.individualRun(request, request.cardId); // records the request in the inbox itself
+    await this.databaseRun(request);
+    await this.inbox.record(this.config.inboxConsumer, request.eventId);
   }
 
   private async databaseRun(request: RefreshRequested): Promise<void> {
@@ -228,6 +231,15 @@ export class RefreshRunUseCase {
    */
   private async individualRun(request: RefreshRequested, cardId: number): Promise<void> {
     const started = new Date();
+    const found = await this.reads.read({
+      databaseId: request.databaseId,
+      cardId,
+      inbox: { consumer: this.config.inboxConsumer, eventId: request.eventId },
+    });
+    if (found.processed) {
+      this.logger.log(`request ${request.eventId} was already processed; ignoring the redelivery`);
+      return;
+    }
     const announced = this.publishRunStarted(request, started, 1);
     announced.catch(() => undefined); // awaited below; this only marks it handled meanwhile
     const counts: Counts = { success: 0, error: 0, skipped: 0 };
@@ -242,7 +254,7 @@ export class RefreshRunUseCase {
     let recover: (() => Promise<void>) | null = null;
     let won: boolean;
     try {
-      const prepared = await this.guard.prepare(request, cardId);
+      const prepared = await this.guard.prepare(request, cardId, found);
       if (prepared instanceof Rejection) {
         outcome = { kind: prepared.outcome, event: rejectedEvent(request, cardId, started, prepared) };
         this.count(outcome, counts, details);
