@@ -194,8 +194,8 @@ export class PostgresSourceDriver implements SourceDriver {
   }
 
   /**
-   * Inside the swap transaction: records this build's generation for the table unless a newer one is there.
-   * The fence row stays locked until COMMIT, so a concurrent swap of the same table waits and then re-checks
+   * Inside the merge transaction: records this build's generation for the table unless a newer one is there.
+   * The fence row stays locked until COMMIT, so a concurrent swap or merge of the same table waits and then re-checks
    * against what this one wrote: an older generation can never swap last.
    */
   private async checkFence(
@@ -224,6 +224,42 @@ export class PostgresSourceDriver implements SourceDriver {
     );
   }
 
+  /**
+   * Inside the swap transaction, first statement of the swap's message: records this build's generation for the
+   * table unless a newer one is there, and fails (division by zero, SQLSTATE 22012: plain SQL, no procedural
+   * language needed) when one is. The fence row stays locked until COMMIT, so a concurrent swap of the same table
+   * waits and then re-checks against what this one wrote: an older generation can never swap last.
+   */
+  private fenceSql(schemaName: string, tableName: string, generation: number): string {
+    const fence = qualifiedName(ENGINE, schemaName, FENCE_TABLE);
+    return `SAVEPOINT mp_fence;
+      WITH mine AS (
+        INSERT INTO ${fence} AS f (table_name, generation) VALUES (${pgLiteral(tableName)}, ${Math.trunc(generation)})
+        ON CONFLICT (table_name) DO UPDATE SET generation = EXCLUDED.generation
+         WHERE f.generation <= EXCLUDED.generation
+        RETURNING generation)
+      SELECT 1 / (SELECT count(*) FROM mine)::int AS mp_fence_ok;`;
+  }
+
+  /** After the fence statement refused this build: the error, with the generation that holds the table. */
+  private async fenced(
+    client: PoolClient,
+    schemaName: string,
+    tableName: string,
+    generation: number,
+  ): Promise<Error> {
+    await client.query('ROLLBACK TO SAVEPOINT mp_fence');
+    const stored = await client.query<{ g: string }>(
+      `SELECT generation::text AS g FROM ${qualifiedName(ENGINE, schemaName, FENCE_TABLE)} WHERE table_name = $1`,
+      [tableName],
+    );
+    return fencedError(
+      `${schemaName}.${tableName}`,
+      generation,
+      stored.rows[0] ? Number(stored.rows[0].g) : null,
+    );
+  }
+
   async refreshTable(req: RefreshTableRequest): Promise<RefreshTableResult> {
     const remembered = this.knownSchemas.has(req.schemaName);
     try {
@@ -241,8 +277,8 @@ export class PostgresSourceDriver implements SourceDriver {
 
   /**
    * Three round trips: (1) BEGIN and the transaction's settings, (2) the model SQL alone under the extended
-   * protocol, (3) the swap, the definition and COMMIT as one multi-statement message. Only (2) carries
-   * user-written SQL; (1) and (3) are built from quoted identifiers and numbers only.
+   * protocol, (3) the fence, the swap, the definition and COMMIT as one multi-statement message. Only (2) carries
+   * user-written SQL; (1) and (3) are built from quoted identifiers, literals escaped here and numbers only.
    */
   private async refreshOnce(req: RefreshTableRequest): Promise<RefreshTableResult> {
     const { schemaName, tableName, signal } = req;
@@ -289,7 +325,6 @@ export class PostgresSourceDriver implements SourceDriver {
       const queryMs = Date.now() - queryStarted;
       const built = await step(() => this.buildIndexes(client, req, tmp, label));
       const fence = req.fence;
-      if (fence) await step(() => this.checkFence(client, schemaName, tableName, fence.generation));
       const columns = await step(() =>
         this.swapAndCommit(client, {
           target,
@@ -298,6 +333,14 @@ export class PostgresSourceDriver implements SourceDriver {
           tableName,
           bakName,
           renames: built.renames.map((r) => ({ from: qualifiedName(ENGINE, schemaName, r.from), to: r.to })),
+          ...(fence
+            ? {
+                fence: {
+                  sql: this.fenceSql(schemaName, tableName, fence.generation),
+                  refused: () => this.fenced(client, schemaName, tableName, fence.generation),
+                },
+              }
+            : {}),
         }),
       );
       inTransaction = false;
@@ -407,6 +450,8 @@ export class PostgresSourceDriver implements SourceDriver {
       tableName: string;
       bakName: string;
       renames?: { from: string; to: string }[];
+      /** the fence statement (sent ahead of the first attempt) and the error when it refuses this build */
+      fence?: { sql: string; refused: () => Promise<Error> };
     },
   ): Promise<{ name: string; type: string }[]> {
     // the old table's indexes went with it (DROP of the backup): the new ones take their stable names
@@ -426,13 +471,15 @@ export class PostgresSourceDriver implements SourceDriver {
        ORDER BY a.attnum;
       COMMIT`;
     for (let attempt = 1; ; attempt++) {
+      // the fence goes with the first attempt (one round trip less); a retry keeps what it recorded
+      const fenced = attempt === 1 && n.fence;
       try {
-        const results = (await client.query(attemptSql)) as unknown as QueryResult | QueryResult[];
-        const all = Array.isArray(results) ? results : [results];
-        const columns = all.find((r) => r.command === 'SELECT');
+        const all = await this.multi(client, fenced ? `${n.fence!.sql}\n${attemptSql}` : attemptSql);
+        const columns = all.find((r) => r.command === 'SELECT' && r.fields[0]?.name === 'name');
         if (!columns) throw new Error('the swap returned no column list');
         return columns.rows as { name: string; type: string }[];
       } catch (error) {
+        if (fenced && sqlState(error) === '22012') throw await n.fence!.refused();
         if (sqlState(error) !== '55P03' || attempt >= this.swapLock.attempts) throw error;
         await client.query('ROLLBACK TO SAVEPOINT mp_swap');
       }
@@ -703,6 +750,7 @@ export class PostgresSourceDriver implements SourceDriver {
     await c.query(
       `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on`,
     );
+    let committed = false;
     try {
       const out: (InputSignature | { relations: string[]; calls: string[] })[] = [];
       for (const req of reqs) {
@@ -740,27 +788,28 @@ export class PostgresSourceDriver implements SourceDriver {
       const pending = out.filter((o): o is { relations: string[]; calls: string[] } => !('signature' in o));
       if (pending.length === 0) return out as InputSignature[];
       type TableRow = [string, string | null, string | null, string | null, string, string, string, boolean];
-      const r = await c.query<{
-        tables: TableRow[];
-        stats_reset: string | null;
-        started: string;
-        volatile: string[];
-      }>(
+      const textArray = (xs: string[]) => `ARRAY[${[...new Set(xs)].map(pgLiteral).join(', ')}]::text[]`;
+      // the statistics query and COMMIT in one message (one round trip less on a build's path): the names are
+      // sent as escaped literals, as a multi-statement message takes no parameters
+      const [r] = await this.multi(
+        c,
         `SELECT
            (SELECT coalesce(json_agg(json_build_array(rel.name, c.oid::int8::text, c.relkind,
                      c.relfilenode::int8::text, s.n_tup_ins::text, s.n_tup_upd::text, s.n_tup_del::text,
                      s.relid IS NOT NULL) ORDER BY rel.name), '[]'::json)
-              FROM unnest($1::text[]) AS rel(name)
+              FROM unnest(${textArray(pending.flatMap((p) => p.relations))}) AS rel(name)
               LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(rel.name)
               LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid) AS tables,
            (SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d
              WHERE d.datname = pg_catalog.current_database()) AS stats_reset,
            pg_catalog.pg_postmaster_start_time()::text AS started,
            (SELECT coalesce(array_agg(DISTINCT p.proname::text), '{}') FROM pg_catalog.pg_proc p
-             WHERE p.proname = ANY($2::text[]) AND p.provolatile <> 'i') AS volatile`,
-        [[...new Set(pending.flatMap((p) => p.relations))], [...new Set(pending.flatMap((p) => p.calls))]],
+             WHERE p.proname = ANY(${textArray(pending.flatMap((p) => p.calls))}) AND p.provolatile <> 'i') AS volatile;
+         COMMIT`,
       );
-      const row = r.rows[0];
+      committed = true;
+      const row = r.rows[0] as
+        { tables: TableRow[]; stats_reset: string | null; started: string; volatile: string[] } | undefined;
       const byName = new Map((row?.tables ?? []).map((t) => [t[0], t]));
       const volatile = new Set(row?.volatile ?? []);
       return out.map((o): InputSignature => {
@@ -785,7 +834,7 @@ export class PostgresSourceDriver implements SourceDriver {
       });
     } finally {
       // a failed statement left the transaction aborted: COMMIT then rolls back
-      await c.query('COMMIT').catch(() => undefined);
+      if (!committed) await c.query('COMMIT').catch(() => undefined);
     }
   }
 

@@ -71,6 +71,21 @@ describe.each(['postgres', 'mysql'] as const)('input signatures on %s', (engine)
     expect(await sign('select current_timestamp as t from s1')).toBeNull();
   });
 
+  // PostgreSQL sends the names it found as escaped literals (the statistics query shares its message with COMMIT).
+  // (MariaDB cannot tell for such a name yet — InnoDB keeps it encoded, `it@0027s…` — which means: rebuild.)
+  (engine === 'postgres' ? it : it.skip)('reads tables whose names need quoting and escaping', async () => {
+    const odd = '"it\'s a \\ table"';
+    await db.query(`create table ${odd} (id int primary key)`);
+    await db.query(`insert into ${odd} (id) values (1)`);
+    await settle();
+    const before = await sign(`select id from ${odd}`);
+    expect(before).toEqual(expect.any(String));
+    expect(await sign(`select id, abs(id) as a from ${odd}`)).toEqual(expect.any(String));
+    await db.query(`insert into ${odd} (id) values (2)`);
+    await settle();
+    expect(await sign(`select id from ${odd}`)).not.toBe(before);
+  });
+
   it("a refresh key's result is the signature", async () => {
     const key = 'select max(id) as m from s2';
     const before = await sign('select * from s1', key);

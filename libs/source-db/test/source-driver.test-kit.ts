@@ -405,6 +405,29 @@ export function describeSourceDriver(engine: SourceEngine, extra?: (bed: DriverT
       await bed.driver.dropTable(bed.schema, table); // IF EXISTS: no error the second time
     });
 
+    it('an older generation is refused at the swap (fenced): the newer table stays, nothing is left behind', async () => {
+      // PostgreSQL writes the table name into the fence statement as an escaped literal: a quote in it must work
+      const table = engine === 'postgres' ? "model_14_it's \\ fenced" : cacheTableName(engine, 14, 'fenced');
+      const build = (generation: number, sql: string) =>
+        bed.driver.refreshTable({
+          schemaName: bed.schema,
+          tableName: table,
+          sql,
+          statementTimeoutMs: 5000,
+          fence: { generation },
+        });
+      const cache = `${q(bed.schema)}.${q(table)}`;
+      expect((await build(10, 'select 10 as g')).rows).toBe(1);
+      const refused = (await build(9, 'select 9 as g').catch((e: unknown) => e)) as SourceError;
+      expect(refused.details).toMatchObject({ fenced: true, generation: 9, stored: 10 });
+      expect((await bed.db.query(`select g from ${cache}`)).map((r) => Number(r.g))).toEqual([10]);
+      expect(await leftovers()).toEqual([]);
+      // the same generation again (a retried build) and a newer one swap
+      expect((await build(10, 'select 10 as g')).rows).toBe(1);
+      expect((await build(11, 'select 11 as g')).rows).toBe(1);
+      expect((await bed.db.query(`select g from ${cache}`)).map((r) => Number(r.g))).toEqual([11]);
+    });
+
     it('dropOrphanTempTables removes temporary and backup leftovers only', async () => {
       for (const name of ['mp_tmp_0123456789_model_9_x', 'mp_old_0123456789_model_9_x', 'mpXtmp_keep'])
         await bed.db.query(`create table ${q(bed.schema)}.${q(name)} (a int)`);

@@ -1,14 +1,13 @@
 import { ErrorClass, RefreshRequested } from '@model-persistence/contracts';
 import {
   CardEntity,
-  CardRepository,
+  IndividualRunReads,
   isInactive,
   PersistedInfoEntity,
   PersistedInfoRepository,
   SettingKey,
   SettingRepository,
   SourceDatabaseEntity,
-  SourceDatabaseRepository,
 } from '@model-persistence/database';
 import { ErrorCode } from '@model-persistence/errors';
 import { SourceDbPort } from '@model-persistence/source-db';
@@ -32,24 +31,18 @@ export class Rejection {
 export class IndividualRunGuard {
   constructor(
     private readonly api: Pick<SourceDbPort, 'modelSlug' | 'cacheTableName'>,
-    private readonly databases: SourceDatabaseRepository,
-    private readonly cards: CardRepository,
     private readonly rows: PersistedInfoRepository,
     private readonly settings: SettingRepository,
     private readonly drivers: Pick<SourceDrivers, 'schemaName'>,
   ) {}
 
+  /** `found`: the run's reads (IndividualRunReadsRepository, one statement). */
   async prepare(
     request: RefreshRequested,
     cardId: number,
+    found: Pick<IndividualRunReads, 'db' | 'card' | 'info' | 'enabled'>,
   ): Promise<Rejection | { db: SourceDatabaseEntity; card: CardEntity; info: PersistedInfoEntity }> {
-    // independent reads, one round trip of the app database's pool instead of four (one model's latency)
-    const [db, card, found, enabled] = await Promise.all([
-      this.databases.findById(request.databaseId),
-      this.cards.findById(cardId),
-      this.rows.findByCardId(cardId),
-      this.settings.getBoolean(SettingKey.PersistedModelsEnabled),
-    ]);
+    const { db, card, enabled } = found;
     if (!db)
       return new Rejection(
         'error',
@@ -66,7 +59,7 @@ export class IndividualRunGuard {
         ErrorCode.ValidationFailed,
         `card ${cardId} belongs to database ${card.databaseId}, not ${db.id}`,
       );
-    let info = found;
+    let info = found.info;
     if (card.type !== 'model')
       return new Rejection(
         'error',

@@ -140,6 +140,30 @@ function setup(failures: Error[], sql = card.sql) {
 }
 
 describe('ModelRefreshService retries by error class', () => {
+  it('waits for a signature reading still in flight before the build, and stores it with the success', async () => {
+    const r = fakeRows(info);
+    const d = fakeDriver([]);
+    const order: string[] = [];
+    const refreshTable = d.driver.refreshTable.bind(d.driver);
+    d.driver.refreshTable = (req) => (order.push('build'), refreshTable(req));
+    const retry = buildRetryPolicy(refresherEnvSchema.parse({}));
+    const svc = new ModelRefreshService(r.rows, api, { instanceId: 'me', leaseMs: 30_000, retry }, sameSql);
+    const reading = new Promise<string | null>((resolve) =>
+      setTimeout(() => (order.push('signature read'), resolve('sig-1')), 20),
+    );
+    const out = await svc.refresh(info, card, {
+      runId: '8b5f0b8e-1c8f-4f5e-9c57-0d2f8a7c1e02',
+      trigger: 'manual',
+      databaseId: 2,
+      statementTimeoutMs: 1000,
+      driver: d.driver,
+      signatures: new Map([[info.id, reading]]),
+    });
+    expect(out.kind).toBe('success');
+    expect(order).toEqual(['signature read', 'build']);
+    expect(r.current()).toMatchObject({ state: 'persisted', inputSignature: 'sig-1' });
+  });
+
   it('succeeds: row persisted with definition and query hash, event carries rows and attempts', async () => {
     const t = setup([]);
     const out = await t.run();

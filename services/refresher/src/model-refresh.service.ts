@@ -48,8 +48,9 @@ export interface RunContext {
   /**
    * Change detection: input signatures already read this run before the builds (by persisted_info id; null:
    * cannot tell). A build stores its model's; a model not in the map has its signature read just before its build.
+   * A reading still in flight (started while the row is claimed; it never rejects) is awaited before the build.
    */
-  signatures?: Map<number, string | null>;
+  signatures?: Map<number, string | null | Promise<string | null>>;
 }
 
 /** What change detection found for one model (before any build of this run). */
@@ -255,7 +256,7 @@ export class ModelRefreshService {
     // read BEFORE the build's snapshot: a change committed after this reading is either in the build or makes the
     // next reading differ (a wasted build at worst, never a stale cache)
     const signature = ctx.signatures?.has(info.id)
-      ? (ctx.signatures.get(info.id) ?? null)
+      ? ((await ctx.signatures.get(info.id)) ?? null)
       : this.detecting()
         ? (await this.readSignature(card, ctx, sql)).signature
         : null;

@@ -1,6 +1,6 @@
 import { createEvent, DomainEvent, RefreshRequested } from '@model-persistence/contracts';
 import { CardEntity, PersistedInfoEntity, SourceDatabaseEntity } from '@model-persistence/database';
-import { ModelOutcome } from './model-refresh.service';
+import { ModelOutcome, RunContext } from './model-refresh.service';
 import { RefreshRunUseCase } from './refresh-run.use-case';
 import { SourceDbPort } from '@model-persistence/source-db';
 
@@ -75,6 +75,12 @@ function setup(opts: {
   /** change detection on: these cards' inputs are unchanged (their rows are marked unless in markFails) */
   unchanged?: number[];
   markFails?: number[];
+  /** change detection on without unchanged models: the signature each build stores */
+  signature?: string;
+  /** the run's completion row is won (default) or already another refresher's */
+  completionWon?: boolean;
+  /** a publish of these event types (together) fails */
+  failPublishOf?: string;
 }) {
   const marked: number[] = [];
   const published: DomainEvent[] = [];
@@ -111,7 +117,13 @@ function setup(opts: {
     { forDatabase: () => ({ engine: 'postgres' }), schemaName: async () => 'mp_cache_x_3' } as never,
     {
       // signatures themselves: test/change-detection.int-spec.ts against the real servers
-      detecting: () => opts.unchanged !== undefined,
+      detecting: () => opts.unchanged !== undefined || opts.signature !== undefined,
+      checkInputs: async () => {
+        opts.log?.push('read signature');
+        await new Promise((r) => setTimeout(r, 10));
+        opts.log?.push('signature read');
+        return { signature: opts.signature ?? 'sig', unchanged: false };
+      },
       checkAllInputs: async (ms: { card: CardEntity }[]) =>
         ms.map(({ card }) => ({
           signature: 'sig',
@@ -159,13 +171,39 @@ function setup(opts: {
           await new Promise((r) => setTimeout(r, opts.slowStartMs));
         opts.log?.push(`acked ${o.event.type}`);
       },
-      publishAll: async (os: { event: DomainEvent }[]) => void published.push(...os.map((o) => o.event)),
+      publishAll: async (os: { event: DomainEvent }[]) => {
+        const types = os.map((o) => o.event.type).join('+');
+        opts.log?.push(`send ${types}`);
+        if (types === opts.failPublishOf) throw new Error('broker went away');
+        published.push(...os.map((o) => o.event));
+        opts.log?.push(`acked ${types}`);
+      },
     } as never,
     {
-      claim: async () => true,
-      markPublished: async () => undefined,
-      release: async () => undefined,
+      claim: async () => {
+        opts.log?.push('claim completion');
+        return opts.completionWon ?? true;
+      },
+      markPublished: async () => void opts.log?.push('mark published'),
+      markPublishedAndProcessed: async (_run: string, _owner: string, i: { eventId: string }) => {
+        opts.log?.push('mark published + inbox');
+        inbox.add(i.eventId);
+      },
+      release: async () => void opts.log?.push('release completion'),
       purgeOlderThan: async () => 0,
+    } as never,
+    {
+      // an individual run's reads, one statement in the real repository
+      read: async (q: { databaseId: number; cardId: number; inbox: { eventId: string } }) => {
+        opts.log?.push('read');
+        return {
+          processed: inbox.has(q.inbox.eventId),
+          db: q.databaseId === db.id ? db : null,
+          card: opts.cards.find((c) => c.id === q.cardId) ?? null,
+          info: opts.rows.find((r) => r.cardId === q.cardId) ?? null,
+          enabled: true,
+        };
+      },
     } as never,
   );
   return { useCase, published, refreshed, inbox, marked };
@@ -190,12 +228,13 @@ describe('RefreshRunUseCase', () => {
     expect(t.inbox.has(req.eventId)).toBe(true);
   });
 
-  it('ignores a request already in the inbox', async () => {
-    const req = request();
-    const t = setup({ cards: [model(1)], rows: [row(10, 1)], processed: [req.eventId] });
-    await t.useCase.execute(req);
-    expect(t.refreshed).toEqual([]);
-    expect(t.published).toEqual([]);
+  it('ignores a request already in the inbox (database and individual runs)', async () => {
+    for (const req of [request(), request({ cardId: 1 })]) {
+      const t = setup({ cards: [model(1)], rows: [row(10, 1)], processed: [req.eventId] });
+      await t.useCase.execute(req);
+      expect(t.refreshed).toEqual([]);
+      expect(t.published).toEqual([]);
+    }
   });
 
   it('does not refresh again the models an earlier delivery of the same run finished', async () => {
@@ -296,20 +335,155 @@ describe('RefreshRunUseCase', () => {
     });
     await t.useCase.execute(request({ cardId: 1 }));
     expect(log).toEqual([
+      'read', // the inbox check is one of the reads: RunStarted only for a request not processed yet
       'send RefreshRunStarted',
       'build',
+      'claim completion',
       'acked RefreshRunStarted',
-      'send RefreshSucceeded',
-      'acked RefreshSucceeded',
+      'send RefreshSucceeded+RefreshRunCompleted',
+      'acked RefreshSucceeded+RefreshRunCompleted',
+      'mark published + inbox',
       'recover',
-      'send RefreshRunCompleted',
-      'acked RefreshRunCompleted',
     ]);
     // a second single-model request right after does not run the crash recovery again
     log.length = 0;
     await t.useCase.execute(request({ cardId: 1 }));
     expect(log).not.toContain('recover');
-    expect(log).toContain('acked RefreshRunCompleted');
+    expect(log).toContain('acked RefreshSucceeded+RefreshRunCompleted');
+  });
+
+  it('an individual run ends in one publish (outcome + completion) and one write (completion mark + inbox); the completion claim overlaps the outcome write', async () => {
+    const log: string[] = [];
+    const t = setup({
+      cards: [model(1)],
+      rows: [row(10, 1)],
+      log,
+      refresh: async (info, card, ctx, onSourceDone) => {
+        log.push('build');
+        onSourceDone();
+        await new Promise((r) => setTimeout(r, 5)); // the outcome write on the row
+        log.push('outcome written');
+        return succeeded(info, card, ctx.runId);
+      },
+    });
+    const req = request({ cardId: 1 });
+    await t.useCase.execute(req);
+    expect(log.filter((l) => !l.includes('RefreshRunStarted'))).toEqual([
+      'read',
+      'build',
+      'claim completion',
+      'outcome written',
+      'send RefreshSucceeded+RefreshRunCompleted',
+      'acked RefreshSucceeded+RefreshRunCompleted',
+      'mark published + inbox',
+      'recover',
+    ]);
+    expect(t.published.at(-1)).toMatchObject({ type: 'RefreshRunCompleted', success: 1, error: 0 });
+    expect(t.inbox.has(req.eventId)).toBe(true);
+
+    // a failed model: its RefreshFailed and the completion listing it, together
+    const failing = setup({
+      cards: [model(2)],
+      rows: [row(11, 2)],
+      refresh: async (info, card, ctx) => ({
+        kind: 'error',
+        event: createEvent('RefreshFailed', {
+          runId: ctx.runId,
+          databaseId: 3,
+          cardId: card.id,
+          persistedInfoId: info.id,
+          trigger: 'manual',
+          startedAt: new Date().toISOString(),
+          endedAt: new Date().toISOString(),
+          durationMs: 0,
+          attempts: 1,
+          outcome: 'error',
+          errorClass: 'query',
+          errorCode: 'SOURCE_QUERY',
+          message: 'boom',
+        }),
+      }),
+    });
+    await failing.useCase.execute(request({ cardId: 2 }));
+    expect(failing.published.map((e) => e.type)).toEqual([
+      'RefreshRunStarted',
+      'RefreshFailed',
+      'RefreshRunCompleted',
+    ]);
+    expect(failing.published.at(-1)).toMatchObject({
+      error: 1,
+      errorDetails: [{ cardId: 2, error: 'boom' }],
+    });
+  });
+
+  it("an individual run reads its model's input signature while the row is claimed; the build gets it", async () => {
+    const log: string[] = [];
+    let got: unknown;
+    const t = setup({
+      cards: [model(1)],
+      rows: [row(10, 1)],
+      log,
+      signature: 'sig-7',
+      refresh: async (info, card, ctx) => {
+        log.push('claim and build');
+        got = await (ctx as RunContext).signatures?.get(info.id);
+        return succeeded(info, card, ctx.runId);
+      },
+    });
+    await t.useCase.execute(request({ cardId: 1 }));
+    expect(log.filter((l) => /signature|build/.test(l))).toEqual([
+      'read signature',
+      'claim and build',
+      'signature read',
+    ]);
+    expect(got).toBe('sig-7');
+  });
+
+  it('an individual run whose last publish fails gives its completion claim back and stays unprocessed', async () => {
+    const log: string[] = [];
+    const t = setup({
+      cards: [model(1)],
+      rows: [row(10, 1)],
+      log,
+      failPublishOf: 'RefreshSucceeded+RefreshRunCompleted',
+    });
+    const req = request({ cardId: 1 });
+    await expect(t.useCase.execute(req)).rejects.toThrow('broker went away');
+    expect(log.slice(-2)).toEqual(['send RefreshSucceeded+RefreshRunCompleted', 'release completion']);
+    expect(t.inbox.has(req.eventId)).toBe(false);
+    expect(t.published.map((e) => e.type)).toEqual(['RefreshRunStarted']);
+  });
+
+  it('an individual run whose outcome write fails gives back the completion claim taken meanwhile', async () => {
+    const log: string[] = [];
+    const t = setup({
+      cards: [model(1)],
+      rows: [row(10, 1)],
+      log,
+      refresh: async (_info, _card, _ctx, onSourceDone) => {
+        onSourceDone();
+        await new Promise((r) => setTimeout(r, 5));
+        throw new Error('app database went away');
+      },
+    });
+    const req = request({ cardId: 1 });
+    await expect(t.useCase.execute(req)).rejects.toThrow('app database went away');
+    expect(log.filter((l) => !l.includes('RefreshRunStarted'))).toEqual([
+      'read',
+      'claim completion',
+      'release completion',
+    ]);
+    expect(t.inbox.has(req.eventId)).toBe(false);
+  });
+
+  it('an individual run another refresher completed announces its outcome only, and is recorded as processed', async () => {
+    const log: string[] = [];
+    const t = setup({ cards: [model(1)], rows: [row(10, 1)], log, completionWon: false });
+    const req = request({ cardId: 1 });
+    await t.useCase.execute(req);
+    expect(t.published.map((e) => e.type)).toEqual(['RefreshRunStarted', 'RefreshSucceeded']);
+    expect(log).not.toContain('mark published + inbox');
+    expect(t.inbox.has(req.eventId)).toBe(true);
   });
 
   it('change detection: marks unchanged models in one write, rebuilds the changed ones and those reading them', async () => {

@@ -5,6 +5,7 @@ import {
   CardEntity,
   CardRepository,
   InboxRepository,
+  IndividualRunReadsRepository,
   isFinished,
   PersistedInfoEntity,
   PersistedInfoRepository,
@@ -17,7 +18,7 @@ import {
 } from '@model-persistence/database';
 import { firesOnOwnSchedule } from '@model-persistence/cron';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
-import { EventPublisher } from '@model-persistence/messaging';
+import { EventPublisher, OutgoingEvent } from '@model-persistence/messaging';
 import { Metrics } from '@model-persistence/telemetry';
 import { RefresherConfig } from './config';
 import { CrashRecoveryService } from './crash-recovery.service';
@@ -76,8 +77,9 @@ export class RefreshRunUseCase {
     private readonly recovery: CrashRecoveryService,
     private readonly publisher: EventPublisher,
     private readonly completions: RunCompletionRepository,
+    private readonly reads: IndividualRunReadsRepository,
   ) {
-    this.guard = new IndividualRunGuard(api, databases, cards, rows, settings, drivers);
+    this.guard = new IndividualRunGuard(api, rows, settings, drivers);
   }
 
   private readonly guard: IndividualRunGuard;
@@ -87,13 +89,15 @@ export class RefreshRunUseCase {
   private readonly recoveredAt = new Map<number, number>();
 
   async execute(request: RefreshRequested): Promise<void> {
+    // a single model: its inbox check is one of the run's reads (one statement)
+    if (request.cardId !== undefined && !request.downstream)
+      return this.individualRun(request, request.cardId);
     if (await this.inbox.has(this.config.inboxConsumer, request.eventId)) {
       this.logger.log(`request ${request.eventId} was already processed; ignoring the redelivery`);
       return;
     }
     // a model with its downstream models is a database run limited to them (same order and skip rules)
-    if (request.cardId === undefined || request.downstream) await this.databaseRun(request);
-    else await this.individualRun(request, request.cardId);
+    await this.databaseRun(request);
     await this.inbox.record(this.config.inboxConsumer, request.eventId);
   }
 
@@ -220,53 +224,116 @@ export class RefreshRunUseCase {
     await this.publishRunCompleted(request, started, counts, details);
   }
 
+  /**
+   * One model. Its latency is a chain of round trips (issue 13, target 4), and the next request of the partition
+   * waits for the end of this one, so: RunStarted goes out while the checks run (acknowledged before any other event
+   * of the run); the run's completion claim overlaps the outcome write on the row; the outcome and
+   * RefreshRunCompleted go out in ONE broker request; the completion mark and the inbox row are ONE statement.
+   */
   private async individualRun(request: RefreshRequested, cardId: number): Promise<void> {
     const started = new Date();
-    // One model's latency is a chain of round trips (issue 13, target 4): RunStarted goes out while the checks
-    // run, and is acknowledged before any other event of the run is published.
+    const found = await this.reads.read({
+      databaseId: request.databaseId,
+      cardId,
+      inbox: { consumer: this.config.inboxConsumer, eventId: request.eventId },
+    });
+    if (found.processed) {
+      this.logger.log(`request ${request.eventId} was already processed; ignoring the redelivery`);
+      return;
+    }
     const announced = this.publishRunStarted(request, started, 1);
     announced.catch(() => undefined); // awaited below; this only marks it handled meanwhile
     const counts: Counts = { success: 0, error: 0, skipped: 0 };
     const details: ErrorDetail[] = [];
-    const prepared = await this.guard.prepare(request, cardId);
-    if (prepared instanceof Rejection) {
-      const outcome: ModelOutcome = {
-        kind: prepared.outcome,
-        event: rejectedEvent(request, cardId, started, prepared),
-      };
-      await announced;
-      await this.publishOutcome(outcome);
-      this.count(outcome, counts, details);
-    } else {
-      const { db, card, info } = prepared;
-      if (this.doneInThisRun(info, request)) {
-        await announced;
-        await this.reportDone(info, card, request, counts, details);
-      } else {
-        const ctx = await this.context(request, db, !!card.incremental);
-        const unchanged = await this.detectUnchanged(
-          request,
-          [info],
-          new Map([[card.id, card]]),
-          ctx,
-          () => [],
-        );
-        const outcome = unchanged.has(info.id)
-          ? this.models.unchanged(info, card, ctx, started)
-          : await this.models.refresh(info, card, ctx);
-        await announced;
-        await this.publishOutcome(outcome);
+    let completion: Promise<boolean> | undefined;
+    const claimCompletion = () => {
+      completion ??= this.claimCompletion(request);
+      completion.catch(() => undefined); // awaited below
+    };
+    /** what the run announces for its model (none: a failure an earlier delivery of this run announced) */
+    let outcome: ModelOutcome | null = null;
+    let recover: (() => Promise<void>) | null = null;
+    let won: boolean;
+    try {
+      const prepared = await this.guard.prepare(request, cardId, found);
+      if (prepared instanceof Rejection) {
+        outcome = { kind: prepared.outcome, event: rejectedEvent(request, cardId, started, prepared) };
         this.count(outcome, counts, details);
+      } else {
+        const { db, card, info } = prepared;
+        if (this.doneInThisRun(info, request)) {
+          outcome = this.countDone(info, card, request, counts, details);
+        } else {
+          const ctx = await this.context(request, db, !!card.incremental);
+          const unchanged = await this.detectUnchanged(
+            request,
+            [info],
+            new Map([[card.id, card]]),
+            ctx,
+            () => [],
+          );
+          // the signature the build stores is read while the row is claimed (still before the build's snapshot)
+          if (!ctx.signatures && this.models.detecting())
+            ctx.signatures = new Map([
+              [
+                info.id,
+                this.models.checkInputs(info, card, ctx).then(
+                  (c) => c.signature,
+                  () => null,
+                ),
+              ],
+            ]);
+          // the completion claim is taken once the source is done, while the outcome is written on the row
+          outcome = unchanged.has(info.id)
+            ? this.models.unchanged(info, card, ctx, started)
+            : await this.models.refresh(info, card, ctx, claimCompletion);
+          this.count(outcome, counts, details);
+        }
+        // Crash recovery after the run's answer, still inside the run (the partition waits for it): the claim
+        // takes over this row's expired lease itself and the build's temporary table is named by its generation,
+        // so only other rows and leftovers of dead builds wait for it.
+        if (Date.now() - (this.recoveredAt.get(db.id) ?? 0) >= INDIVIDUAL_RECOVERY_EVERY_MS) {
+          recover = async () => {
+            await this.recovery.recoverDatabase(db.id, this.drivers.forDatabase(db), info.schemaName);
+            this.recoveredAt.set(db.id, Date.now());
+          };
+        }
       }
-      // Crash recovery after the model's answer, still inside the run (the partition waits for it): the claim
-      // takes over this row's expired lease itself and the build's temporary table is named by its generation,
-      // so only other rows and leftovers of dead builds wait for it.
-      if (Date.now() - (this.recoveredAt.get(db.id) ?? 0) >= INDIVIDUAL_RECOVERY_EVERY_MS) {
-        await this.recovery.recoverDatabase(db.id, this.drivers.forDatabase(db), info.schemaName);
-        this.recoveredAt.set(db.id, Date.now());
-      }
+      claimCompletion();
+      won = await completion!;
+      await announced;
+    } catch (error) {
+      await this.releaseCompletion(request, completion);
+      throw error;
     }
-    await this.publishRunCompleted(request, started, counts, details);
+    const events: OutgoingEvent[] = outcome ? [this.outcomeEvent(outcome)] : [];
+    if (won) events.push(this.completedEvent(request, started, new Date(), counts, details));
+    else
+      this.logger.warn(`run ${request.eventId} was completed by another refresher; not completing it again`);
+    try {
+      await this.publisher.publishAll(events);
+    } catch (error) {
+      await this.releaseCompletion(request, completion);
+      throw error;
+    }
+    if (won) {
+      this.completed(request, counts);
+      await this.completions.markPublishedAndProcessed(request.eventId, this.config.instanceId, {
+        consumer: this.config.inboxConsumer,
+        eventId: request.eventId,
+      });
+      await this.purgeCompletions();
+    } else await this.inbox.record(this.config.inboxConsumer, request.eventId);
+    if (recover) await recover();
+  }
+
+  /**
+   * Gives back a completion claim this refresher won for a run that failed before its completion was published,
+   * so the redelivered request completes the run (on whichever refresher gets it).
+   */
+  private async releaseCompletion(request: RefreshRequested, completion?: Promise<boolean>): Promise<void> {
+    const won = await completion?.catch(() => false);
+    if (won) await this.completions.release(request.eventId, this.config.instanceId).catch(() => undefined);
   }
 
   private doneInThisRun(info: PersistedInfoEntity, request: RefreshRequested): boolean {
@@ -286,6 +353,18 @@ export class RefreshRunUseCase {
     counts: Counts,
     details: ErrorDetail[],
   ): Promise<void> {
+    const again = this.countDone(info, card, request, counts, details);
+    if (again) await this.publishOutcome(again);
+  }
+
+  /** reportDone without the publish: counts a finished model, returns the success to announce again (if one). */
+  private countDone(
+    info: PersistedInfoEntity,
+    card: CardEntity,
+    request: RefreshRequested,
+    counts: Counts,
+    details: ErrorDetail[],
+  ): ModelOutcome | null {
     if (info.state === 'error') {
       counts.error++;
       details.push({
@@ -293,13 +372,10 @@ export class RefreshRunUseCase {
         cardId: card.id,
         error: (info.error ?? 'refresh failed').slice(0, 10_000),
       });
-      return;
+      return null;
     }
     counts.success++;
-    await this.publishOutcome({
-      kind: 'success',
-      event: reannouncedSuccessEvent(info, card, request),
-    });
+    return { kind: 'success', event: reannouncedSuccessEvent(info, card, request) };
   }
 
   private async createMissingRows(db: SourceDatabaseEntity, schemaName: string): Promise<void> {
@@ -401,11 +477,15 @@ export class RefreshRunUseCase {
   }
 
   private async publishOutcome(outcome: ModelOutcome): Promise<void> {
-    await this.publisher.publish({
+    await this.publisher.publish(this.outcomeEvent(outcome));
+  }
+
+  private outcomeEvent(outcome: ModelOutcome): OutgoingEvent {
+    return {
       topic: outcome.kind === 'success' ? Topics.RefreshSucceeded : Topics.RefreshFailed,
       key: databaseKey(outcome.event.databaseId),
       event: outcome.event,
-    });
+    };
   }
 
   private async publishRunStarted(
@@ -428,44 +508,56 @@ export class RefreshRunUseCase {
   ): Promise<void> {
     const ended = new Date();
     const owner = this.config.instanceId;
-    // once in effect: a run executed twice at once (a rebalance) is completed by whoever wins the row
-    const won = await this.completions.claim(
-      request.eventId,
-      request.databaseId,
-      owner,
-      2 * this.config.leaseMs,
-    );
+    const won = await this.claimCompletion(request);
     if (!won) {
       this.logger.warn(`run ${request.eventId} was completed by another refresher; not completing it again`);
       return;
     }
-    Metrics.runs().add(1, { trigger: request.trigger, outcome: counts.error > 0 ? 'failed' : 'success' });
-    Metrics.runFailedModels().record(counts.error, { 'db.id': request.databaseId });
+    this.completed(request, counts);
     try {
-      await this.publishCompleted(request, started, ended, counts, details);
+      await this.publisher.publish(this.completedEvent(request, started, ended, counts, details));
     } catch (error) {
       // the redelivered request completes the run (on whichever refresher gets it)
       await this.completions.release(request.eventId, owner).catch(() => undefined);
       throw error;
     }
     await this.completions.markPublished(request.eventId, owner);
+    await this.purgeCompletions();
+  }
+
+  /** Once in effect: a run executed twice at once (a rebalance) is completed by whoever wins its completion row. */
+  private claimCompletion(request: RefreshRequested): Promise<boolean> {
+    return this.completions.claim(
+      request.eventId,
+      request.databaseId,
+      this.config.instanceId,
+      2 * this.config.leaseMs,
+    );
+  }
+
+  private completed(request: RefreshRequested, counts: Counts): void {
+    Metrics.runs().add(1, { trigger: request.trigger, outcome: counts.error > 0 ? 'failed' : 'success' });
+    Metrics.runFailedModels().record(counts.error, { 'db.id': request.databaseId });
+  }
+
+  private async purgeCompletions(): Promise<void> {
     if (Date.now() - this.lastPurge > COMPLETION_PURGE_EVERY_MS) {
       this.lastPurge = Date.now();
       await this.completions.purgeOlderThan(COMPLETION_RETENTION_MS);
     }
   }
 
-  private async publishCompleted(
+  private completedEvent(
     request: RefreshRequested,
     started: Date,
     ended: Date,
     counts: Counts,
     details: ErrorDetail[],
-  ): Promise<void> {
-    await this.publisher.publish({
+  ): OutgoingEvent {
+    return {
       topic: Topics.RefreshRuns,
       key: databaseKey(request.databaseId),
       event: runCompletedEvent(request, started, ended, counts, details),
-    });
+    };
   }
 }

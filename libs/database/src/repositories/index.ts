@@ -3,6 +3,7 @@ export * from './alert.repository';
 export * from './api-token.repository';
 export * from './card.repository';
 export * from './inbox.repository';
+export * from './individual-run-reads.repository';
 export * from './notification-outbox.repository';
 export * from './observability.repository';
 export * from './persisted-info.repository';

@@ -33,6 +33,25 @@ export class RunCompletionRepository {
     );
   }
 
+  /**
+   * markPublished and the request's inbox row (InboxRepository.record) in one statement, so one transaction and
+   * one round trip end a run: either both are written or neither (the request is then redelivered, and the run's
+   * completion claim is still this refresher's).
+   */
+  async markPublishedAndProcessed(
+    runId: string,
+    owner: string,
+    inbox: { consumer: string; eventId: string },
+  ): Promise<void> {
+    // a data-modifying WITH runs whether or not the main statement reads it
+    await this.ds.query(
+      `WITH mark AS (
+         UPDATE refresh_run_completion SET published_at = now() WHERE run_id = $1 AND completed_by = $2)
+       INSERT INTO inbox (consumer, event_id) VALUES ($3, $4) ON CONFLICT DO NOTHING`,
+      [runId, owner, inbox.consumer, inbox.eventId],
+    );
+  }
+
   /** Gives the claim back after a failed publish, so a redelivery (to any refresher) completes the run. */
   async release(runId: string, owner: string): Promise<void> {
     await this.ds.query(
