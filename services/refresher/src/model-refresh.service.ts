@@ -5,7 +5,7 @@ import {
   RefreshFailed,
   RefreshSucceeded,
   Trigger,
-  createEvent,
+  composeEvent,
 } from '@model-persistence/contracts';
 import {
   BuildLease,
@@ -306,7 +306,7 @@ export class ModelRefreshService {
         this.recordBuild(ctx, built);
         return {
           kind: 'success',
-          event: createEvent('RefreshSucceeded', {
+          event: composeEvent('RefreshSucceeded', {
             ...this.common(card, ctx, started, ended, attempt),
             persistedInfoId: info.id,
             schemaName: info.schemaName,
@@ -501,7 +501,7 @@ export class ModelRefreshService {
     this.record(ctx, 'unchanged', started, ended);
     return {
       kind: 'success',
-      event: createEvent('RefreshSucceeded', {
+      event: composeEvent('RefreshSucceeded', {
         ...this.common(card, ctx, started, ended, 1),
         persistedInfoId: info.id,
         schemaName: info.schemaName,
@@ -734,7 +734,7 @@ export class ModelRefreshService {
     this.record(ctx, outcome, started, ended, c.errorClass);
     return {
       kind: outcome,
-      event: createEvent('RefreshFailed', {
+      event: composeEvent('RefreshFailed', {
         ...this.common(card, ctx, started, ended, attempts),
         persistedInfoId: info.id,
         outcome,

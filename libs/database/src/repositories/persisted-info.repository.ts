@@ -312,31 +312,51 @@ export class PersistedInfoRepository {
     outcome: 'succeed' | 'fail',
     extra: Partial<PersistedInfoEntity>,
   ): Promise<boolean> {
-    const r = await this.repo()
-      .createQueryBuilder()
-      .update()
-      .set({
-        ...extra,
-        // what the scheduler expects the next build to take (freshness targets): claim to success, unless the
-        // caller measured it (a claim made ahead of the build)
-        ...(outcome === 'succeed' && extra.lastBuildMs === undefined
-          ? {
-              lastBuildMs: () =>
-                'least(2147483647, greatest(0, round(extract(epoch from (now() - refresh_begin)) * 1000)))::int',
-            }
-          : {}),
-        state: TRANSITIONS[outcome].to[0],
-        refreshEnd: () => 'now()',
-        stateChangeAt: () => 'now()',
-        leaseOwner: null,
-        leaseExpiresAt: null,
-      })
-      .where('id = :id AND lease_owner = :owner AND generation = :generation AND state = ANY(:from)', {
-        ...lease,
-        from: from(outcome),
-      })
-      .execute();
-    return (r.affected ?? 0) > 0;
+    // plain SQL (this runs once per model refreshed): the outcome's columns, then the state change and the lease
+    const params: unknown[] = [
+      lease.id,
+      lease.owner,
+      lease.generation,
+      from(outcome),
+      TRANSITIONS[outcome].to[0],
+    ];
+    const sets: string[] = [];
+    for (const [property, value] of Object.entries(extra)) {
+      if (value === undefined) continue;
+      const column = this.column(property);
+      params.push(column.json && value !== null ? JSON.stringify(value) : value);
+      sets.push(`${column.quoted} = $${params.length}`);
+    }
+    // what the scheduler expects the next build to take (freshness targets): claim to success, unless the
+    // caller measured it (a claim made ahead of the build)
+    if (outcome === 'succeed' && extra.lastBuildMs === undefined)
+      sets.push(
+        'last_build_ms = least(2147483647, greatest(0, round(extract(epoch from (now() - refresh_begin)) * 1000)))::int',
+      );
+    const r = await this.ds.query<[unknown, number]>(
+      `UPDATE persisted_info
+          SET ${[...sets, 'state = $5', 'refresh_end = now()', 'state_change_at = now()', 'lease_owner = NULL', 'lease_expires_at = NULL'].join(', ')}
+        WHERE id = $1 AND lease_owner = $2 AND generation = $3 AND state = ANY($4)`,
+      params,
+    );
+    return r[1] > 0;
+  }
+
+  private columns: Map<string, { quoted: string; json: boolean }> | null = null;
+
+  /** An entity property's column (quoted name; json: written as JSON text). */
+  private column(property: string): { quoted: string; json: boolean } {
+    this.columns ??= new Map(
+      this.ds
+        .getMetadata(PersistedInfoEntity)
+        .columns.map((c) => [
+          c.propertyName,
+          { quoted: `"${c.databaseName}"`, json: c.type === 'jsonb' || c.type === 'json' },
+        ]),
+    );
+    const column = this.columns.get(property);
+    if (!column) throw new DomainError(ErrorCode.Internal, `persisted_info has no column for ${property}`);
+    return column;
   }
 
   /**
