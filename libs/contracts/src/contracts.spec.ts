@@ -156,3 +156,21 @@ describe('contracts', () => {
     }
   });
 });
+
+describe('composeEvent', () => {
+  it('builds what createEvent builds, without validating it (EventPublisher validates before sending)', async () => {
+    const { composeEvent, createEvent, parseEvent } = await import('./validate');
+    const body = {
+      databaseId: 1,
+      trigger: 'manual' as const,
+      eventId: '6f1c2f0e-8d7b-4c59-9f3e-2b8f1a4c5d6e',
+      occurredAt: new Date().toISOString(),
+    };
+    const composed = composeEvent('RefreshRequested', body);
+    expect(composed).toEqual(createEvent('RefreshRequested', body));
+    expect(parseEvent(composed).ok).toBe(true);
+    // an invalid body is not refused here: the publisher's check is what keeps it off the topic
+    expect(() => composeEvent('RefreshRequested', { ...body, databaseId: -1 })).not.toThrow();
+    expect(() => createEvent('RefreshRequested', { ...body, databaseId: -1 })).toThrow();
+  });
+});

@@ -151,4 +151,59 @@ describe('persisted_info state transitions (real PostgreSQL)', () => {
     expect(await rows.markDeletable(dbId)).toBeGreaterThan(0);
     expect(await rows.findById(id)).toMatchObject({ state: 'deletable', leaseOwner: null, active: false });
   });
+
+  it('a batched claim takes each row under the same guard as one claim, with its own generation', async () => {
+    const run = '00000000-0000-4000-8000-000000000005';
+    const free = await row('persisted');
+    const fresh = await row('creating');
+    const off = await row('off');
+    const foreign = await row('persisted');
+    const mine = await row('persisted');
+    const done = await row('persisted');
+    await rows.claimForRefresh(foreign, 'r2', 30_000, '00000000-0000-4000-8000-000000000006', true);
+    const own = await rows.claimForRefresh(mine, 'r1', 30_000, '00000000-0000-4000-8000-000000000007', true);
+    const earlier = await rows.claimForRefresh(done, 'r1', 30_000, run, true);
+    await rows.finishRefresh({ id: done, owner: 'r1', generation: earlier!.generation }, 'succeed', {
+      active: true,
+    });
+    const ids = [free, fresh, off, foreign, mine, done];
+    const claims = await rows.claimAllForRefresh(
+      ids.map((id) => ({ id, keepActive: id !== free })),
+      'r1',
+      30_000,
+      run,
+    );
+    // off forbids a build, r2's live lease is r2's, `done` was finished by this very run: none is touched
+    expect([...claims.keys()].sort((a, b) => a - b)).toEqual([free, fresh, mine]);
+    expect(await rows.findById(off)).toMatchObject({ state: 'off', leaseOwner: null });
+    expect(await rows.findById(foreign)).toMatchObject({ state: 'refreshing', leaseOwner: 'r2' });
+    expect(await rows.findById(done)).toMatchObject({ state: 'persisted', leaseOwner: null });
+    // each claimed row: refreshing under r1, this run, a generation of its own newer than any before
+    const generations = [...claims.values()].map((c) => c.generation);
+    expect(new Set(generations).size).toBe(3);
+    expect(Math.min(...generations)).toBeGreaterThan(own!.generation);
+    for (const [id, c] of claims) {
+      expect(await rows.findById(id)).toMatchObject({
+        state: 'refreshing',
+        leaseOwner: 'r1',
+        lastRunId: run,
+        generation: c.generation,
+      });
+    }
+    // the snapshot before, and keepActive per row (false: the old table stops being served)
+    expect(claims.get(fresh)!.before).toMatchObject({ state: 'creating', active: false });
+    expect(claims.get(free)!.before).toMatchObject({ state: 'persisted', active: true });
+    expect(claims.get(free)!.after.active).toBe(false);
+    expect(claims.get(mine)!.after.active).toBe(true);
+    // an older generation of a row claimed again can no longer finish; the new one can, its build time given
+    const stale = { id: mine, owner: 'r1', generation: own!.generation };
+    expect(await rows.finishRefresh(stale, 'succeed', { active: true })).toBe(false);
+    const current = { id: mine, owner: 'r1', generation: claims.get(mine)!.generation };
+    expect(await rows.finishRefresh(current, 'succeed', { active: true, lastBuildMs: 1234 })).toBe(true);
+    expect(await rows.findById(mine)).toMatchObject({ state: 'persisted', lastBuildMs: 1234 });
+    // a claim given back restores the row exactly
+    const back = { id: fresh, owner: 'r1', generation: claims.get(fresh)!.generation };
+    expect(await rows.releaseClaim(back, claims.get(fresh)!.before)).toBe(true);
+    expect(await rows.findById(fresh)).toMatchObject({ state: 'creating', leaseOwner: null });
+  });
 });

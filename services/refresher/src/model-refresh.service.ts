@@ -5,7 +5,7 @@ import {
   RefreshFailed,
   RefreshSucceeded,
   Trigger,
-  createEvent,
+  composeEvent,
 } from '@model-persistence/contracts';
 import {
   BuildLease,
@@ -14,6 +14,7 @@ import {
   PersistedInfoEntity,
   PersistedInfoRepository,
   PersistedInfoSnapshot,
+  RefreshClaim,
 } from '@model-persistence/database';
 import { DomainError, ErrorCode, errorMessage } from '@model-persistence/errors';
 import { backoffDelay, sleep } from '@model-persistence/messaging';
@@ -81,12 +82,21 @@ interface Built {
   checkpoint: string | null;
 }
 
+/** A claim made ahead of the model's build (see claimAhead), and when it was asked (Date.now()). */
+export interface AheadClaim {
+  claim: RefreshClaim;
+  at: number;
+}
+
 export type ModelOutcome =
   { kind: 'success'; event: RefreshSucceeded } | { kind: 'error' | 'skipped'; event: RefreshFailed };
 
 type Classified = { errorClass: ErrorClass; code: string; message: string };
 
 const MAX_MESSAGE = 10_000;
+
+const buildMsOf = (from: Date, to: Date) =>
+  Math.min(2_147_483_647, Math.max(0, Math.round(to.getTime() - from.getTime())));
 
 /**
  * Refreshes one persisted model: re-checks and leases the row, builds and swaps the cache table through the
@@ -116,6 +126,7 @@ export class ModelRefreshService {
     card: CardEntity,
     ctx: RunContext,
     onSourceDone: () => void = () => undefined,
+    claimed?: AheadClaim,
   ): Promise<ModelOutcome> {
     const started = new Date();
     const owner = this.config.instanceId;
@@ -123,7 +134,16 @@ export class ModelRefreshService {
     // its previous table: readers keep it while the new one is built
     const keepActive = info.active;
 
-    const claim = await this.claim(info, keepActive, ctx);
+    const claim = claimed?.claim ?? (await this.claim(info, keepActive, ctx));
+    let leaseFrom = claimed?.at ?? Date.now();
+    if (claimed && claim && Date.now() - leaseFrom > this.renewEveryMs()) {
+      // claimed ahead, a while ago: the lease is extended before the build (refused: the row is no longer ours)
+      const at = Date.now();
+      const lease = { id: info.id, owner, generation: claim.generation };
+      if (!(await this.rows.renewLease(lease, this.config.leaseMs)))
+        return this.lost(info, lease, card, ctx, started, 0, 'the row was no longer this build');
+      leaseFrom = at;
+    }
     if (!claim) {
       return this.failed(info, card, ctx, started, 0, 'skipped', {
         errorClass: 'invalid',
@@ -133,7 +153,7 @@ export class ModelRefreshService {
     }
     const lease: BuildLease = { id: info.id, owner, generation: claim.generation };
     const aborter = new AbortController();
-    const renewal = this.keepLease(lease, aborter);
+    const renewal = this.keepLease(lease, aborter, leaseFrom);
     try {
       return await this.build(
         claim.after,
@@ -144,6 +164,8 @@ export class ModelRefreshService {
         onSourceDone,
         lease,
         aborter.signal,
+        // a claim made ahead ran while other models built: the build's own time is measured from here
+        claimed ? started : undefined,
       );
     } finally {
       clearInterval(renewal);
@@ -155,9 +177,9 @@ export class ModelRefreshService {
    * taken over by a newer generation), or the lease could not be renewed for a whole lease period (another
    * refresher may have taken it), the build is aborted: the driver cancels the statement on the server.
    */
-  private keepLease(lease: BuildLease, aborter: AbortController): NodeJS.Timeout {
+  private keepLease(lease: BuildLease, aborter: AbortController, since: number): NodeJS.Timeout {
     const leaseMs = this.config.leaseMs;
-    let renewedAt = Date.now();
+    let renewedAt = since;
     let pending = false;
     const timer = setInterval(() => {
       if (aborter.signal.aborted || pending) return;
@@ -231,6 +253,7 @@ export class ModelRefreshService {
     onSourceDone: () => void,
     lease: BuildLease,
     signal: AbortSignal,
+    buildStarted?: Date,
   ): Promise<ModelOutcome> {
     let sql: string;
     let hash: string;
@@ -277,6 +300,7 @@ export class ModelRefreshService {
           inputSignature: signature,
           checkpoint: built.checkpoint,
           ...(full ? { buildHash, lastFullAt: ended } : {}),
+          ...(buildStarted ? { lastBuildMs: buildMsOf(buildStarted, ended) } : {}),
         });
         // turned off while the swap ran: no success is claimed; prune drops the table
         if (!mine)
@@ -285,7 +309,7 @@ export class ModelRefreshService {
         this.recordBuild(ctx, built);
         return {
           kind: 'success',
-          event: createEvent('RefreshSucceeded', {
+          event: composeEvent('RefreshSucceeded', {
             ...this.common(card, ctx, started, ended, attempt),
             persistedInfoId: info.id,
             schemaName: info.schemaName,
@@ -486,7 +510,7 @@ export class ModelRefreshService {
     this.record(ctx, 'unchanged', started, ended);
     return {
       kind: 'success',
-      event: createEvent('RefreshSucceeded', {
+      event: composeEvent('RefreshSucceeded', {
         ...this.common(card, ctx, started, ended, 1),
         persistedInfoId: info.id,
         schemaName: info.schemaName,
@@ -596,6 +620,35 @@ export class ModelRefreshService {
   }
 
   /**
+   * Claims several models of a database run in one statement, ahead of their builds (each claim guarded as on its
+   * own). The claims made, by row id, with when they were asked (their leases run from then); a model left out is
+   * claimed by its own refresh.
+   */
+  async claimAhead(infos: PersistedInfoEntity[], ctx: RunContext): Promise<Map<number, AheadClaim>> {
+    const at = Date.now();
+    const claims = await this.rows.claimAllForRefresh(
+      infos.map((i) => ({ id: i.id, keepActive: i.active })),
+      this.config.instanceId,
+      this.config.leaseMs,
+      ctx.runId,
+    );
+    return new Map([...claims].map(([id, claim]) => [id, { claim, at }]));
+  }
+
+  /** Puts rows claimed ahead and never built back as they were, if still theirs (a run that failed mid-way). */
+  async releaseAhead(claims: Map<number, AheadClaim>): Promise<void> {
+    for (const [id, { claim }] of claims) {
+      const lease = { id, owner: this.config.instanceId, generation: claim.generation };
+      try {
+        await this.rows.releaseClaim(lease, claim.before);
+      } catch (e) {
+        // e.g. a dead run's `refreshing` row: it stays leased until its lease expires and is taken over
+        this.logger.warn(`releasing persisted_info ${id} claimed ahead failed: ${errorMessage(e)}`);
+      }
+    }
+  }
+
+  /**
    * Takes the row. A live lease of another refresher (a run still going during a rebalance) is waited out,
    * bounded by one lease period, so a redelivered request neither runs twice nor gives up too early.
    */
@@ -690,7 +743,7 @@ export class ModelRefreshService {
     this.record(ctx, outcome, started, ended, c.errorClass);
     return {
       kind: outcome,
-      event: createEvent('RefreshFailed', {
+      event: composeEvent('RefreshFailed', {
         ...this.common(card, ctx, started, ended, attempts),
         persistedInfoId: info.id,
         outcome,

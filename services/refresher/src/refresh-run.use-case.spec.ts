@@ -1,7 +1,7 @@
 import { createEvent, DomainEvent, RefreshRequested } from '@model-persistence/contracts';
 import { CardEntity, PersistedInfoEntity, SourceDatabaseEntity } from '@model-persistence/database';
 import { ModelOutcome, RunContext } from './model-refresh.service';
-import { RefreshRunUseCase } from './refresh-run.use-case';
+import { CLAIM_AHEAD, RefreshRunUseCase } from './refresh-run.use-case';
 import { SourceDbPort } from '@model-persistence/source-db';
 
 /* Orchestration of runs with in-memory stand-ins for the repositories, the engine and the broker. */
@@ -81,8 +81,15 @@ function setup(opts: {
   completionWon?: boolean;
   /** a publish of these event types (together) fails */
   failPublishOf?: string;
+  /** claimAhead leaves these cards out */
+  notClaimable?: number[];
 }) {
   const marked: number[] = [];
+  const checked: number[][] = [];
+  const seenSignatures: (string | null | undefined)[] = [];
+  const claimedAhead: number[][] = [];
+  const builtWithClaim: number[] = [];
+  const releasedAhead: number[] = [];
   const published: DomainEvent[] = [];
   const refreshed: number[] = [];
   const inbox = new Set(opts.processed ?? []);
@@ -124,12 +131,23 @@ function setup(opts: {
         opts.log?.push('signature read');
         return { signature: opts.signature ?? 'sig', unchanged: false };
       },
-      checkAllInputs: async (ms: { card: CardEntity }[]) =>
-        ms.map(({ card }) => ({
-          signature: 'sig',
+      claimAhead: async (infos: PersistedInfoEntity[]) => {
+        claimedAhead.push(infos.map((i) => i.cardId!));
+        return new Map(
+          infos
+            .filter((i) => !opts.notClaimable?.includes(i.cardId!))
+            .map((i) => [i.id, { claim: { generation: i.id }, at: Date.now() }]),
+        );
+      },
+      releaseAhead: async (claims: Map<number, unknown>) => void releasedAhead.push(...claims.keys()),
+      checkAllInputs: async (ms: { card: CardEntity }[]) => {
+        checked.push(ms.map(({ card }) => card.id));
+        return ms.map(({ card }) => ({
+          signature: `sig${card.id}`,
           buildHash: 'hash',
           unchanged: !!opts.unchanged?.includes(card.id),
-        })),
+        }));
+      },
       unchanged: (info: PersistedInfoEntity, card: CardEntity, ctx: { runId: string }): ModelOutcome => {
         const o = succeeded(info, card, ctx.runId);
         if (o.kind !== 'success') throw new Error('not expected');
@@ -138,10 +156,13 @@ function setup(opts: {
       refresh: async (
         info: PersistedInfoEntity,
         card: CardEntity,
-        ctx: { runId: string },
+        ctx: { runId: string; signatures?: Map<number, string | null> },
         onSourceDone: () => void,
+        claimed?: unknown,
       ): Promise<ModelOutcome> => {
         refreshed.push(card.id);
+        if (claimed) builtWithClaim.push(card.id);
+        seenSignatures.push(ctx.signatures?.get(info.id));
         if (opts.refresh) return opts.refresh(info, card, ctx, onSourceDone);
         return {
           kind: 'success',
@@ -206,7 +227,18 @@ function setup(opts: {
       },
     } as never,
   );
-  return { useCase, published, refreshed, inbox, marked };
+  return {
+    useCase,
+    published,
+    refreshed,
+    inbox,
+    marked,
+    checked,
+    seenSignatures,
+    claimedAhead,
+    builtWithClaim,
+    releasedAhead,
+  };
 }
 
 const request = (body: Partial<RefreshRequested> = {}) =>
@@ -513,5 +545,54 @@ describe('RefreshRunUseCase', () => {
     // row 10 could not be marked (claimed or turned off meanwhile): it takes the usual path
     expect([...asked.refreshed].sort()).toEqual([1, 3, 4]);
     expect(asked.published.at(-1)).toMatchObject({ success: 4, unchanged: 1 });
+  });
+
+  it("a database run that does not skip still reads its models' input signatures in one go, before the builds", async () => {
+    const cards = [model(1), model(2, { sql: 'select * from {{#1}} a' }), model(3)];
+    const rows = [row(10, 1), row(11, 2), row(12, 3)];
+    // detection on, but a manual run: nothing is skipped, the signatures are stored by the builds
+    const t = setup({ cards, rows, unchanged: [] });
+    await t.useCase.execute(request());
+    expect(t.refreshed).toEqual([1, 2, 3]);
+    // one read for the models that read no other model; model 2 reads its own after model 1's build
+    expect(t.checked).toEqual([[1, 3]]);
+    expect(t.seenSignatures).toEqual(['sig1', undefined, 'sig3']);
+    // detection off: nothing is read ahead
+    const off = setup({ cards, rows });
+    await off.useCase.execute(request());
+    expect(off.checked).toEqual([]);
+  });
+
+  it('claims the models of a database run ahead, CLAIM_AHEAD at a time; a model left out claims on its own', async () => {
+    const cards = Array.from({ length: CLAIM_AHEAD + 3 }, (_, i) => model(i + 1));
+    cards[4] = model(5, { sql: 'select * from {{#1}} a' }); // reads model 1: claimed when its turn comes
+    const req = request();
+    const rows = cards.map((c) => row(100 + c.id, c.id));
+    rows[1] = row(102, 2, { lastRunId: req.eventId }); // finished by an earlier delivery: not claimed again
+    const t = setup({ cards, rows, notClaimable: [3] });
+    await t.useCase.execute(req);
+    const own = cards.map((c) => c.id).filter((id) => id !== 2 && id !== 5);
+    expect(t.claimedAhead).toEqual([own.slice(0, CLAIM_AHEAD), own.slice(CLAIM_AHEAD)]);
+    expect(t.refreshed).toEqual(cards.map((c) => c.id).filter((id) => id !== 2));
+    // 3 was left out by the batch (its row refused it): its refresh claims it alone, as does 5's
+    expect(t.builtWithClaim).toEqual(own.filter((id) => id !== 3));
+    expect(t.published.at(-1)).toMatchObject({ success: CLAIM_AHEAD + 3, error: 0 });
+  });
+
+  it('a run that fails gives back the models it claimed ahead and did not build', async () => {
+    const cards = [model(1), model(2), model(3)];
+    const t = setup({
+      cards,
+      rows: [row(10, 1), row(11, 2), row(12, 3)],
+      refresh: async (info, card, ctx, onSourceDone) => {
+        onSourceDone();
+        if (card.id === 1) throw new Error('app database went away');
+        await new Promise((r) => setTimeout(r, 20));
+        return succeeded(info, card, ctx.runId);
+      },
+    });
+    await expect(t.useCase.execute(request())).rejects.toThrow('app database went away');
+    // model 2 was in flight (its build owns its claim); model 3 never started
+    expect(t.releasedAhead).toEqual([12]);
   });
 });

@@ -23,7 +23,7 @@ import { Metrics } from '@model-persistence/telemetry';
 import { RefresherConfig } from './config';
 import { CrashRecoveryService } from './crash-recovery.service';
 import { IndividualRunGuard, newPersistedRow, Rejection } from './individual-run.guard';
-import { ModelOutcome, ModelRefreshService, RunContext } from './model-refresh.service';
+import { AheadClaim, ModelOutcome, ModelRefreshService, RunContext } from './model-refresh.service';
 import { OutcomeBatcher } from './outcome-batcher';
 import {
   Counts,
@@ -52,6 +52,12 @@ const COMPLETION_PURGE_EVERY_MS = 3_600_000;
  * three more round trips each on the partition's path.
  */
 export const INDIVIDUAL_RECOVERY_EVERY_MS = 5_000;
+
+/**
+ * A database run claims its next models this many at a time (one statement instead of one per model). They show
+ * `refreshing` from then on, and a claim older than a lease renewal period is renewed just before its build.
+ */
+export const CLAIM_AHEAD = 10;
 
 /**
  * Orchestrates one RefreshRequested: a database run (every refreshable model of the database) or an individual run
@@ -165,13 +171,26 @@ export class RefreshRunUseCase {
     const counts: Counts = { success: 0, error: 0, skipped: 0 };
     const details: ErrorDetail[] = [];
     const unchanged = await this.detectUnchanged(request, candidates, cards, ctx, refsOf);
+    if (!ctx.signatures) await this.readSignaturesAhead(request, candidates, cards, ctx, refsOf);
     // outcomes go out in batches (one broker request while the previous one is in flight), off the models' path
     const batcher = new OutcomeBatcher((batch) => this.publishOutcomes(batch));
     // Models are built one after the other; a model's outcome write overlaps the next model's claim and build
     // (at most two models in flight, outcomes recorded in order, the run stops at the first failure).
     let previous: Promise<void> = Promise.resolve();
+    // models built on their own (no upstream model) are claimed CLAIM_AHEAD at a time, in one statement each
+    const claimable = (info: PersistedInfoEntity) => {
+      const card = info.cardId === null ? undefined : cards.get(info.cardId);
+      return (
+        !!card &&
+        !this.doneInThisRun(info, request) &&
+        !unchanged.has(info.id) &&
+        refsOf(card.id).length === 0
+      );
+    };
+    const ahead = new Map<number, AheadClaim>();
+    const askedAhead = new Set<number>();
     try {
-      for (const info of candidates) {
+      for (const [i, info] of candidates.entries()) {
         const card = info.cardId === null ? undefined : cards.get(info.cardId);
         if (!card) continue; // archived or deleted since the query: prune's business
         if (this.doneInThisRun(info, request)) {
@@ -198,10 +217,17 @@ export class RefreshRunUseCase {
             continue;
           }
         }
+        if (!askedAhead.has(info.id) && claimable(info)) {
+          const next = candidates.slice(i).filter(claimable).slice(0, CLAIM_AHEAD);
+          for (const n of next) askedAhead.add(n.id);
+          for (const [id, c] of await this.models.claimAhead(next, ctx)) ahead.set(id, c);
+        }
+        const claimed = ahead.get(info.id);
+        ahead.delete(info.id);
         let sourceDone!: () => void;
         const sourceFree = new Promise<void>((resolve) => (sourceDone = resolve));
         const prior = previous;
-        previous = this.models.refresh(info, card, ctx, sourceDone).then(async (outcome) => {
+        previous = this.models.refresh(info, card, ctx, sourceDone, claimed).then(async (outcome) => {
           await prior;
           if (outcome.kind !== 'success') notBuilt.add(card.id);
           batcher.add(outcome);
@@ -216,6 +242,8 @@ export class RefreshRunUseCase {
       // no model of this run may still be writing when the request is retried
       await previous.catch(() => undefined);
       await batcher.drain().catch(() => undefined);
+      // models claimed ahead and not built go back as they were (best effort: else their leases expire)
+      await this.models.releaseAhead(ahead).catch(() => undefined);
       throw error;
     }
     // on a failure the message is retried: models already done are not refreshed again, their successes are
@@ -452,6 +480,31 @@ export class RefreshRunUseCase {
     for (const m of marks) if (!marked.has(m.id)) signatures.set(m.id, m.signature);
     ctx.signatures = signatures;
     return marked;
+  }
+
+  /**
+   * A database run that does not skip unchanged models still stores each build's input signature (for the next
+   * scheduled run): read them all before the first build, in one go (one source transaction on PostgreSQL, instead of
+   * one per model), like change detection does. Models reading other models ({{#id}}) are left out: theirs is read
+   * just before their build, after their upstream's.
+   */
+  private async readSignaturesAhead(
+    request: RefreshRequested,
+    candidates: PersistedInfoEntity[],
+    cards: Map<number, CardEntity>,
+    ctx: RunContext,
+    refsOf: (cardId: number) => number[],
+  ): Promise<void> {
+    if (!this.models.detecting()) return;
+    const models = candidates.flatMap((info) => {
+      const card = info.cardId === null ? undefined : cards.get(info.cardId);
+      return card && refsOf(card.id).length === 0 && !this.doneInThisRun(info, request)
+        ? [{ info, card }]
+        : [];
+    });
+    if (models.length < 2) return; // one model: its build reads it, as before
+    const checks = await this.models.checkAllInputs(models, ctx);
+    ctx.signatures = new Map(models.map(({ info }, i) => [info.id, checks[i].signature]));
   }
 
   private count(outcome: ModelOutcome, counts: Counts, details: ErrorDetail[]): void {

@@ -229,6 +229,68 @@ export class PersistedInfoRepository {
     return { before, after, generation: after.generation };
   }
 
+  /**
+   * `claimForRefresh` of several rows in ONE statement (a database run claims its next models together): each row
+   * is re-checked and taken under exactly the same guard, with its own fencing generation; rows locked in id order.
+   * Returns the claims made, by row id; a row left out (not refreshable, or another refresher's live lease) is
+   * not touched and the caller claims it on its own (which waits out a foreign lease).
+   */
+  async claimAllForRefresh(
+    rows: { id: number; keepActive: boolean }[],
+    owner: string,
+    leaseMs: number,
+    runId: string,
+  ): Promise<Map<number, RefreshClaim>> {
+    if (rows.length === 0) return new Map();
+    // UPDATE … RETURNING yields [rows, affected] through TypeORM's pg driver
+    const [claimed] = await this.ds.query<[Record<string, unknown>[], number]>(
+      `WITH wanted AS (SELECT * FROM unnest($1::int[], $5::boolean[]) AS w(id, keep_active)),
+       old AS (
+         SELECT p.id, p.state, p.active, p.refresh_begin, p.refresh_end, p.state_change_at, p.last_run_id,
+                w.keep_active
+           FROM persisted_info p JOIN wanted w ON w.id = p.id
+          WHERE p.card_id IS NOT NULL
+            AND p.state = ANY($2)
+            AND (p.lease_expires_at IS NULL OR p.lease_expires_at < now() OR p.lease_owner = $3)
+            AND NOT (p.last_run_id IS NOT DISTINCT FROM $6::uuid AND p.state = ANY($8))
+          ORDER BY p.id
+          FOR UPDATE OF p)
+       UPDATE persisted_info p
+          SET state = $7, active = p.active AND old.keep_active, refresh_begin = now(), refresh_end = NULL,
+              state_change_at = now(), lease_owner = $3, lease_expires_at = now() + $4 * interval '1 millisecond',
+              last_run_id = $6, generation = nextval('persisted_info_generation_seq')
+         FROM old
+        WHERE p.id = old.id
+       RETURNING p.*, old.state AS old_state, old.active AS old_active, old.refresh_begin AS old_refresh_begin,
+                 old.refresh_end AS old_refresh_end, old.state_change_at AS old_state_change_at,
+                 old.last_run_id AS old_last_run_id`,
+      [
+        rows.map((r) => r.id),
+        from('claim'),
+        owner,
+        leaseMs,
+        rows.map((r) => r.keepActive),
+        runId,
+        TRANSITIONS.claim.to[0],
+        [...FINISHED_STATES],
+      ],
+    );
+    return new Map(claimed.map((r) => [Number(r.id), this.claimFromRaw(r)]));
+  }
+
+  private claimFromRaw(r: Record<string, unknown>): RefreshClaim {
+    const before: PersistedInfoSnapshot = {
+      state: r.old_state as PersistedState,
+      active: r.old_active as boolean,
+      refreshBegin: r.old_refresh_begin as Date | null,
+      refreshEnd: r.old_refresh_end as Date | null,
+      stateChangeAt: r.old_state_change_at as Date | null,
+      lastRunId: r.old_last_run_id as string | null,
+    };
+    const after = this.fromRaw(r);
+    return { before, after, generation: after.generation };
+  }
+
   /** Maps a raw `persisted_info` row (column names) to the entity (property names). */
   private fromRaw(raw: Record<string, unknown>): PersistedInfoEntity {
     const entity = new PersistedInfoEntity();
@@ -260,30 +322,51 @@ export class PersistedInfoRepository {
     outcome: 'succeed' | 'fail',
     extra: Partial<PersistedInfoEntity>,
   ): Promise<boolean> {
-    const r = await this.repo()
-      .createQueryBuilder()
-      .update()
-      .set({
-        ...extra,
-        // what the scheduler expects the next build to take (freshness targets): claim to success
-        ...(outcome === 'succeed'
-          ? {
-              lastBuildMs: () =>
-                'least(2147483647, greatest(0, round(extract(epoch from (now() - refresh_begin)) * 1000)))::int',
-            }
-          : {}),
-        state: TRANSITIONS[outcome].to[0],
-        refreshEnd: () => 'now()',
-        stateChangeAt: () => 'now()',
-        leaseOwner: null,
-        leaseExpiresAt: null,
-      })
-      .where('id = :id AND lease_owner = :owner AND generation = :generation AND state = ANY(:from)', {
-        ...lease,
-        from: from(outcome),
-      })
-      .execute();
-    return (r.affected ?? 0) > 0;
+    // plain SQL (this runs once per model refreshed): the outcome's columns, then the state change and the lease
+    const params: unknown[] = [
+      lease.id,
+      lease.owner,
+      lease.generation,
+      from(outcome),
+      TRANSITIONS[outcome].to[0],
+    ];
+    const sets: string[] = [];
+    for (const [property, value] of Object.entries(extra)) {
+      if (value === undefined) continue;
+      const column = this.column(property);
+      params.push(column.json && value !== null ? JSON.stringify(value) : value);
+      sets.push(`${column.quoted} = $${params.length}`);
+    }
+    // what the scheduler expects the next build to take (freshness targets): claim to success, unless the
+    // caller measured it (a claim made ahead of the build)
+    if (outcome === 'succeed' && extra.lastBuildMs === undefined)
+      sets.push(
+        'last_build_ms = least(2147483647, greatest(0, round(extract(epoch from (now() - refresh_begin)) * 1000)))::int',
+      );
+    const r = await this.ds.query<[unknown, number]>(
+      `UPDATE persisted_info
+          SET ${[...sets, 'state = $5', 'refresh_end = now()', 'state_change_at = now()', 'lease_owner = NULL', 'lease_expires_at = NULL'].join(', ')}
+        WHERE id = $1 AND lease_owner = $2 AND generation = $3 AND state = ANY($4)`,
+      params,
+    );
+    return r[1] > 0;
+  }
+
+  private columns: Map<string, { quoted: string; json: boolean }> | null = null;
+
+  /** An entity property's column (quoted name; json: written as JSON text). */
+  private column(property: string): { quoted: string; json: boolean } {
+    this.columns ??= new Map(
+      this.ds
+        .getMetadata(PersistedInfoEntity)
+        .columns.map((c) => [
+          c.propertyName,
+          { quoted: `"${c.databaseName}"`, json: c.type === 'jsonb' || c.type === 'json' },
+        ]),
+    );
+    const column = this.columns.get(property);
+    if (!column) throw new DomainError(ErrorCode.Internal, `persisted_info has no column for ${property}`);
+    return column;
   }
 
   /**
