@@ -190,48 +190,17 @@ export class PersistedInfoRepository {
     runId: string,
     keepActive: boolean,
   ): Promise<RefreshClaim | null> {
-    // one statement (row lock, re-check and update together): this runs once per model refreshed. A
-    // `refreshing` row is claimable only once its lease expired (or it is our own); every claim takes a new
-    // fencing generation from one sequence, so a build that lost the row can neither swap nor write over a
-    // newer one.
-    const [rows] = await this.ds.query<[Record<string, unknown>[], number]>(
-      `WITH old AS (
-         SELECT id, state, active, refresh_begin, refresh_end, state_change_at, last_run_id
-           FROM persisted_info
-          WHERE id = $1 AND card_id IS NOT NULL
-            AND state = ANY($2)
-            AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $3)
-            -- a row this very run already finished (another refresher ran it at the same time) is done
-            AND NOT (last_run_id IS NOT DISTINCT FROM $6::uuid AND state = ANY($8))
-          FOR UPDATE)
-       UPDATE persisted_info p
-          SET state = $7, active = p.active AND $5, refresh_begin = now(), refresh_end = NULL,
-              state_change_at = now(), lease_owner = $3, lease_expires_at = now() + $4 * interval '1 millisecond',
-              last_run_id = $6, generation = nextval('persisted_info_generation_seq')
-         FROM old
-        WHERE p.id = old.id
-       RETURNING p.*, old.state AS old_state, old.active AS old_active, old.refresh_begin AS old_refresh_begin,
-                 old.refresh_end AS old_refresh_end, old.state_change_at AS old_state_change_at,
-                 old.last_run_id AS old_last_run_id`,
-      [id, from('claim'), owner, leaseMs, keepActive, runId, TRANSITIONS.claim.to[0], [...FINISHED_STATES]],
-    );
-    if (rows.length === 0) return null;
-    const r = rows[0];
-    const before: PersistedInfoSnapshot = {
-      state: r.old_state as PersistedState,
-      active: r.old_active as boolean,
-      refreshBegin: r.old_refresh_begin as Date | null,
-      refreshEnd: r.old_refresh_end as Date | null,
-      stateChangeAt: r.old_state_change_at as Date | null,
-      lastRunId: r.old_last_run_id as string | null,
-    };
-    const after = this.fromRaw(r);
-    return { before, after, generation: after.generation };
+    // the same guarded statement as a batch claim (one owner for the claim rule)
+    const claims = await this.claimAllForRefresh([{ id, keepActive }], owner, leaseMs, runId);
+    return claims.get(id) ?? null;
   }
 
   /**
-   * `claimForRefresh` of several rows in ONE statement (a database run claims its next models together): each row
-   * is re-checked and taken under exactly the same guard, with its own fencing generation; rows locked in id order.
+   * Claims several rows in ONE statement (a database run claims its next models together; a single claim is a
+   * batch of one): each row is re-checked and taken under the same guard, with its own fencing generation from one
+   * sequence (a build that lost the row can neither swap nor write over a newer one); rows locked in id order. A
+   * `refreshing` row is claimable only once its lease expired (or it is our own); a row this very run already
+   * finished (another refresher ran it at the same time) is done.
    * Returns the claims made, by row id; a row left out (not refreshable, or another refresher's live lease) is
    * not touched and the caller claims it on its own (which waits out a foreign lease).
    */
