@@ -133,9 +133,11 @@ export function ModelDetailPage({ id }: { id: number }) {
     fieldError(null);
     try {
       await api('PATCH', `/api/cards/${m.card_id}`, body);
+      // the page shows the saved value before the form closes and the change is announced, so focus returns to
+      // a button already labelled for it ("Change …", not "Set …")
+      await detail.reload(true);
       close();
       setNotice(done);
-      await detail.reload(true);
     } catch (e) {
       if (field?.current) {
         fieldError(errorText(e));
