@@ -16,6 +16,7 @@ import {
   InputSignatureRequest,
   readMysqlPlan,
 } from './change-signature';
+import { innodbTableName } from './innodb-name';
 import {
   explainModel,
   refreshKeySelect,
@@ -872,9 +873,10 @@ export class MysqlSourceDriver implements SourceDriver {
           return cannotTell(`the model calls the stored routine ${String(routines[0].n)}`);
       }
       // TRUNCATE changes neither UPDATE_TIME nor CREATE_TIME of an InnoDB table, but gives it a new table id
-      const innodb = rows
-        .filter((r) => r.e === 'InnoDB' && r.t !== 'VIEW')
-        .map((r) => `${String(r.s)}/${String(r.n)}`);
+      const innodbRows = rows.filter((r) => r.e === 'InnoDB' && r.t !== 'VIEW');
+      const innodb = innodbRows.map((r) => innodbTableName(String(r.s), String(r.n)));
+      const unnamed = innodbRows.find((_, i) => innodb[i] === null);
+      if (unnamed) return cannotTell(`${String(unnamed.n)}: its InnoDB dictionary name cannot be derived`);
       const tableIds = new Map<string, string>();
       if (innodb.length > 0) {
         try {
@@ -897,7 +899,8 @@ export class MysqlSourceDriver implements SourceDriver {
           return cannotTell(`${name} is a ${String(r.t)}`);
         if (!['InnoDB', 'Aria', 'MyISAM'].includes(String(r.e)))
           return cannotTell(`${name} uses the ${String(r.e)} engine`);
-        const tableId = r.e === 'InnoDB' ? tableIds.get(`${String(r.s)}/${String(r.n)}`) : 'n/a';
+        const tableId =
+          r.e === 'InnoDB' ? tableIds.get(innodbTableName(String(r.s), String(r.n)) ?? '') : 'n/a';
         if (tableId === undefined) return cannotTell(`${name} has no InnoDB table id to be seen`);
         if (r.u === null || r.u === undefined) {
           // a cache table of ours (a model read through {{#id}}) is only ever changed by a fenced swap or merge:
