@@ -10,3 +10,4 @@ export * from './messaging.module';
 export * from './tokens';
 export * from './weighted-assigner';
 export * from './single-flight';
+export * from './staged-publisher';

@@ -37,6 +37,8 @@ export interface ReceivedMessage {
   raw: KafkaMessage;
   /** The decoded event, or null when the value is not a valid event. */
   event: DomainEvent | null;
+  /** When this recorder got it (Date.now()). */
+  receivedAt: number;
 }
 
 /** Reads topics from the beginning into memory; tests wait for what they expect to arrive. */
@@ -49,12 +51,15 @@ export class TopicRecorder {
     private readonly kafka: Kafka,
     private readonly prefix: string,
     private readonly topics: TopicName[],
+    /** Read records of open (and aborted) Kafka transactions too, as a read_uncommitted consumer does. */
+    private readonly options: { readUncommitted?: boolean } = {},
   ) {}
 
   async start(): Promise<this> {
     this.consumer = this.kafka.consumer({
       groupId: `recorder-${randomBytes(6).toString('hex')}`,
       sessionTimeout: 10_000,
+      readUncommitted: this.options.readUncommitted ?? false,
     });
     await this.consumer.connect();
     await this.consumer.subscribe({
@@ -75,6 +80,7 @@ export class TopicRecorder {
           headers: message.headers ?? {},
           raw: message,
           event: decoded.ok ? decoded.event : null,
+          receivedAt: Date.now(),
         });
         const w = this.waiters;
         this.waiters = [];

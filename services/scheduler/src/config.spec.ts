@@ -13,6 +13,7 @@ describe('scheduler config', () => {
       claimRetentionDays: 7,
       resyncIntervalMs: 300_000,
       freshnessPollMs: 10_000,
+      stageMinFires: 500,
     });
     expect(schedulerConsumerGroup(c)).toBe('scheduler-a1');
   });

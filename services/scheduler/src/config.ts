@@ -24,6 +24,9 @@ export const schedulerEnvSchema = z.object({
   SCHEDULER_RESYNC_INTERVAL_MS: envInt(300_000, 0, 86_400_000),
   // how often the models with a freshness target are re-read (their fresh-as-of times move with every success)
   SCHEDULER_FRESHNESS_POLL_MS: envInt(10_000, 0, 3_600_000),
+  // fires of one instant from which they are sent ahead in a Kafka transaction and committed at the fire time
+  // (0 = never): below it a plain send at the fire time is fast enough
+  SCHEDULER_STAGE_MIN_FIRES: envInt(500, 0, 1_000_000),
 });
 
 export type SchedulerConfig = ReturnType<typeof loadSchedulerConfig>;
@@ -42,6 +45,7 @@ export function loadSchedulerConfig(env = process.env) {
         claimRetentionDays: e.SCHEDULER_CLAIM_RETENTION_DAYS,
         resyncIntervalMs: e.SCHEDULER_RESYNC_INTERVAL_MS,
         freshnessPollMs: e.SCHEDULER_FRESHNESS_POLL_MS,
+        stageMinFires: e.SCHEDULER_STAGE_MIN_FIRES,
       },
     }),
     env,

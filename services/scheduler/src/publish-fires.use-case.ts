@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG } from '@model-persistence/config';
 import { ClaimRequest, ScheduleClaimRepository } from '@model-persistence/database';
 import { errorMessage } from '@model-persistence/errors';
-import { EncodedEvent, EventPublisher } from '@model-persistence/messaging';
+import { EncodedEvent, EventPublisher, StagedBatch, StagedPublisher } from '@model-persistence/messaging';
 import { Metrics } from '@model-persistence/telemetry';
 import { SchedulerConfig } from './config';
 import { buildFireEvent } from './fire-event';
@@ -76,6 +76,7 @@ export class PublishFiresUseCase {
   constructor(
     private readonly claims: ScheduleClaimRepository,
     private readonly publisher: EventPublisher,
+    private readonly staging: StagedPublisher,
     @Inject(APP_CONFIG) private readonly config: SchedulerConfig,
   ) {}
 
@@ -133,12 +134,34 @@ export class PublishFiresUseCase {
   }
 
   /**
+   * Sends a big burst's events ahead, inside a Kafka transaction that `publishPrepared` commits at the fire time:
+   * then only one small request is left at that moment, and readers (read_committed) see the whole burst from
+   * the commit on. Null when the burst is too small to be worth it, another burst is staged, or staging failed
+   * (the burst is then sent the plain way at its fire time).
+   */
+  async stage(prepared: PreparedFires, fireTime: number): Promise<StagedBatch | null> {
+    const { stageMinFires } = this.config.scheduler;
+    if (stageMinFires === 0 || prepared.events.length < stageMinFires) return null;
+    try {
+      return await this.staging.stage(prepared.events, fireTime);
+    } catch (e) {
+      this.logger.warn(
+        `staging ${prepared.events.length} fire(s) @ ${iso(fireTime)} failed, sending them at the fire time: ${errorMessage(e)}`,
+      );
+      return null;
+    }
+  }
+
+  /**
    * Publishes prepared fires. `current` says whether a fire's schedule is still the same (a reload between
-   * prepare and fire time may have changed or removed it): the claims of the others are given back.
+   * prepare and fire time may have changed or removed it): the claims of the others are given back. A `staged`
+   * burst is committed; if a fire of it is no longer current, the whole transaction is aborted (its records can
+   * only go together) and the current fires are sent the plain way.
    */
   async publishPrepared(
     prepared: PreparedFires,
     current: (f: DueFire) => boolean = () => true,
+    staged: StagedBatch | null = null,
   ): Promise<FireOutcome[]> {
     const outcomes = [...prepared.outcomes];
     const fires: DueFire[] = [];
@@ -150,9 +173,17 @@ export class PublishFiresUseCase {
         events.push(prepared.events[i]);
       } else dropped.push(f);
     });
-    const published = await pooled(chunked(fires), CHUNK_CONCURRENCY, (chunk, i) =>
-      this.publish(chunk, events.slice(i * FIRE_CHUNK, (i + 1) * FIRE_CHUNK)),
-    );
+    if (staged && dropped.length > 0) {
+      await staged
+        .abort()
+        .catch((e: unknown) => this.logger.warn(`aborting a staged burst failed: ${errorMessage(e)}`));
+      staged = null;
+    }
+    const published = staged
+      ? [await this.commitStaged(fires, staged)]
+      : await pooled(chunked(fires), CHUNK_CONCURRENCY, (chunk, i) =>
+          this.publish(chunk, events.slice(i * FIRE_CHUNK, (i + 1) * FIRE_CHUNK)),
+        );
     for (const list of published) outcomes.push(...list);
     const sent = new Set(
       published
@@ -178,8 +209,17 @@ export class PublishFiresUseCase {
 
   private async publish(fires: DueFire[], events: EncodedEvent[]): Promise<FireOutcome[]> {
     if (fires.length === 0) return [];
+    return this.sent(fires, () => this.publisher.publishEncoded(events));
+  }
+
+  private async commitStaged(fires: DueFire[], staged: StagedBatch): Promise<FireOutcome[]> {
+    return this.sent(fires, () => staged.commit());
+  }
+
+  /** Outcomes of fires once `send` resolved (published) or rejected (failed, left for the stale sweep). */
+  private async sent(fires: DueFire[], send: () => Promise<unknown>): Promise<FireOutcome[]> {
     try {
-      await this.publisher.publishEncoded(events);
+      await send();
     } catch (e) {
       // the claims stay unpublished: the stale sweep of any replica re-publishes them after claimStaleMs
       this.logger.error(

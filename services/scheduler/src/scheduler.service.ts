@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { APP_CONFIG } from '@model-persistence/config';
 import { ScheduleClaimRepository } from '@model-persistence/database';
 import { errorMessage } from '@model-persistence/errors';
+import { StagedBatch } from '@model-persistence/messaging';
 import { Metrics } from '@model-persistence/telemetry';
 import { SchedulerConfig } from './config';
 import { PublishFiresUseCase } from './publish-fires.use-case';
@@ -18,9 +19,20 @@ import { ScheduleSnapshotService } from './schedule-snapshot.service';
  */
 export const PREPARE_LEAD_MS = 2000;
 
+/**
+ * A big burst is staged (sent ahead in a Kafka transaction, committed at the fire time) this long before its fire
+ * time at the least, and twice as long as the last staging took: staged partitions hold back their readers until
+ * the commit, so not earlier than needed. Never more than the prepare lead.
+ */
+export const STAGE_LEAD_MS = 300;
+export const stageLeadMs = (prepareLead: number, lastStageMs = 0) =>
+  Math.min(Math.max(STAGE_LEAD_MS, 2 * lastStageMs), prepareLead);
+
 export const maxPrepareLeadMs = (claimStaleMs: number) => Math.floor(claimStaleMs / 3);
 export const prepareLeadMs = (claimStaleMs: number, lastPrepareMs = 0) =>
   Math.min(Math.max(PREPARE_LEAD_MS, 2 * lastPrepareMs), maxPrepareLeadMs(claimStaleMs));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Longest single sleep: re-checking the heap at least this often bounds the effect of wall-clock jumps. */
 const MAX_SLEEP_MS = 60_000;
@@ -49,6 +61,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private polling = false;
   readonly startedAt = Date.now();
   private lead: number;
+  private stageLead = STAGE_LEAD_MS;
 
   constructor(
     private readonly snapshots: ScheduleSnapshotService,
@@ -246,8 +259,18 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         this.logger.log(
           `prepared ${due.length} fire(s) @ ${new Date(at).toISOString()} in ${took} ms, ${wait} ms ahead`,
         );
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      await this.fires.publishPrepared(prepared, (f) => this.engine.definition(f.def.key) === f.def);
+      const current = (f: DueFire) => this.engine.definition(f.def.key) === f.def;
+      const untilStage = at - this.stageLead - Date.now();
+      if (untilStage > 0) await sleep(untilStage);
+      let staged: StagedBatch | null = null;
+      if (at > Date.now() && prepared.publishing.every(current)) {
+        const stageStarted = Date.now();
+        staged = await this.fires.stage(prepared, at);
+        if (staged) this.stageLead = stageLeadMs(this.lead, Date.now() - stageStarted);
+      }
+      const untilFire = at - Date.now();
+      if (untilFire > 0) await sleep(untilFire);
+      await this.fires.publishPrepared(prepared, current, staged);
     } catch (e) {
       this.logger.error(`firing ${due.length} schedule(s) failed: ${errorMessage(e)}`);
       for (const f of due) Metrics.schedulerFires().add(1, { kind: f.def.kind, result: 'failed' });
