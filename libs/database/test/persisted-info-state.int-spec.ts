@@ -1,7 +1,7 @@
 import { createTestAppDatabase, TestAppDatabase } from '@model-persistence/testing';
 import { DataSource } from 'typeorm';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
-import { createAppDataSource, PersistedInfoRepository } from '../src/index';
+import { createAppDataSource, PersistedInfoRepository, RunCompletionRepository } from '../src/index';
 
 /*
  * The state machine's SQL guards on a real PostgreSQL: an illegal transition fails with a code and writes
@@ -150,6 +150,54 @@ describe('persisted_info state transitions (real PostgreSQL)', () => {
     await rows.claimForRefresh(id, 'r1', 30_000, '00000000-0000-4000-8000-000000000004', true);
     expect(await rows.markDeletable(dbId)).toBeGreaterThan(0);
     expect(await rows.findById(id)).toMatchObject({ state: 'deletable', leaseOwner: null, active: false });
+  });
+
+  it("an outcome write with the run's completion claim: the same guards, one transaction (both or neither)", async () => {
+    const completions = new RunCompletionRepository(ds);
+    const completed = (runId: string) =>
+      ds.query<{ completed_by: string }[]>(
+        'select completed_by from refresh_run_completion where run_id = $1',
+        [runId],
+      );
+    const run = '00000000-0000-4000-8000-000000000021';
+    const id = await row('persisted');
+    const claim = await rows.claimForRefresh(id, 'r1', 30_000, run, true);
+    const lease = { id, owner: 'r1', generation: claim!.generation };
+    const claimOf = (runId: string, owner = 'r1') => ({
+      runId,
+      databaseId: dbId,
+      owner,
+      takeOverAfterMs: 60_000,
+    });
+    // the completion part fails (not a uuid): the outcome is not written either, the row stays leased
+    await expect(
+      rows.finishRefreshAndClaimCompletion(lease, 'succeed', { active: true }, claimOf('not-a-uuid')),
+    ).rejects.toThrow();
+    expect(await rows.findById(id)).toMatchObject({ state: 'refreshing', leaseOwner: 'r1' });
+    // another refresher's live completion claim is not taken over; the outcome is written all the same
+    expect(await completions.claim(run, dbId, 'r2', 60_000)).toBe(true);
+    expect(
+      await rows.finishRefreshAndClaimCompletion(lease, 'succeed', { active: true }, claimOf(run)),
+    ).toEqual({
+      finished: true,
+      won: false,
+    });
+    expect(await completed(run)).toEqual([{ completed_by: 'r2' }]);
+    expect(await rows.findById(id)).toMatchObject({ state: 'persisted', leaseOwner: null });
+    // a lease that is no longer this build's (a newer generation): no outcome written; the claim is still won
+    const run2 = '00000000-0000-4000-8000-000000000022';
+    const older = await rows.claimForRefresh(id, 'r1', 30_000, run2, true);
+    await rows.claimForRefresh(id, 'r1', 30_000, '00000000-0000-4000-8000-000000000023', true);
+    expect(
+      await rows.finishRefreshAndClaimCompletion(
+        { id, owner: 'r1', generation: older!.generation },
+        'fail',
+        { active: false, error: 'x' },
+        claimOf(run2),
+      ),
+    ).toEqual({ finished: false, won: true });
+    expect(await rows.findById(id)).toMatchObject({ state: 'refreshing', error: null });
+    expect(await completed(run2)).toEqual([{ completed_by: 'r1' }]);
   });
 
   it('a batched claim takes each row under the same guard as one claim, with its own generation', async () => {

@@ -66,6 +66,21 @@ const likePrefix = (prefix: string) => `${prefix.replace(/[\\_%]/g, (c) => `\\${
 /** A string literal that reads the same whatever standard_conforming_strings is (E'…', `\` and `'` doubled). */
 const pgLiteral = (text: string) => `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 
+/**
+ * Runs `send`, which issues queries on a pipelined connection without awaiting them, with the socket corked: the
+ * queries leave in one write, so the server is woken once for all of them (a loaded machine pays per wake-up).
+ */
+function inOneWrite<T>(client: PoolClient, send: () => T): T {
+  const stream = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } })
+    .connection?.stream;
+  stream?.cork?.();
+  try {
+    return send();
+  } finally {
+    stream?.uncork?.();
+  }
+}
+
 /** A connection's own 'error' event: the failure reaches the caller through its query instead (see the pool). */
 const ignoreConnectionError = (): void => undefined;
 
@@ -111,6 +126,9 @@ export class PostgresSourceDriver implements SourceDriver {
     };
     this.pool = new Pool({
       ...this.clientConfig,
+      // queries issued without awaiting the previous one go out at once instead of one round trip each (the
+      // server still runs them in order, each answered on its own): a build sends its transaction as one burst
+      pipeline: true,
       max: options.poolSize ?? DEFAULT_POOL_SIZE,
       idleTimeoutMillis: 30_000,
     });
@@ -276,9 +294,15 @@ export class PostgresSourceDriver implements SourceDriver {
   }
 
   /**
-   * Three round trips: (1) BEGIN and the transaction's settings, (2) the model SQL alone under the extended
-   * protocol, (3) the fence, the swap, the definition and COMMIT as one multi-statement message. Only (2) carries
-   * user-written SQL; (1) and (3) are built from quoted identifiers, literals escaped here and numbers only.
+   * ONE round trip for a model without managed indexes or checkpoint: three messages written at once on a
+   * pipelined connection (see the pool) — (1) BEGIN, the transaction's settings and the drop of a leftover temporary
+   * table, (2) the model SQL alone under the extended protocol, (3) the fence, the swap, the definition and COMMIT as
+   * one multi-statement message. The server runs them in order; a failing one aborts the transaction, so every
+   * message after it is refused (25P02) and (3) never reaches its COMMIT: the ROLLBACK below undoes everything, as
+   * when they were sent one by one. (3) starts with a SAVEPOINT, which is an error outside a transaction block, so
+   * it cannot swap anything should (1) not have opened the transaction. With indexes or a checkpoint, (3) waits for
+   * what the build reads back. Only (2) carries user-written SQL; (1) and (3) are built from quoted identifiers,
+   * literals escaped here and numbers only.
    */
   private async refreshOnce(req: RefreshTableRequest): Promise<RefreshTableResult> {
     const { schemaName, tableName, signal } = req;
@@ -295,6 +319,11 @@ export class PostgresSourceDriver implements SourceDriver {
     const stopCancelling = cancelling.stop;
     let inTransaction = false;
     let releaseWith: Error | undefined;
+    /** messages sent ahead whose outcome is awaited later: their rejections are handled meanwhile */
+    const ahead = <T>(p: Promise<T>): Promise<T> => {
+      p.catch(() => undefined);
+      return p;
+    };
     try {
       const step = async <T>(fn: () => Promise<T>): Promise<T> => {
         if (signal?.aborted) throw abortError(label, signal);
@@ -302,37 +331,17 @@ export class PostgresSourceDriver implements SourceDriver {
       };
       await step(() => this.ensureSchema(client, schemaName));
       if (req.fence) await step(() => this.ensureFenceTable(client, schemaName));
+      if (signal?.aborted) throw abortError(label, signal);
       inTransaction = true;
-      // PostgreSQL 14+: if this process dies mid-build, the server notices the closed socket within a second
-      // and cancels the build instead of running it to the end. standard_conforming_strings is pinned: the
-      // model SQL was checked by a lexer that assumes standard strings.
-      await step(() =>
-        client.query(
-          `BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on;
-           SELECT pg_catalog.set_config('client_connection_check_interval', '1000', true)
-            WHERE pg_catalog.current_setting('server_version_num')::int >= 140000;
-           DROP TABLE IF EXISTS ${tmp}`,
-        ),
-      );
-      // the server enforces one read query: a derived table (no data-modifying WITH, no INTO) sent with the
-      // extended protocol (no second statement)
-      const queryStarted = Date.now();
-      const created = await step(() =>
-        client.query({ text: postgresCreateTableAsModel(tmp, sql), queryMode: 'extended' } as {
-          text: string;
-        }),
-      );
-      const queryMs = Date.now() - queryStarted;
-      const built = await step(() => this.buildIndexes(client, req, tmp, label));
       const fence = req.fence;
-      const columns = await step(() =>
+      const swap = (renames: { from: string; to: string }[]) =>
         this.swapAndCommit(client, {
           target,
           tmp,
           bak,
           tableName,
           bakName,
-          renames: built.renames.map((r) => ({ from: qualifiedName(ENGINE, schemaName, r.from), to: r.to })),
+          renames: renames.map((r) => ({ from: qualifiedName(ENGINE, schemaName, r.from), to: r.to })),
           ...(fence
             ? {
                 fence: {
@@ -341,8 +350,48 @@ export class PostgresSourceDriver implements SourceDriver {
                 },
               }
             : {}),
-        }),
-      );
+        });
+      const readsBack = (req.indexes?.length ?? 0) > 0 || !!req.checkpointColumn;
+      const [began, creating, swapping] = inOneWrite(client, () => {
+        // PostgreSQL 14+: if this process dies mid-build, the server notices the closed socket within a second
+        // and cancels the build instead of running it to the end. standard_conforming_strings is pinned: the
+        // model SQL was checked by a lexer that assumes standard strings.
+        const first = ahead(
+          client
+            .query(
+              `BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on;
+               SELECT pg_catalog.set_config('client_connection_check_interval', '1000', true)
+                WHERE pg_catalog.current_setting('server_version_num')::int >= 140000;
+               DROP TABLE IF EXISTS ${tmp}`,
+            )
+            .then(() => Date.now()),
+        );
+        // the server enforces one read query: a derived table (no data-modifying WITH, no INTO) sent with the
+        // extended protocol (no second statement)
+        const second = ahead(
+          client.query({ text: postgresCreateTableAsModel(tmp, sql), queryMode: 'extended' } as {
+            text: string;
+          }),
+        );
+        // swapAndCommit writes its first message before its first await: it goes out behind the build
+        return [first, second, readsBack ? null : ahead(swap([]))] as const;
+      });
+      const queryStarted = await began;
+      const created = await creating;
+      const queryMs = Date.now() - queryStarted;
+      let built: Awaited<ReturnType<PostgresSourceDriver['buildIndexes']>> = {
+        indexMs: 0,
+        renames: [],
+        notUnique: [],
+        checkpoint: null,
+      };
+      let columns: { name: string; type: string }[];
+      if (swapping) columns = await swapping;
+      else {
+        built = await step(() => this.buildIndexes(client, req, tmp, label));
+        const renames = built.renames;
+        columns = await step(() => swap(renames));
+      }
       inTransaction = false;
       return {
         rows: created.rowCount ?? null,
@@ -747,27 +796,43 @@ export class PostgresSourceDriver implements SourceDriver {
 
   private async signaturesOn(c: PoolClient, reqs: InputSignatureRequest[]): Promise<InputSignature[]> {
     const timeoutMs = Math.max(1, Math.floor(Math.max(...reqs.map((r) => r.statementTimeoutMs))));
-    await c.query(
-      `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on`,
+    // BEGIN and every model's EXPLAIN (or refresh-key query) go out at once on the pipelined connection: one round
+    // trip for all of them; the server runs them in order, and a failing one aborts the transaction, so the ones
+    // behind it are refused (their rejections are handled here; the first failure is the one reported)
+    const [begun, asked] = inOneWrite(
+      c,
+      () =>
+        [
+          c.query(
+            `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on`,
+          ),
+          reqs.map((req) =>
+            req.refreshKeySql
+              ? c.query({
+                  text: refreshKeySelect(req.refreshKeySql),
+                  queryMode: 'extended',
+                  rowMode: 'array',
+                } as { text: string })
+              : c.query<{ 'QUERY PLAN': unknown }>({
+                  text: explainModel('EXPLAIN (FORMAT JSON, VERBOSE)', req.sql),
+                  queryMode: 'extended',
+                } as { text: string }),
+          ),
+        ] as const,
     );
+    for (const p of [begun, ...asked]) p.catch(() => undefined);
     let committed = false;
     try {
+      await begun;
       const out: (InputSignature | { relations: string[]; calls: string[] })[] = [];
-      for (const req of reqs) {
+      for (const [i, req] of reqs.entries()) {
         if (req.refreshKeySql) {
-          const key = await c.query({
-            text: refreshKeySelect(req.refreshKeySql),
-            queryMode: 'extended',
-            rowMode: 'array',
-          } as { text: string });
+          const key = await asked[i];
           const rows = (key.rows as unknown[]).map((r) => JSON.stringify(r)).sort();
           out.push({ signature: hashSignature(['refresh-key', rows]), relations: [], via: 'refresh-key' });
           continue;
         }
-        const explained = await c.query<{ 'QUERY PLAN': unknown }>({
-          text: explainModel('EXPLAIN (FORMAT JSON, VERBOSE)', req.sql),
-          queryMode: 'extended',
-        } as { text: string });
+        const explained = (await asked[i]) as QueryResult<{ 'QUERY PLAN': unknown }>;
         const plan = readPostgresPlan(explained.rows[0]?.['QUERY PLAN']);
         if (plan.uncertain) {
           out.push(cannotTell(plan.uncertain));

@@ -15,6 +15,7 @@ import {
   PersistedInfoRepository,
   PersistedInfoSnapshot,
   RefreshClaim,
+  RunCompletionClaim,
 } from '@model-persistence/database';
 import { DomainError, ErrorCode, errorMessage } from '@model-persistence/errors';
 import { backoffDelay, sleep } from '@model-persistence/messaging';
@@ -52,6 +53,12 @@ export interface RunContext {
    * A reading still in flight (started while the row is claimed; it never rejects) is awaited before the build.
    */
   signatures?: Map<number, string | null | Promise<string | null>>;
+  /**
+   * An individual run: the run's completion claim, taken in the same statement as the model's outcome write (one
+   * transaction, one round trip less before the answer); the outcome says whether it was won. Absent (or when the
+   * build ends without writing its row): the caller claims the completion itself.
+   */
+  completion?: RunCompletionClaim;
 }
 
 /** What change detection found for one model (before any build of this run). */
@@ -88,12 +95,20 @@ export interface AheadClaim {
   at: number;
 }
 
-export type ModelOutcome =
-  { kind: 'success'; event: RefreshSucceeded } | { kind: 'error' | 'skipped'; event: RefreshFailed };
+export type ModelOutcome = (
+  { kind: 'success'; event: RefreshSucceeded } | { kind: 'error' | 'skipped'; event: RefreshFailed }
+) & {
+  /** The run's completion claim was taken with the outcome write (RunContext.completion): won or not. */
+  completionWon?: boolean;
+};
 
 type Classified = { errorClass: ErrorClass; code: string; message: string };
 
 const MAX_MESSAGE = 10_000;
+
+/** The outcome with the result of the completion claim taken with its write, if one was. */
+const withCompletion = (outcome: ModelOutcome, completionWon: boolean | undefined): ModelOutcome =>
+  completionWon === undefined ? outcome : { ...outcome, completionWon };
 
 const buildMsOf = (from: Date, to: Date) =>
   Math.min(2_147_483_647, Math.max(0, Math.round(to.getTime() - from.getTime())));
@@ -267,9 +282,16 @@ export class ModelRefreshService {
     } catch (e) {
       const c = this.classify(e, ctx);
       onSourceDone();
-      if (!(await this.rows.finishRefresh(lease, 'fail', { active: false, error: c.message })))
-        return this.lost(info, lease, card, ctx, started, 0, 'the row was no longer this build');
-      return this.failed(info, card, ctx, started, 0, 'error', c);
+      const { mine, completionWon } = await this.finish(lease, 'fail', ctx, {
+        active: false,
+        error: c.message,
+      });
+      return withCompletion(
+        mine
+          ? this.failed(info, card, ctx, started, 0, 'error', c)
+          : await this.lost(info, lease, card, ctx, started, 0, 'the row was no longer this build'),
+        completionWon,
+      );
     }
 
     const incremental = card.incremental;
@@ -290,7 +312,7 @@ export class ModelRefreshService {
         const ended = new Date();
         onSourceDone();
         const full = built.mode === 'full';
-        const mine = await this.rows.finishRefresh(lease, 'succeed', {
+        const { mine, completionWon } = await this.finish(lease, 'succeed', ctx, {
           active: true,
           error: null,
           ...(built.definition ? { definition: built.definition } : {}),
@@ -304,10 +326,14 @@ export class ModelRefreshService {
         });
         // turned off while the swap ran: no success is claimed; prune drops the table
         if (!mine)
-          return this.lost(info, lease, card, ctx, started, attempt, 'the row was no longer this build');
+          return withCompletion(
+            await this.lost(info, lease, card, ctx, started, attempt, 'the row was no longer this build'),
+            completionWon,
+          );
         this.record(ctx, 'success', started, ended);
         this.recordBuild(ctx, built);
         return {
+          ...(completionWon === undefined ? {} : { completionWon }),
           kind: 'success',
           event: composeEvent('RefreshSucceeded', {
             ...this.common(card, ctx, started, ended, attempt),
@@ -357,16 +383,31 @@ export class ModelRefreshService {
             return this.lost(info, lease, card, ctx, started, attempt, 'the row was no longer this build');
           return this.failed(info, card, ctx, started, attempt, 'skipped', c);
         }
-        const written = await this.rows.finishRefresh(lease, 'fail', {
+        const { mine, completionWon } = await this.finish(lease, 'fail', ctx, {
           active: false,
           error: c.message,
           queryHash: hash,
         });
-        if (!written)
-          return this.lost(info, lease, card, ctx, started, attempt, 'the row was no longer this build');
-        return this.failed(info, card, ctx, started, attempt, 'error', c);
+        return withCompletion(
+          mine
+            ? this.failed(info, card, ctx, started, attempt, 'error', c)
+            : await this.lost(info, lease, card, ctx, started, attempt, 'the row was no longer this build'),
+          completionWon,
+        );
       }
     }
+  }
+
+  /** The outcome write on the row, with the run's completion claim when the run asked for it (ctx.completion). */
+  private async finish(
+    lease: BuildLease,
+    outcome: 'succeed' | 'fail',
+    ctx: RunContext,
+    extra: Partial<PersistedInfoEntity>,
+  ): Promise<{ mine: boolean; completionWon?: boolean }> {
+    if (!ctx.completion) return { mine: await this.rows.finishRefresh(lease, outcome, extra) };
+    const r = await this.rows.finishRefreshAndClaimCompletion(lease, outcome, extra, ctx.completion);
+    return { mine: r.finished, completionWon: r.won };
   }
 
   /** Change detection is on (REFRESH_CHANGE_DETECTION, default on). */

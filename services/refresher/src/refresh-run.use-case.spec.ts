@@ -164,7 +164,11 @@ function setup(opts: {
         if (claimed) builtWithClaim.push(card.id);
         seenSignatures.push(ctx.signatures?.get(info.id));
         if (opts.refresh) return opts.refresh(info, card, ctx, onSourceDone);
+        // an individual run's completion claim goes with the outcome write (one statement in the real service)
+        const completion = (ctx as RunContext).completion;
+        if (completion) opts.log?.push('outcome written + completion claimed');
         return {
+          ...(completion ? { completionWon: opts.completionWon ?? true } : {}),
           kind: 'success',
           event: createEvent('RefreshSucceeded', {
             runId: ctx.runId,
@@ -384,27 +388,29 @@ describe('RefreshRunUseCase', () => {
     expect(log).toContain('acked RefreshSucceeded+RefreshRunCompleted');
   });
 
-  it('an individual run ends in one publish (outcome + completion) and one write (completion mark + inbox); the completion claim overlaps the outcome write', async () => {
+  it('an individual run ends in one publish (outcome + completion) and one write (completion mark + inbox); the completion claim is taken by the outcome write', async () => {
     const log: string[] = [];
+    let asked: unknown;
     const t = setup({
       cards: [model(1)],
       rows: [row(10, 1)],
       log,
-      refresh: async (info, card, ctx, onSourceDone) => {
+      refresh: async (info, card, ctx) => {
         log.push('build');
-        onSourceDone();
-        await new Promise((r) => setTimeout(r, 5)); // the outcome write on the row
-        log.push('outcome written');
-        return succeeded(info, card, ctx.runId);
+        asked = (ctx as RunContext).completion;
+        await new Promise((r) => setTimeout(r, 5)); // the outcome write on the row, with the completion claim
+        log.push('outcome written + completion claimed');
+        return { ...succeeded(info, card, ctx.runId), completionWon: true };
       },
     });
     const req = request({ cardId: 1 });
     await t.useCase.execute(req);
+    expect(asked).toEqual({ runId: req.eventId, databaseId: 3, owner: 'me', takeOverAfterMs: 60_000 });
+    // no completion claim of its own: one app-database statement less before the answer
     expect(log.filter((l) => !l.includes('RefreshRunStarted'))).toEqual([
       'read',
       'build',
-      'claim completion',
-      'outcome written',
+      'outcome written + completion claimed',
       'send RefreshSucceeded+RefreshRunCompleted',
       'acked RefreshSucceeded+RefreshRunCompleted',
       'mark published + inbox',
@@ -486,26 +492,58 @@ describe('RefreshRunUseCase', () => {
     expect(t.published.map((e) => e.type)).toEqual(['RefreshRunStarted']);
   });
 
-  it('an individual run whose outcome write fails gives back the completion claim taken meanwhile', async () => {
+  it('an individual run whose outcome write fails has no completion claim to give back (one statement: neither was written)', async () => {
     const log: string[] = [];
     const t = setup({
       cards: [model(1)],
       rows: [row(10, 1)],
       log,
-      refresh: async (_info, _card, _ctx, onSourceDone) => {
-        onSourceDone();
+      refresh: async () => {
         await new Promise((r) => setTimeout(r, 5));
         throw new Error('app database went away');
       },
     });
     const req = request({ cardId: 1 });
     await expect(t.useCase.execute(req)).rejects.toThrow('app database went away');
+    expect(log.filter((l) => !l.includes('RefreshRunStarted'))).toEqual(['read']);
+    expect(t.inbox.has(req.eventId)).toBe(false);
+  });
+
+  it('an individual run whose model ends without writing its row claims the completion on its own', async () => {
+    const log: string[] = [];
+    const t = setup({
+      cards: [model(1)],
+      rows: [row(10, 1)],
+      log,
+      // e.g. the row could not be claimed: a skip, nothing written on the row
+      refresh: async (info, card, ctx) => ({
+        kind: 'skipped',
+        event: createEvent('RefreshFailed', {
+          runId: ctx.runId,
+          databaseId: 3,
+          cardId: card.id,
+          persistedInfoId: info.id,
+          trigger: 'manual',
+          startedAt: new Date().toISOString(),
+          endedAt: new Date().toISOString(),
+          durationMs: 0,
+          attempts: 0,
+          outcome: 'skipped',
+          errorClass: 'invalid',
+          errorCode: 'CONFLICT',
+          message: 'another refresher holds it',
+        }),
+      }),
+    });
+    await t.useCase.execute(request({ cardId: 1 }));
     expect(log.filter((l) => !l.includes('RefreshRunStarted'))).toEqual([
       'read',
       'claim completion',
-      'release completion',
+      'send RefreshFailed+RefreshRunCompleted',
+      'acked RefreshFailed+RefreshRunCompleted',
+      'mark published + inbox',
+      'recover',
     ]);
-    expect(t.inbox.has(req.eventId)).toBe(false);
   });
 
   it('an individual run another refresher completed announces its outcome only, and is recorded as processed', async () => {

@@ -9,6 +9,7 @@ import {
   isFinished,
   PersistedInfoEntity,
   PersistedInfoRepository,
+  RunCompletionClaim,
   RunCompletionRepository,
   SettingKey,
   SettingRepository,
@@ -255,8 +256,9 @@ export class RefreshRunUseCase {
   /**
    * One model. Its latency is a chain of round trips (issue 13, target 4), and the next request of the partition
    * waits for the end of this one, so: RunStarted goes out while the checks run (acknowledged before any other event
-   * of the run); the run's completion claim overlaps the outcome write on the row; the outcome and
-   * RefreshRunCompleted go out in ONE broker request; the completion mark and the inbox row are ONE statement.
+   * of the run); the run's completion claim is taken by the statement that writes the outcome on the row; the
+   * outcome and RefreshRunCompleted go out in ONE broker request; the completion mark and the inbox row are ONE
+   * statement.
    */
   private async individualRun(request: RefreshRequested, cardId: number): Promise<void> {
     const started = new Date();
@@ -311,10 +313,12 @@ export class RefreshRunUseCase {
                 ),
               ],
             ]);
-          // the completion claim is taken once the source is done, while the outcome is written on the row
+          // the completion claim is taken in the statement that writes the outcome on the row (one transaction)
+          ctx.completion = this.completionClaim(request);
           outcome = unchanged.has(info.id)
             ? this.models.unchanged(info, card, ctx, started)
-            : await this.models.refresh(info, card, ctx, claimCompletion);
+            : await this.models.refresh(info, card, ctx);
+          if (outcome.completionWon !== undefined) completion = Promise.resolve(outcome.completionWon);
           this.count(outcome, counts, details);
         }
         // Crash recovery after the run's answer, still inside the run (the partition waits for it): the claim
@@ -580,12 +584,17 @@ export class RefreshRunUseCase {
 
   /** Once in effect: a run executed twice at once (a rebalance) is completed by whoever wins its completion row. */
   private claimCompletion(request: RefreshRequested): Promise<boolean> {
-    return this.completions.claim(
-      request.eventId,
-      request.databaseId,
-      this.config.instanceId,
-      2 * this.config.leaseMs,
-    );
+    const c = this.completionClaim(request);
+    return this.completions.claim(c.runId, c.databaseId, c.owner, c.takeOverAfterMs);
+  }
+
+  private completionClaim(request: RefreshRequested): RunCompletionClaim {
+    return {
+      runId: request.eventId,
+      databaseId: request.databaseId,
+      owner: this.config.instanceId,
+      takeOverAfterMs: 2 * this.config.leaseMs,
+    };
   }
 
   private completed(request: RefreshRequested, counts: Counts): void {

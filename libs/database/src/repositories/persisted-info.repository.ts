@@ -8,6 +8,7 @@ import {
   TRANSITIONS,
   TransitionName,
 } from '../state/persisted-state-machine';
+import { completionClaimSql, RunCompletionClaim } from './run-completion.repository';
 
 /** The transitions the admin (API) makes, each to a single state. */
 export type AdminTransition = 'persist' | 'rebuild' | 'unpersist' | 'disable' | 'delete';
@@ -291,6 +292,43 @@ export class PersistedInfoRepository {
     outcome: 'succeed' | 'fail',
     extra: Partial<PersistedInfoEntity>,
   ): Promise<boolean> {
+    const { sql, params } = this.finishSql(lease, outcome, extra);
+    const r = await this.ds.query<[unknown, number]>(sql, params);
+    return r[1] > 0;
+  }
+
+  /**
+   * finishRefresh and the run's completion claim (RunCompletionRepository.claim: the same statement text) in ONE
+   * statement, so one transaction and one round trip end an individual run's model: both are written or neither.
+   * `finished`: the outcome was written (as finishRefresh's result); `won`: this refresher may publish the run's
+   * completion (the claim is taken whether or not the row was still this build's, as when claimed on its own).
+   */
+  async finishRefreshAndClaimCompletion(
+    lease: BuildLease,
+    outcome: 'succeed' | 'fail',
+    extra: Partial<PersistedInfoEntity>,
+    completion: RunCompletionClaim,
+  ): Promise<{ finished: boolean; won: boolean }> {
+    const { sql, params } = this.finishSql(lease, outcome, extra);
+    const claim = completionClaimSql(completion, (v) => {
+      params.push(v);
+      return `$${params.length}`;
+    });
+    // data-modifying WITH queries run to completion whether or not the main statement reads them
+    const [row] = await this.ds.query<{ finished: number; won: number }[]>(
+      `WITH finish AS (${sql} RETURNING 1), completion AS (${claim})
+       SELECT (SELECT count(*) FROM finish)::int AS finished, (SELECT count(*) FROM completion)::int AS won`,
+      params,
+    );
+    return { finished: row.finished > 0, won: row.won > 0 };
+  }
+
+  /** The guarded outcome write of finishRefresh (an UPDATE without RETURNING) and its parameters. */
+  private finishSql(
+    lease: BuildLease,
+    outcome: 'succeed' | 'fail',
+    extra: Partial<PersistedInfoEntity>,
+  ): { sql: string; params: unknown[] } {
     // plain SQL (this runs once per model refreshed): the outcome's columns, then the state change and the lease
     const params: unknown[] = [
       lease.id,
@@ -312,13 +350,12 @@ export class PersistedInfoRepository {
       sets.push(
         'last_build_ms = least(2147483647, greatest(0, round(extract(epoch from (now() - refresh_begin)) * 1000)))::int',
       );
-    const r = await this.ds.query<[unknown, number]>(
-      `UPDATE persisted_info
+    return {
+      sql: `UPDATE persisted_info
           SET ${[...sets, 'state = $5', 'refresh_end = now()', 'state_change_at = now()', 'lease_owner = NULL', 'lease_expires_at = NULL'].join(', ')}
         WHERE id = $1 AND lease_owner = $2 AND generation = $3 AND state = ANY($4)`,
       params,
-    );
-    return r[1] > 0;
+    };
   }
 
   private columns: Map<string, { quoted: string; json: boolean }> | null = null;

@@ -1,6 +1,30 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 
+/** A refresher's claim on a run's completion (see RunCompletionRepository.claim). */
+export interface RunCompletionClaim {
+  runId: string;
+  databaseId: number;
+  owner: string;
+  /** another refresher's claim older than this (never published) is taken over */
+  takeOverAfterMs: number;
+}
+
+/**
+ * The claim statement (an INSERT … ON CONFLICT … RETURNING run_id: a row returned = won), its values bound through
+ * `param` (which returns the placeholder of a value it appended to the statement's parameters): the one definition
+ * of the claim rule, run on its own (claim) or inside the outcome write (PersistedInfoRepository.finishRefresh).
+ */
+export function completionClaimSql(c: RunCompletionClaim, param: (value: unknown) => string): string {
+  return `INSERT INTO refresh_run_completion AS r (run_id, database_id, completed_by)
+       VALUES (${param(c.runId)}, ${param(c.databaseId)}, ${param(c.owner)})
+       ON CONFLICT (run_id) DO UPDATE SET completed_by = EXCLUDED.completed_by, claimed_at = now()
+        WHERE r.published_at IS NULL
+          AND (r.completed_by = EXCLUDED.completed_by
+               OR r.claimed_at < now() - ${param(c.takeOverAfterMs)} * interval '1 millisecond')
+       RETURNING run_id`;
+}
+
 /**
  * Once-in-effect completion of a refresh run. A run may be executed by two refreshers at once (a live owner
  * that lost its partition in a rebalance, and the new owner of the redelivered request): only the one that
@@ -14,15 +38,13 @@ export class RunCompletionRepository {
 
   /** True when this refresher may publish the run's completion. */
   async claim(runId: string, databaseId: number, owner: string, takeOverAfterMs: number): Promise<boolean> {
+    const params: unknown[] = [];
+    const sql = completionClaimSql({ runId, databaseId, owner, takeOverAfterMs }, (v) => {
+      params.push(v);
+      return `$${params.length}`;
+    });
     // an INSERT … RETURNING comes back as the rows themselves through TypeORM's pg driver
-    const rows = await this.ds.query<unknown[]>(
-      `INSERT INTO refresh_run_completion AS r (run_id, database_id, completed_by) VALUES ($1, $2, $3)
-       ON CONFLICT (run_id) DO UPDATE SET completed_by = EXCLUDED.completed_by, claimed_at = now()
-        WHERE r.published_at IS NULL
-          AND (r.completed_by = EXCLUDED.completed_by OR r.claimed_at < now() - $4 * interval '1 millisecond')
-       RETURNING run_id`,
-      [runId, databaseId, owner, takeOverAfterMs],
-    );
+    const rows = await this.ds.query<unknown[]>(sql, params);
     return rows.length > 0;
   }
 
