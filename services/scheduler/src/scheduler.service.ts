@@ -14,7 +14,7 @@ import { ScheduleSnapshotService } from './schedule-snapshot.service';
 /**
  * Fires are popped, claimed and their events built at least this long before they are due, so that at the fire
  * time only the publish is left: 10,000 fires of one instant take ~0.5-1.5 s of claims and event building on 2 busy
- * cores. The lead grows to twice the last burst's preparation time, but stays under a third of the claim
+ * cores. The lead grows to twice the last burst's preparation (and staging) time, but stays under a third of the claim
  * staleness, so no replica takes over a claim made early.
  */
 export const PREPARE_LEAD_MS = 2000;
@@ -266,7 +266,12 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       if (at > Date.now() && prepared.publishing.every(current)) {
         const stageStarted = Date.now();
         staged = await this.fires.stage(prepared, at);
-        if (staged) this.stageLead = stageLeadMs(this.lead, Date.now() - stageStarted);
+        if (staged) {
+          const stageTook = Date.now() - stageStarted;
+          // the next burst is prepared early enough for its staging too
+          this.lead = prepareLeadMs(this.config.scheduler.claimStaleMs, took + stageTook);
+          this.stageLead = stageLeadMs(this.lead, stageTook);
+        }
       }
       const untilFire = at - Date.now();
       if (untilFire > 0) await sleep(untilFire);
