@@ -273,8 +273,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
           this.stageLead = stageLeadMs(this.lead, stageTook);
         }
       }
-      const untilFire = at - Date.now();
-      if (untilFire > 0) await sleep(untilFire);
+      // never before the fire time by the wall clock (a timer may wake a millisecond early)
+      while (Date.now() < at) await sleep(at - Date.now());
       await this.fires.publishPrepared(prepared, current, staged);
     } catch (e) {
       this.logger.error(`firing ${due.length} schedule(s) failed: ${errorMessage(e)}`);

@@ -62,12 +62,15 @@ describe('scheduler: big bursts are staged in a Kafka transaction and committed 
     const complete = instants.filter((t) => seen.filter((m) => fireTime(m) === t).length === DATABASES);
     expect(complete.length).toBeGreaterThanOrEqual(2);
     for (const m of seen) expect(m.receivedAt).toBeGreaterThanOrEqual(fireTime(m));
-    // stamped with the fire time itself (a plain send stamps the moment it encodes)
-    for (const m of seen) expect(Number(m.raw.timestamp)).toBe(fireTime(m));
-    // (the reader may still be catching up at the first instant after start-up: one whole instant early suffices)
-    const early = (t: number) =>
-      uncommitted.messages.filter((m) => cron(m) && fireTime(m) === t && m.receivedAt < t).length;
-    expect(complete.map(early)).toContain(DATABASES);
+    // a staged instant: all its records on the broker before the fire time, stamped with the fire time itself (a
+    // plain send stamps the moment it encodes); one suffices (the uncommitted reader may still be catching up at
+    // the first instant after start-up, and a starved machine may prepare an instant too late to stage it)
+    const staged = complete.filter(
+      (t) =>
+        uncommitted.messages.filter((m) => cron(m) && fireTime(m) === t && m.receivedAt < t).length ===
+          DATABASES && seen.filter((m) => fireTime(m) === t).every((m) => Number(m.raw.timestamp) === t),
+    );
+    expect(staged.length).toBeGreaterThanOrEqual(1);
     const twice = [...fireCounts(seen)].filter(([, times]) => [...times.values()].some((n) => n > 1));
     expect(twice).toEqual([]);
   }, 60_000);
