@@ -66,6 +66,56 @@ const likePrefix = (prefix: string) => `${prefix.replace(/[\\_%]/g, (c) => `\\${
 /** A string literal that reads the same whatever standard_conforming_strings is (E'…', `\` and `'` doubled). */
 const pgLiteral = (text: string) => `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 
+/** Models' plan readings remembered per driver at most (beyond it the memory starts again empty). */
+const MAX_LEARNT = 10_000;
+
+/**
+ * One fingerprint of every catalog row that decides which relations a model's plan reads and which functions it calls,
+ * for the connection's user and search_path: namespaces; user relations (a table dropped and recreated, a view
+ * redefined, an ALTER TABLE, a GRANT: their pg_class or pg_rewrite row is new), their columns, indexes (join
+ * removal), constraints (constraint exclusion), inheritance and partitions (pruning), user functions (inlined
+ * bodies), row security policies and role memberships. Any new, changed or deleted row gives a new fingerprint (a
+ * changed row is a new tuple with a new xmin; in-place statistics updates of VACUUM/ANALYZE are not). Left out:
+ * the tables, indexes and toast of the refresher's own cache schema (`own`, every build churns them), unless
+ * something can reach them unseen — a view, policy or function depending on one, or the schema in the search
+ * path: then `own_reached` and nothing is remembered. Catalogs only change at commit, so the fingerprint read before
+ * an EXPLAIN is never newer than what the EXPLAIN saw.
+ */
+export const catalogFingerprintSql = (own: string | null) => `
+  WITH own AS (SELECT (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = ${own === null ? 'NULL' : pgLiteral(own)}) AS oid),
+  rel AS (
+    SELECT c.oid, c.xmin FROM pg_catalog.pg_class c, own
+     WHERE c.oid >= 16384 AND c.relnamespace <> 'pg_toast'::pg_catalog.regnamespace
+       AND (c.relnamespace IS DISTINCT FROM own.oid OR c.relkind NOT IN ('r', 'p', 'i', 'I', 't')))
+  SELECT pg_catalog.md5(concat_ws('|', current_user, session_user, pg_catalog.current_setting('search_path'),
+      (SELECT string_agg(n.oid::text || ':' || n.xmin::text, ',' ORDER BY n.oid) FROM pg_catalog.pg_namespace n),
+      (SELECT string_agg(r.oid::text || ':' || r.xmin::text, ',' ORDER BY r.oid) FROM rel r),
+      (SELECT string_agg(a.attrelid::text || '.' || a.attnum::text || ':' || a.xmin::text, ','
+                         ORDER BY a.attrelid, a.attnum)
+         FROM pg_catalog.pg_attribute a JOIN rel r ON r.oid = a.attrelid WHERE a.attnum > 0),
+      (SELECT string_agg(i.indexrelid::text || ':' || i.xmin::text, ',' ORDER BY i.indexrelid)
+         FROM pg_catalog.pg_index i JOIN rel r ON r.oid = i.indrelid),
+      (SELECT string_agg(k.oid::text || ':' || k.xmin::text, ',' ORDER BY k.oid) FROM pg_catalog.pg_constraint k, own
+        WHERE k.oid >= 16384 AND k.connamespace IS DISTINCT FROM own.oid),
+      (SELECT string_agg(h.inhrelid::text || '<' || h.inhparent::text || ':' || h.xmin::text, ','
+                         ORDER BY h.inhrelid, h.inhparent) FROM pg_catalog.pg_inherits h),
+      (SELECT string_agg(w.oid::text || ':' || w.xmin::text, ',' ORDER BY w.oid) FROM pg_catalog.pg_rewrite w
+        WHERE w.oid >= 16384),
+      (SELECT string_agg(f.oid::text || ':' || f.xmin::text, ',' ORDER BY f.oid) FROM pg_catalog.pg_proc f
+        WHERE f.oid >= 16384),
+      (SELECT string_agg(o.oid::text || ':' || o.xmin::text, ',' ORDER BY o.oid) FROM pg_catalog.pg_policy o),
+      (SELECT string_agg(m.roleid::text || '>' || m.member::text || ':' || m.xmin::text, ','
+                         ORDER BY m.roleid, m.member) FROM pg_catalog.pg_auth_members m)
+    )) AS fingerprint,
+    (own.oid IS NOT NULL AND ((SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = own.oid) = ANY(pg_catalog.current_schemas(true))
+      OR EXISTS (
+      SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_depend d
+          ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = c.oid
+       WHERE c.relnamespace = own.oid
+         AND d.classid IN ('pg_catalog.pg_rewrite'::pg_catalog.regclass, 'pg_catalog.pg_policy'::pg_catalog.regclass,
+                           'pg_catalog.pg_proc'::pg_catalog.regclass)))) AS own_reached
+  FROM own`;
+
 /** A connection's own 'error' event: the failure reaches the caller through its query instead (see the pool). */
 const ignoreConnectionError = (): void => undefined;
 
@@ -92,6 +142,11 @@ export class PostgresSourceDriver implements SourceDriver {
   /** Cache schemas whose fence table is known to exist. */
   private readonly knownFences = new Set<string>();
   private closed = false;
+  /**
+   * What models' plans read (relations, called names), by model SQL, with the catalog fingerprint read before the
+   * EXPLAIN that learnt it: reused only while the fingerprint is the same (see catalogFingerprintSql).
+   */
+  private readonly learnt = new Map<string, { relations: string[]; calls: string[]; catalog: string }>();
 
   constructor(
     private readonly conn: SourceConnectionInfo,
@@ -724,7 +779,9 @@ export class PostgresSourceDriver implements SourceDriver {
 
   /**
    * Signatures of many models in one READ ONLY transaction: one EXPLAIN (or refresh-key query) per model, then ONE
-   * statistics query for all their relations and called names. A statement that fails aborts the shared
+   * statistics query for all their relations and called names. The EXPLAIN is skipped for a model whose plan was
+   * read before while the catalog fingerprint (read first, in the BEGIN message) is still the same: the relations
+   * are then looked up by name as always (a table recreated has a new oid), the called names' volatility too. A statement that fails aborts the shared
    * transaction: then each model is read on its own (its failure is its own "cannot tell").
    */
   async readInputSignatures(reqs: InputSignatureRequest[]): Promise<InputSignature[]> {
@@ -747,11 +804,35 @@ export class PostgresSourceDriver implements SourceDriver {
 
   private async signaturesOn(c: PoolClient, reqs: InputSignatureRequest[]): Promise<InputSignature[]> {
     const timeoutMs = Math.max(1, Math.floor(Math.max(...reqs.map((r) => r.statementTimeoutMs))));
-    await c.query(
-      `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on`,
-    );
+    const own = reqs.every((r) => r.ownSchema && r.ownSchema === reqs[0].ownSchema)
+      ? reqs[0].ownSchema!
+      : null;
     let committed = false;
     try {
+      const needsPlan = reqs.some((r) => !r.refreshKeySql);
+      let fp: { fingerprint: string; own_reached: boolean } | undefined;
+      try {
+        const begun = await this.multi(
+          c,
+          `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on` +
+            (needsPlan ? `; SAVEPOINT mp_catalog; ${catalogFingerprintSql(own)}` : ''),
+        );
+        fp = begun.at(-1)?.rows[0] as typeof fp;
+      } catch (error) {
+        // a catalog this role may not read (a restricted managed server): every model is EXPLAINed, as before
+        if (!needsPlan) throw error;
+        await c.query('ROLLBACK TO SAVEPOINT mp_catalog').catch(() => {
+          throw error;
+        });
+      }
+      // null: nothing is reused nor remembered
+      const catalog =
+        needsPlan && fp && typeof fp.fingerprint === 'string' && fp.own_reached === false
+          ? `${own ?? ''}|${fp.fingerprint}`
+          : null;
+      // a model naming the cache schema reads cache tables, whose catalog rows the fingerprint leaves out
+      const reusable = (sql: string) =>
+        catalog !== null && (own === null || !sql.toLowerCase().includes(own.toLowerCase()));
       const out: (InputSignature | { relations: string[]; calls: string[] })[] = [];
       for (const req of reqs) {
         if (req.refreshKeySql) {
@@ -762,6 +843,11 @@ export class PostgresSourceDriver implements SourceDriver {
           } as { text: string });
           const rows = (key.rows as unknown[]).map((r) => JSON.stringify(r)).sort();
           out.push({ signature: hashSignature(['refresh-key', rows]), relations: [], via: 'refresh-key' });
+          continue;
+        }
+        const known = reusable(req.sql) ? this.learnt.get(req.sql) : undefined;
+        if (known && known.catalog === catalog) {
+          out.push({ relations: known.relations, calls: known.calls });
           continue;
         }
         const explained = await c.query<{ 'QUERY PLAN': unknown }>({
@@ -784,6 +870,10 @@ export class PostgresSourceDriver implements SourceDriver {
           ),
         ].sort();
         out.push({ relations, calls: names.calls });
+        if (catalog !== null && reusable(req.sql)) {
+          if (this.learnt.size >= MAX_LEARNT) this.learnt.clear();
+          this.learnt.set(req.sql, { relations, calls: names.calls, catalog });
+        }
       }
       const pending = out.filter((o): o is { relations: string[]; calls: string[] } => !('signature' in o));
       if (pending.length === 0) return out as InputSignature[];
