@@ -353,6 +353,44 @@ describe('RefreshRunUseCase', () => {
     expect(t.inbox.has(req.eventId)).toBe(false);
   });
 
+  it('a database run checks and builds while RunStarted is in flight; outcomes wait for its ack; one write ends the run', async () => {
+    const log: string[] = [];
+    const t = setup({
+      cards: [model(1), model(2)],
+      rows: [row(10, 1), row(11, 2)],
+      log,
+      slowStartMs: 50,
+      refresh: async (info, card, ctx) => {
+        log.push(`build ${card.id}`);
+        return succeeded(info, card, ctx.runId);
+      },
+    });
+    const req = request();
+    await t.useCase.execute(req);
+    expect(log).toEqual([
+      'recover',
+      'send RefreshRunStarted',
+      'build 1',
+      'build 2',
+      'acked RefreshRunStarted',
+      'send RefreshSucceeded+RefreshSucceeded',
+      'acked RefreshSucceeded+RefreshSucceeded',
+      'claim completion',
+      'send RefreshRunCompleted',
+      'acked RefreshRunCompleted',
+      'mark published + inbox',
+    ]);
+    expect(t.inbox.has(req.eventId)).toBe(true);
+  });
+
+  it('a database run completed by another refresher still records its request in the inbox', async () => {
+    const t = setup({ cards: [model(1)], rows: [row(10, 1)], completionWon: false });
+    const req = request();
+    await t.useCase.execute(req);
+    expect(t.published.map((e) => e.type)).toEqual(['RefreshRunStarted', 'RefreshSucceeded']);
+    expect(t.inbox.has(req.eventId)).toBe(true);
+  });
+
   it('an individual run checks and builds while RunStarted is in flight; the outcome waits for its ack, recovery comes after', async () => {
     const log: string[] = [];
     const t = setup({
