@@ -81,7 +81,7 @@ const MAX_LEARNT = 10_000;
  * path: then `own_reached` and nothing is remembered. Catalogs only change at commit, so the fingerprint read before
  * an EXPLAIN is never newer than what the EXPLAIN saw.
  */
-export const catalogFingerprintSql = (own: string | null) => `
+const catalogFingerprintSql = (own: string | null) => `
   WITH own AS (SELECT (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = ${own === null ? 'NULL' : pgLiteral(own)}) AS oid),
   rel AS (
     SELECT c.oid, c.xmin FROM pg_catalog.pg_class c, own

@@ -59,6 +59,12 @@ export const INDIVIDUAL_RECOVERY_EVERY_MS = 5_000;
  */
 export const CLAIM_AHEAD = 10;
 
+/** Promise.all of three that waits for all of them to settle before throwing the first failure. */
+async function settleAll<A, B, C>(a: Promise<A>, b: Promise<B>, c: Promise<C>): Promise<[A, B, C]> {
+  for (const r of await Promise.allSettled([a, b, c])) if (r.status === 'rejected') throw r.reason;
+  return [await a, await b, await c];
+}
+
 /**
  * Orchestrates one RefreshRequested: a database run (every refreshable model of the database) or an individual run
  * (one card). Requests are de-duplicated by eventId through the inbox; models already finished by an earlier
@@ -129,11 +135,17 @@ export class RefreshRunUseCase {
     }
     const driver = this.drivers.forDatabase(db);
     const schemaName = await this.drivers.schemaName(db.id);
-    await this.recovery.recoverDatabase(db.id, driver, schemaName);
-    this.recoveredAt.set(db.id, Date.now());
-    await this.createMissingRows(db, schemaName);
+    // crash recovery (expired leases, leftover tables), the rows of new models and the cards touch different rows:
+    // at once, all settled before the candidates are read (nothing of this run is left running on a failure)
+    const [, , models] = await settleAll(
+      this.recovery
+        .recoverDatabase(db.id, driver, schemaName)
+        .then(() => void this.recoveredAt.set(db.id, Date.now())),
+      this.createMissingRows(db, schemaName),
+      this.cards.findModelsOfDatabase(db.id),
+    );
 
-    const cards = new Map((await this.cards.findModelsOfDatabase(db.id)).map((c) => [c.id, c]));
+    const cards = new Map(models.map((c) => [c.id, c]));
     // A model with its own cron gets its own scheduled requests (the scheduler publishes them with a cardId), so
     // the database's schedule leaves it alone; explicit (manual / external) database runs still include it.
     const ownSchedule = (cardId: number | null) =>
