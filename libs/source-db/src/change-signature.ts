@@ -15,6 +15,11 @@ export interface InputSignatureRequest {
   statementTimeoutMs: number;
   /** A model's own refresh_key SQL, already checked by assertSafeModelSql: its result, hashed, is the signature. */
   refreshKeySql?: string | null;
+  /**
+   * The refresher's own cache schema in this database: the catalog churn of its tables (every build creates, swaps
+   * and drops some) does not make the driver learn the models' relations again (PostgreSQL; see the driver).
+   */
+  ownSchema?: string;
 }
 
 /**

@@ -81,6 +81,63 @@ function inOneWrite<T>(client: PoolClient, send: () => T): T {
   }
 }
 
+/** Models' plan readings remembered per driver at most (beyond it the memory starts again empty). */
+const MAX_LEARNT = 10_000;
+
+/**
+ * One fingerprint of every catalog row that decides which relations a model's plan reads and which functions it calls,
+ * for the connection's user and search_path: namespaces; user relations (a table dropped and recreated, a view
+ * redefined, an ALTER TABLE, a GRANT: their pg_class definition or pg_rewrite row changes), their columns, indexes (join
+ * removal), constraints (constraint exclusion), inheritance and partitions (pruning), user functions (inlined
+ * bodies), row security policies and role memberships. Any new, changed or deleted row gives a new fingerprint (a
+ * changed row is a new tuple with a new xmin; in-place statistics updates of VACUUM/ANALYZE are not). Left out: temporary objects (any session's; a model cannot read another session's) and
+ * the tables, indexes and toast of the refresher's own cache schema (`own`, every build churns them), unless
+ * something can reach them unseen — a view, policy or function depending on one, or the schema in the search
+ * path: then `own_reached` and nothing is remembered. Catalogs only change at commit, so the fingerprint read before
+ * an EXPLAIN is never newer than what the EXPLAIN saw.
+ */
+const catalogFingerprintSql = (own: string | null) => `
+  WITH own AS (SELECT (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = ${own === null ? 'NULL' : pgLiteral(own)}) AS oid),
+  rel AS (
+    SELECT c.oid,
+           -- what defines the relation, not its row version: a TRUNCATE (new relfilenode) is data, seen by the stats
+           pg_catalog.md5(row(c.relname, c.relnamespace, c.relkind, c.relowner, c.relacl, c.relrowsecurity,
+             c.relforcerowsecurity, c.relhasrules, c.relispartition, c.relpartbound, c.reloftype,
+             c.reloptions)::text) AS def
+      FROM pg_catalog.pg_class c, own
+     WHERE c.oid >= 16384 AND c.relnamespace <> 'pg_toast'::pg_catalog.regnamespace AND c.relpersistence <> 't'
+       AND (c.relnamespace IS DISTINCT FROM own.oid OR c.relkind NOT IN ('r', 'p', 'i', 'I', 't'))),
+  tmp AS (SELECT t.oid FROM pg_catalog.pg_namespace t WHERE t.nspname ~ '^pg_(toast_)?temp_')
+  SELECT pg_catalog.md5(concat_ws('|', current_user, session_user, pg_catalog.current_setting('search_path'),
+      (SELECT string_agg(n.oid::text || ':' || n.xmin::text, ',' ORDER BY n.oid) FROM pg_catalog.pg_namespace n
+        WHERE n.oid NOT IN (SELECT oid FROM tmp)),
+      (SELECT string_agg(r.oid::text || ':' || r.def, ',' ORDER BY r.oid) FROM rel r),
+      (SELECT string_agg(a.attrelid::text || '.' || a.attnum::text || ':' || a.xmin::text, ','
+                         ORDER BY a.attrelid, a.attnum)
+         FROM pg_catalog.pg_attribute a JOIN rel r ON r.oid = a.attrelid WHERE a.attnum > 0),
+      (SELECT string_agg(i.indexrelid::text || ':' || i.xmin::text, ',' ORDER BY i.indexrelid)
+         FROM pg_catalog.pg_index i JOIN rel r ON r.oid = i.indrelid),
+      (SELECT string_agg(k.oid::text || ':' || k.xmin::text, ',' ORDER BY k.oid) FROM pg_catalog.pg_constraint k, own
+        WHERE k.oid >= 16384 AND k.connamespace IS DISTINCT FROM own.oid AND k.connamespace NOT IN (SELECT oid FROM tmp)),
+      (SELECT string_agg(h.inhrelid::text || '<' || h.inhparent::text || ':' || h.xmin::text, ','
+                         ORDER BY h.inhrelid, h.inhparent) FROM pg_catalog.pg_inherits h),
+      (SELECT string_agg(w.oid::text || ':' || w.xmin::text, ',' ORDER BY w.oid) FROM pg_catalog.pg_rewrite w
+        JOIN rel r ON r.oid = w.ev_class WHERE w.oid >= 16384),
+      (SELECT string_agg(f.oid::text || ':' || f.xmin::text, ',' ORDER BY f.oid) FROM pg_catalog.pg_proc f
+        WHERE f.oid >= 16384),
+      (SELECT string_agg(o.oid::text || ':' || o.xmin::text, ',' ORDER BY o.oid) FROM pg_catalog.pg_policy o),
+      (SELECT string_agg(m.roleid::text || '>' || m.member::text || ':' || m.xmin::text, ','
+                         ORDER BY m.roleid, m.member) FROM pg_catalog.pg_auth_members m)
+    )) AS fingerprint,
+    (own.oid IS NOT NULL AND ((SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = own.oid) = ANY(pg_catalog.current_schemas(true))
+      OR EXISTS (
+      SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_depend d
+          ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = c.oid
+       WHERE c.relnamespace = own.oid
+         AND d.classid IN ('pg_catalog.pg_rewrite'::pg_catalog.regclass, 'pg_catalog.pg_policy'::pg_catalog.regclass,
+                           'pg_catalog.pg_proc'::pg_catalog.regclass)))) AS own_reached
+  FROM own`;
+
 /** A connection's own 'error' event: the failure reaches the caller through its query instead (see the pool). */
 const ignoreConnectionError = (): void => undefined;
 
@@ -107,6 +164,11 @@ export class PostgresSourceDriver implements SourceDriver {
   /** Cache schemas whose fence table is known to exist. */
   private readonly knownFences = new Set<string>();
   private closed = false;
+  /**
+   * What models' plans read (relations, called names), by model SQL, with the catalog fingerprint read before the
+   * EXPLAIN that learnt it: reused only while the fingerprint is the same (see catalogFingerprintSql).
+   */
+  private readonly learnt = new Map<string, { relations: string[]; calls: string[]; catalog: string }>();
 
   constructor(
     private readonly conn: SourceConnectionInfo,
@@ -773,7 +835,9 @@ export class PostgresSourceDriver implements SourceDriver {
 
   /**
    * Signatures of many models in one READ ONLY transaction: one EXPLAIN (or refresh-key query) per model, then ONE
-   * statistics query for all their relations and called names. A statement that fails aborts the shared
+   * statistics query for all their relations and called names. The EXPLAIN is skipped for a model whose plan was
+   * read before while the catalog fingerprint (read first, in the BEGIN message) is still the same: the relations
+   * are then looked up by name as always (a table recreated has a new oid), the called names' volatility too. A statement that fails aborts the shared
    * transaction: then each model is read on its own (its failure is its own "cannot tell").
    */
   async readInputSignatures(reqs: InputSignatureRequest[]): Promise<InputSignature[]> {
@@ -796,43 +860,94 @@ export class PostgresSourceDriver implements SourceDriver {
 
   private async signaturesOn(c: PoolClient, reqs: InputSignatureRequest[]): Promise<InputSignature[]> {
     const timeoutMs = Math.max(1, Math.floor(Math.max(...reqs.map((r) => r.statementTimeoutMs))));
-    // BEGIN and every model's EXPLAIN (or refresh-key query) go out at once on the pipelined connection: one round
-    // trip for all of them; the server runs them in order, and a failing one aborts the transaction, so the ones
-    // behind it are refused (their rejections are handled here; the first failure is the one reported)
-    const [begun, asked] = inOneWrite(
+    const own = reqs.every((r) => r.ownSchema && r.ownSchema === reqs[0].ownSchema)
+      ? reqs[0].ownSchema!
+      : null;
+    const needsPlan = reqs.some((r) => !r.refreshKeySql);
+    // a model naming the cache schema reads cache tables, whose catalog rows the fingerprint leaves out
+    const reusableSql = (sql: string) => own === null || !sql.toLowerCase().includes(own.toLowerCase());
+    // a model with a remembered plan waits for the fingerprint; the others' EXPLAINs (and refresh-key queries) go
+    // out at once with BEGIN and the fingerprint on the pipelined connection: one round trip for all of them; the
+    // server runs them in order, and a failing one aborts the transaction, so the ones behind it are refused
+    const remembered = reqs.map((r) => !r.refreshKeySql && reusableSql(r.sql) && this.learnt.has(r.sql));
+    const ask = (req: InputSignatureRequest) =>
+      req.refreshKeySql
+        ? c.query({
+            text: refreshKeySelect(req.refreshKeySql),
+            queryMode: 'extended',
+            rowMode: 'array',
+          } as { text: string })
+        : c.query<{ 'QUERY PLAN': unknown }>({
+            text: explainModel('EXPLAIN (FORMAT JSON, VERBOSE)', req.sql),
+            queryMode: 'extended',
+          } as { text: string });
+    const askAll = (which: boolean[]) => {
+      const sent = inOneWrite(c, () => reqs.map((req, i) => (which[i] ? ask(req) : null)));
+      for (const p of sent) p?.catch(() => undefined);
+      return sent;
+    };
+    const [begun, fingerprinted, first] = inOneWrite(
       c,
       () =>
         [
           c.query(
-            `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on`,
+            `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on` +
+              (needsPlan ? '; SAVEPOINT mp_catalog' : ''),
           ),
-          reqs.map((req) =>
-            req.refreshKeySql
-              ? c.query({
-                  text: refreshKeySelect(req.refreshKeySql),
-                  queryMode: 'extended',
-                  rowMode: 'array',
-                } as { text: string })
-              : c.query<{ 'QUERY PLAN': unknown }>({
-                  text: explainModel('EXPLAIN (FORMAT JSON, VERBOSE)', req.sql),
-                  queryMode: 'extended',
-                } as { text: string }),
-          ),
+          needsPlan ? c.query(catalogFingerprintSql(own)) : null,
+          askAll(remembered.map((r) => !r)),
         ] as const,
     );
-    for (const p of [begun, ...asked]) p.catch(() => undefined);
+    for (const p of [begun, fingerprinted]) p?.catch(() => undefined);
+    let asked = first;
     let committed = false;
     try {
       await begun;
+      let fp: { fingerprint: string; own_reached: boolean } | undefined;
+      if (fingerprinted) {
+        try {
+          fp = (await fingerprinted).rows[0] as typeof fp;
+        } catch (error) {
+          // a catalog this role may not read (a restricted managed server): every model is EXPLAINed, and the
+          // ones already sent behind the failed fingerprint were refused
+          await c.query('ROLLBACK TO SAVEPOINT mp_catalog').catch(() => {
+            throw error;
+          });
+          asked = askAll(reqs.map(() => true));
+        }
+      }
+      // null: nothing is reused nor remembered
+      const catalog =
+        needsPlan && fp && typeof fp.fingerprint === 'string' && fp.own_reached === false
+          ? `${own ?? ''}|${fp.fingerprint}`
+          : null;
+      const reusable = (sql: string) => catalog !== null && reusableSql(sql);
+      // a remembered plan of another catalog is learnt again (one more round trip, after a DDL)
+      const relearn = reqs.map(
+        (req, i) =>
+          remembered[i] &&
+          asked[i] === null &&
+          !(reusable(req.sql) && this.learnt.get(req.sql)?.catalog === catalog),
+      );
+      if (relearn.some(Boolean)) {
+        const again = askAll(relearn);
+        asked = asked.map((p, i) => (relearn[i] ? again[i] : p));
+      }
       const out: (InputSignature | { relations: string[]; calls: string[] })[] = [];
       for (const [i, req] of reqs.entries()) {
         if (req.refreshKeySql) {
-          const key = await asked[i];
+          const key = await asked[i]!;
           const rows = (key.rows as unknown[]).map((r) => JSON.stringify(r)).sort();
           out.push({ signature: hashSignature(['refresh-key', rows]), relations: [], via: 'refresh-key' });
           continue;
         }
-        const explained = (await asked[i]) as QueryResult<{ 'QUERY PLAN': unknown }>;
+        const sent = asked[i];
+        if (sent === null) {
+          const known = this.learnt.get(req.sql)!;
+          out.push({ relations: known.relations, calls: known.calls });
+          continue;
+        }
+        const explained = (await sent) as QueryResult<{ 'QUERY PLAN': unknown }>;
         const plan = readPostgresPlan(explained.rows[0]?.['QUERY PLAN']);
         if (plan.uncertain) {
           out.push(cannotTell(plan.uncertain));
@@ -849,6 +964,10 @@ export class PostgresSourceDriver implements SourceDriver {
           ),
         ].sort();
         out.push({ relations, calls: names.calls });
+        if (catalog !== null && reusable(req.sql)) {
+          if (this.learnt.size >= MAX_LEARNT) this.learnt.clear();
+          this.learnt.set(req.sql, { relations, calls: names.calls, catalog });
+        }
       }
       const pending = out.filter((o): o is { relations: string[]; calls: string[] } => !('signature' in o));
       if (pending.length === 0) return out as InputSignature[];
@@ -892,7 +1011,9 @@ export class PostgresSourceDriver implements SourceDriver {
           tables.push(t);
         }
         return {
-          signature: hashSignature(['pg', tables, row.stats_reset, row.started]),
+          // the catalog too: a view redefined over the same tables, a column added under `select *`, a function
+          // or policy replaced change what the model returns without any table changing
+          signature: hashSignature(['pg', tables, row.stats_reset, row.started, fp?.fingerprint ?? null]),
           relations: o.relations,
           via: 'stats',
         };

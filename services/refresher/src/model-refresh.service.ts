@@ -303,7 +303,7 @@ export class ModelRefreshService {
     const signature = ctx.signatures?.has(info.id)
       ? ((await ctx.signatures.get(info.id)) ?? null)
       : this.detecting()
-        ? (await this.readSignature(card, ctx, sql)).signature
+        ? (await this.readSignature(card, ctx, sql, info.schemaName)).signature
         : null;
     let timeoutMs = ctx.statementTimeoutMs;
     for (let attempt = 1; ; attempt++) {
@@ -423,6 +423,7 @@ export class ModelRefreshService {
     card: CardEntity,
     ctx: RunContext,
     sql: string,
+    ownSchema: string,
   ): Promise<{ signature: string | null; reason?: string }> {
     const driver = ctx.driver;
     if (!driver.readInputSignature) return { signature: null, reason: 'the engine cannot tell' };
@@ -434,6 +435,7 @@ export class ModelRefreshService {
         sql,
         statementTimeoutMs: ctx.statementTimeoutMs,
         refreshKeySql,
+        ownSchema,
       });
       return read.signature === null
         ? { signature: null, reason: read.reason }
@@ -479,7 +481,11 @@ export class ModelRefreshService {
     }
     const reads = await this.readSignatures(
       ctx,
-      prepared.flatMap((p) => ('sql' in p ? [{ sql: p.sql, refreshKeySql: p.refreshKeySql }] : [])),
+      prepared.flatMap((p, i) =>
+        'sql' in p
+          ? [{ sql: p.sql, refreshKeySql: p.refreshKeySql, ownSchema: models[i].info.schemaName }]
+          : [],
+      ),
     );
     let next = 0;
     return models.map(({ info, card }, i): InputCheck => {
@@ -511,13 +517,14 @@ export class ModelRefreshService {
 
   private async readSignatures(
     ctx: RunContext,
-    items: { sql: string; refreshKeySql: string | null }[],
+    items: { sql: string; refreshKeySql: string | null; ownSchema: string }[],
   ): Promise<{ signature: string | null; reason?: string }[]> {
     const driver = ctx.driver;
     const reqs = items.map((x) => ({
       sql: x.sql,
       statementTimeoutMs: ctx.statementTimeoutMs,
       refreshKeySql: x.refreshKeySql,
+      ownSchema: x.ownSchema,
     }));
     if (items.length === 0) return [];
     try {

@@ -83,6 +83,8 @@ function setup(opts: {
   failPublishOf?: string;
   /** claimAhead leaves these cards out */
   notClaimable?: number[];
+  /** crash recovery takes this long (its end is logged) */
+  slowRecoverMs?: number;
 }) {
   const marked: number[] = [];
   const checked: number[][] = [];
@@ -104,16 +106,25 @@ function setup(opts: {
     { findById: async (id: number) => (id === db.id ? db : null) } as never,
     {
       findById: async (id: number) => opts.cards.find((c) => c.id === id) ?? null,
-      findModelsOfDatabase: async () => opts.cards.filter((c) => c.type === 'model' && !c.archived),
+      findModelsOfDatabase: async () => {
+        opts.log?.push('read cards');
+        return opts.cards.filter((c) => c.type === 'model' && !c.archived);
+      },
     } as never,
     {
-      findModelsWithoutRow: async () => [],
+      findModelsWithoutRow: async () => {
+        opts.log?.push('read new models');
+        return [];
+      },
       markUnchanged: async (marks: { id: number }[]) => {
         const ok = marks.map((m) => m.id).filter((id) => !opts.markFails?.includes(id));
         marked.push(...ok);
         return new Set(ok);
       },
-      findRefreshCandidates: async () => opts.rows,
+      findRefreshCandidates: async () => {
+        opts.log?.push('read candidates');
+        return opts.rows;
+      },
       findByCardId: async (id: number) => opts.rows.find((r) => r.cardId === id) ?? null,
       findById: async (id: number) => opts.rows.find((r) => r.id === id) ?? null,
       createIfMissing: async () => {
@@ -187,7 +198,15 @@ function setup(opts: {
         };
       },
     } as never,
-    { recoverDatabase: async () => void opts.log?.push('recover') } as never,
+    {
+      recoverDatabase: async () => {
+        opts.log?.push('recover');
+        if (opts.slowRecoverMs) {
+          await new Promise((r) => setTimeout(r, opts.slowRecoverMs));
+          opts.log?.push('recovered');
+        }
+      },
+    } as never,
     {
       publish: async (o: { event: DomainEvent }) => {
         published.push(o.event);
@@ -355,6 +374,57 @@ describe('RefreshRunUseCase', () => {
     expect(log).toEqual(['build 1', 'build 2', 'written 2']);
     expect(t.published.map((e) => e.type)).toEqual(['RefreshRunStarted']);
     expect(t.inbox.has(req.eventId)).toBe(false);
+  });
+
+  it('a database run checks and builds while RunStarted is in flight; outcomes wait for its ack; one write ends the run', async () => {
+    const log: string[] = [];
+    const t = setup({
+      cards: [model(1), model(2)],
+      rows: [row(10, 1), row(11, 2)],
+      log,
+      slowStartMs: 50,
+      refresh: async (info, card, ctx) => {
+        log.push(`build ${card.id}`);
+        return succeeded(info, card, ctx.runId);
+      },
+    });
+    const req = request();
+    await t.useCase.execute(req);
+    expect(log.filter((l) => !l.startsWith('read '))).toEqual([
+      'recover',
+      'send RefreshRunStarted',
+      'build 1',
+      'build 2',
+      'acked RefreshRunStarted',
+      'send RefreshSucceeded+RefreshSucceeded',
+      'acked RefreshSucceeded+RefreshSucceeded',
+      'claim completion',
+      'send RefreshRunCompleted',
+      'acked RefreshRunCompleted',
+      'mark published + inbox',
+    ]);
+    expect(t.inbox.has(req.eventId)).toBe(true);
+  });
+
+  it('a database run reads its cards and new models while crash recovery runs; candidates only after all of it', async () => {
+    const log: string[] = [];
+    const t = setup({ cards: [model(1)], rows: [row(10, 1)], log, slowRecoverMs: 30 });
+    await t.useCase.execute(request());
+    expect(log.slice(0, 5)).toEqual([
+      'recover',
+      'read new models',
+      'read cards',
+      'recovered',
+      'read candidates',
+    ]);
+  });
+
+  it('a database run completed by another refresher still records its request in the inbox', async () => {
+    const t = setup({ cards: [model(1)], rows: [row(10, 1)], completionWon: false });
+    const req = request();
+    await t.useCase.execute(req);
+    expect(t.published.map((e) => e.type)).toEqual(['RefreshRunStarted', 'RefreshSucceeded']);
+    expect(t.inbox.has(req.eventId)).toBe(true);
   });
 
   it('an individual run checks and builds while RunStarted is in flight; the outcome waits for its ack, recovery comes after', async () => {
