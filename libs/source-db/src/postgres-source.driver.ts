@@ -66,6 +66,17 @@ const likePrefix = (prefix: string) => `${prefix.replace(/[\\_%]/g, (c) => `\\${
 /** A string literal that reads the same whatever standard_conforming_strings is (E'…', `\` and `'` doubled). */
 const pgLiteral = (text: string) => `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 
+/** What a merge refused in the server starts its error message's input with (see mergeTable). */
+const MERGE_REFUSED = 'mp_merge_refused';
+
+/** The reason a merge's refusal statement gave, read from its error (22P02 on `mp_merge_refused:<reason>`). */
+const refusalOf = (error: unknown): string | undefined => {
+  const message = (error as { message?: unknown })?.message;
+  return typeof message === 'string'
+    ? new RegExp(`${MERGE_REFUSED}:([a-z-]+)`).exec(message)?.[1]
+    : undefined;
+};
+
 /** A connection's own 'error' event: the failure reaches the caller through its query instead (see the pool). */
 const ignoreConnectionError = (): void => undefined;
 
@@ -194,40 +205,9 @@ export class PostgresSourceDriver implements SourceDriver {
   }
 
   /**
-   * Inside the merge transaction: records this build's generation for the table unless a newer one is there.
-   * The fence row stays locked until COMMIT, so a concurrent swap or merge of the same table waits and then re-checks
-   * against what this one wrote: an older generation can never swap last.
-   */
-  private async checkFence(
-    client: PoolClient,
-    schemaName: string,
-    tableName: string,
-    generation: number,
-  ): Promise<void> {
-    const fence = qualifiedName(ENGINE, schemaName, FENCE_TABLE);
-    const r = await client.query(
-      `INSERT INTO ${fence} AS f (table_name, generation) VALUES ($1, $2)
-       ON CONFLICT (table_name) DO UPDATE SET generation = EXCLUDED.generation
-        WHERE f.generation <= EXCLUDED.generation
-       RETURNING generation`,
-      [tableName, generation],
-    );
-    if ((r.rowCount ?? 0) > 0) return;
-    const stored = await client.query<{ g: string }>(
-      `SELECT generation::text AS g FROM ${fence} WHERE table_name = $1`,
-      [tableName],
-    );
-    throw fencedError(
-      `${schemaName}.${tableName}`,
-      generation,
-      stored.rows[0] ? Number(stored.rows[0].g) : null,
-    );
-  }
-
-  /**
-   * Inside the swap transaction, first statement of the swap's message: records this build's generation for the
+   * Inside the swap (or merge) transaction, ahead of the write in the same message: records this build's generation for the
    * table unless a newer one is there, and fails (division by zero, SQLSTATE 22012: plain SQL, no procedural
-   * language needed) when one is. The fence row stays locked until COMMIT, so a concurrent swap of the same table
+   * language needed) when one is. The fence row stays locked until COMMIT, so a concurrent swap or merge of the same table
    * waits and then re-checks against what this one wrote: an older generation can never swap last.
    */
   private fenceSql(schemaName: string, tableName: string, generation: number): string {
@@ -558,82 +538,81 @@ export class PostgresSourceDriver implements SourceDriver {
       const queryMs = Date.now() - queryStarted;
       const keys = req.uniqueKey.map(q);
       const others = targetCols.filter((c) => !req.uniqueKey.includes(c.name)).map((c) => q(c.name));
-      // one message: the delta's columns, then one pass over it for null keys and its newest checkpoint plus a
-      // grouping for duplicate keys (the upsert's own 21000 misses a duplicate whose first row left the cached
-      // one unchanged); a key or checkpoint column the model no longer returns fails it with 42703
-      let inspected: QueryResult[];
-      try {
-        inspected = await step(() =>
-          this.multi(
-            client,
-            `${this.columnsSql(delta)};
-             SELECT coalesce(bool_or(${keys.map((k) => `${k} IS NULL`).join(' OR ')}), false)
-                    OR EXISTS (SELECT 1 FROM ${delta} GROUP BY ${keys.join(', ')} HAVING count(*) > 1) AS dup,
-                    max(${q(req.checkpointColumn)}) >= ${lastSql} AS forward,
-                    max(${q(req.checkpointColumn)})::text AS top
-               FROM ${delta}`,
-          ),
-        );
-      } catch (error) {
-        if (sqlState(error) !== '42703') throw error;
-        return await fallback('columns-changed', `the model's columns differ from ${label}'s`);
-      }
-      const deltaCols = inspected[0].rows as { name: string }[];
-      if (deltaCols.map((c) => c.name).join('\u0000') !== targetCols.map((c) => c.name).join('\u0000')) {
-        return await fallback('columns-changed', `the model's columns differ from ${label}'s`);
-      }
-      const checks = inspected[1] as QueryResult<{
-        dup: boolean;
-        forward: boolean | null;
-        top: string | null;
-      }>;
-      const check = checks.rows[0];
-      if (check?.dup) return await fallback('duplicate-key', `the model returns duplicate or null keys`);
-      if (check?.forward !== true) {
-        return await fallback(
-          'checkpoint-backwards',
-          `the newest checkpoint of the model is older than the cached ${last}`,
-        );
-      }
-      const fence = req.fence;
-      if (fence) await step(() => this.checkFence(client, schemaName, tableName, fence.generation));
       const cols = targetCols.map((c) => q(c.name));
+      const ckpt = q(req.checkpointColumn);
       const onConflict =
         others.length === 0
           ? 'DO NOTHING'
           : `DO UPDATE SET ${others.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}
               WHERE ${others.map((c) => `t.${c}::text IS DISTINCT FROM EXCLUDED.${c}::text`).join(' OR ')}`;
-      let counts: { inserted: string; updated: string } | undefined;
+      // One message for the rest (quoted identifiers and escaped literals only, no user SQL), so the merge
+      // costs three round trips in all. Its first statement refuses the merge in the server, before anything
+      // is written: it fails with `mp_merge_refused:<reason>` (a text cast to int, evaluated per row so never folded
+      // at plan time) when the delta's columns are not the cache table's (by name and position), when a key
+      // is null or repeated (count(DISTINCT): the upsert's own 21000 misses a duplicate whose first row left
+      // the cached one unchanged), or when the delta's newest checkpoint is older than the cached one. Then
+      // the fence (22012 when a newer generation holds the table; its row stays locked until COMMIT; its savepoint
+      // released, so the upsert runs in the main transaction, not a subtransaction),
+      // the upsert and COMMIT; a failing statement skips the rest and leaves the transaction to the ROLLBACK.
+      const keyTuple = keys.length === 1 ? keys[0] : `(${keys.join(', ')})`;
+      const mergeSql = `SELECT c.top, CAST('${MERGE_REFUSED}:' || c.refusal AS int) AS refused FROM (
+          SELECT CASE
+                   WHEN (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
+                          WHERE a.attrelid = ${pgLiteral(delta)}::regclass AND a.attnum > 0 AND NOT a.attisdropped)
+                        IS DISTINCT FROM ARRAY[${targetCols.map((c) => pgLiteral(c.name)).join(', ')}]::text[]
+                     THEN 'columns-changed'
+                   WHEN count(*) FILTER (WHERE ${keys.map((k) => `${k} IS NULL`).join(' OR ')}) > 0
+                        OR count(DISTINCT ${keyTuple}) <> count(*)
+                     THEN 'duplicate-key'
+                   WHEN (max(${ckpt}) >= ${lastSql}) IS NOT TRUE THEN 'checkpoint-backwards'
+                 END AS refusal,
+                 max(${ckpt})::text AS top
+            FROM ${delta}) c;
+        ${req.fence ? `${this.fenceSql(schemaName, tableName, req.fence.generation)} RELEASE SAVEPOINT mp_fence;` : ''}
+        WITH m AS (
+          INSERT INTO ${target} AS t (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM ${delta}
+          ON CONFLICT (${keys.join(', ')}) ${onConflict}
+          RETURNING (xmax = 0) AS ins)
+        SELECT count(*) FILTER (WHERE ins)::text AS inserted, count(*) FILTER (WHERE NOT ins)::text AS updated
+          FROM m;
+        COMMIT`;
+      let results: QueryResult[];
       try {
-        // the upsert and COMMIT in one message (built from quoted identifiers only): a failing upsert skips the
-        // COMMIT and leaves the transaction to the ROLLBACK below
-        const results = (await step(() =>
-          client.query(
-            `WITH m AS (
-               INSERT INTO ${target} AS t (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM ${delta}
-               ON CONFLICT (${keys.join(', ')}) ${onConflict}
-               RETURNING (xmax = 0) AS ins)
-             SELECT count(*) FILTER (WHERE ins)::text AS inserted, count(*) FILTER (WHERE NOT ins)::text AS updated
-               FROM m;
-             COMMIT`,
-          ),
-        )) as unknown as QueryResult<{ inserted: string; updated: string }>[];
+        results = await step(() => this.multi(client, mergeSql));
         inTransaction = false;
-        counts = results.find((r) => r.command === 'SELECT')?.rows[0];
       } catch (error) {
-        // 42P10: no unique index on the key (the last full build found duplicates and built it plain);
-        // 21000: the delta holds one key twice (checked above; the upsert refusing it is the backstop)
         const state = sqlState(error);
+        const refusal = state === '22P02' ? refusalOf(error) : undefined;
+        if (refusal === 'columns-changed' || state === '42703') {
+          // 42703: a key or checkpoint column the model no longer returns
+          return await fallback('columns-changed', `the model's columns differ from ${label}'s`);
+        }
+        if (refusal === 'duplicate-key')
+          return await fallback('duplicate-key', `the model returns duplicate or null keys`);
+        if (refusal === 'checkpoint-backwards') {
+          return await fallback(
+            'checkpoint-backwards',
+            `the newest checkpoint of the model is older than the cached ${last}`,
+          );
+        }
+        if (state === '22012' && req.fence) {
+          throw await this.fenced(client, schemaName, tableName, req.fence.generation);
+        }
+        // 42P10: no unique index on the key (the last full build found duplicates and built it plain);
+        // 21000: the delta holds one key twice (refused above; the upsert refusing it is the backstop)
         if (state === '42P10')
           return await fallback('duplicate-key', `${label} has no unique index on the key`);
         if (state === '21000') return await fallback('duplicate-key', `the model returns duplicate keys`);
         throw error;
       }
+      const top = (results.find((r) => r.fields[0]?.name === 'top')?.rows[0] as { top: string | null })?.top;
+      const counts = results.find((r) => r.fields[0]?.name === 'inserted')?.rows[0] as
+        { inserted: string; updated: string } | undefined;
       return {
         merged: true,
         inserted: Number(counts?.inserted ?? 0),
         updated: Number(counts?.updated ?? 0),
-        checkpoint: check.top,
+        checkpoint: top ?? null,
         queryMs,
       };
     } catch (error) {
