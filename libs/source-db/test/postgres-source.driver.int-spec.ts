@@ -1,5 +1,13 @@
 import { Client } from 'pg';
-import { cacheTableName, FENCE_TABLE, managedIndexName, SourceError } from '../src/index';
+import { openTestSourceSession } from '@model-persistence/testing';
+import {
+  cacheTableName,
+  FENCE_TABLE,
+  managedIndexName,
+  openSourceDriver,
+  SourceDriver,
+  SourceError,
+} from '../src/index';
 import { describeSourceDriver, DriverTestBed } from './source-driver.test-kit';
 
 jest.setTimeout(60_000);
@@ -24,12 +32,12 @@ describeSourceDriver('postgres', (bed: DriverTestBed) => {
         checkpointColumn: 'ts',
         fence: { generation: ++generation },
       });
-    const merge = (g = ++generation) =>
-      bed.driver.mergeTable({
+    const merge = (g = ++generation, driver: SourceDriver = bed.driver, statementTimeoutMs = 10_000) =>
+      driver.mergeTable({
         schemaName: bed.schema,
         tableName: table,
         sql,
-        statementTimeoutMs: 10_000,
+        statementTimeoutMs,
         checkpointColumn: 'ts',
         uniqueKey: key,
         lookback: { kind: 'number', value: 10 },
@@ -104,6 +112,52 @@ describeSourceDriver('postgres', (bed: DriverTestBed) => {
       expect((refused as SourceError).details?.fenced).toBe(true);
       expect(await contents()).toEqual(before);
       expect(await merge()).toMatchObject({ merged: true, inserted: 1, updated: 0 });
+    });
+
+    it('leaves the rows the lookback reads again unchanged untouched: a reader locking one does not hold the merge up', async () => {
+      await bed.db.query(`delete from inc2_src`);
+      await bed.db.query(
+        `insert into inc2_src values (1, 'a', 'x', 10), (1, 'b', 'y', 10), (2, 'a', 'z', 3)`,
+      );
+      await full();
+      await bed.db.query(`insert into inc2_src values (3, 'a', 'new', 11)`);
+      await bed.db.query(`update inc2_src set v = 'z2', ts = 11 where k1 = 2`);
+      // (1, 'a') and (1, 'b') are read again (checkpoint 10 >= 11 - 10) but did not change: the upsert locked
+      // each of them before comparing, so this reader's lock made it wait out its statement timeout
+      const reader = await openTestSourceSession(bed.db.connection);
+      try {
+        await reader.query('begin');
+        await reader.query(`select 1 from ${cache()} where k1 = 1 for update`);
+        const merged = await merge(++generation, bed.driver, 2_000).catch((e: unknown) => e as Error);
+        expect(merged).toMatchObject({ merged: true, inserted: 1, updated: 1, checkpoint: '11' });
+      } finally {
+        await reader.query('rollback').catch(() => undefined);
+        await reader.end().catch(() => undefined);
+      }
+      expect(await contents()).toEqual(await live());
+    });
+
+    it('without row counters (track_counts off) it upserts instead, with the same counts and refusals', async () => {
+      await bed.db.query(`alter database "${bed.db.name}" set track_counts = off`);
+      const plain = openSourceDriver(bed.db.connection);
+      try {
+        await bed.db.query(`delete from inc2_src`);
+        await bed.db.query(`insert into inc2_src values (1, 'a', 'x', 1), (1, 'b', 'y', 2)`);
+        await full();
+        await bed.db.query(`insert into inc2_src values (2, 'a', 'new', 5)`);
+        await bed.db.query(`update inc2_src set v = 'y2', ts = 4 where k2 = 'b'`);
+        expect(await merge(++generation, plain)).toMatchObject({ merged: true, inserted: 1, updated: 1 });
+        expect(await contents()).toEqual(await live());
+        await bed.db.query(`insert into inc2_src values (2, 'a', 'dup', 6)`);
+        expect(await merge(++generation, plain)).toMatchObject({ merged: false, fallback: 'duplicate-key' });
+        await bed.db.query(`delete from inc2_src where v = 'dup'`);
+        // the last merge recorded generation - 1 (a refused merge records none): an older one is fenced
+        const refused = await merge(generation - 2, plain).catch((e: unknown) => e as SourceError);
+        expect((refused as SourceError).details?.fenced).toBe(true);
+      } finally {
+        await plain.close();
+        await bed.db.query(`alter database "${bed.db.name}" reset track_counts`);
+      }
     });
   });
 });
