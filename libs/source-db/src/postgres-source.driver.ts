@@ -138,6 +138,17 @@ const catalogFingerprintSql = (own: string | null) => `
                            'pg_catalog.pg_proc'::pg_catalog.regclass)))) AS own_reached
   FROM own`;
 
+/** What a merge refused in the server starts its error message's input with (see mergeTable). */
+const MERGE_REFUSED = 'mp_merge_refused';
+
+/** The reason a merge's refusal statement gave, read from its error (22P02 on `mp_merge_refused:<reason>`). */
+const refusalOf = (error: unknown): string | undefined => {
+  const message = (error as { message?: unknown })?.message;
+  return typeof message === 'string'
+    ? new RegExp(`${MERGE_REFUSED}:([a-z-]+)`).exec(message)?.[1]
+    : undefined;
+};
+
 /** A connection's own 'error' event: the failure reaches the caller through its query instead (see the pool). */
 const ignoreConnectionError = (): void => undefined;
 
@@ -274,40 +285,9 @@ export class PostgresSourceDriver implements SourceDriver {
   }
 
   /**
-   * Inside the merge transaction: records this build's generation for the table unless a newer one is there.
-   * The fence row stays locked until COMMIT, so a concurrent swap or merge of the same table waits and then re-checks
-   * against what this one wrote: an older generation can never swap last.
-   */
-  private async checkFence(
-    client: PoolClient,
-    schemaName: string,
-    tableName: string,
-    generation: number,
-  ): Promise<void> {
-    const fence = qualifiedName(ENGINE, schemaName, FENCE_TABLE);
-    const r = await client.query(
-      `INSERT INTO ${fence} AS f (table_name, generation) VALUES ($1, $2)
-       ON CONFLICT (table_name) DO UPDATE SET generation = EXCLUDED.generation
-        WHERE f.generation <= EXCLUDED.generation
-       RETURNING generation`,
-      [tableName, generation],
-    );
-    if ((r.rowCount ?? 0) > 0) return;
-    const stored = await client.query<{ g: string }>(
-      `SELECT generation::text AS g FROM ${fence} WHERE table_name = $1`,
-      [tableName],
-    );
-    throw fencedError(
-      `${schemaName}.${tableName}`,
-      generation,
-      stored.rows[0] ? Number(stored.rows[0].g) : null,
-    );
-  }
-
-  /**
-   * Inside the swap transaction, first statement of the swap's message: records this build's generation for the
+   * Inside the swap (or merge) transaction, ahead of the write in the same message: records this build's generation for the
    * table unless a newer one is there, and fails (division by zero, SQLSTATE 22012: plain SQL, no procedural
-   * language needed) when one is. The fence row stays locked until COMMIT, so a concurrent swap of the same table
+   * language needed) when one is. The fence row stays locked until COMMIT, so a concurrent swap or merge of the same table
    * waits and then re-checks against what this one wrote: an older generation can never swap last.
    */
   private fenceSql(schemaName: string, tableName: string, generation: number): string {
@@ -629,6 +609,8 @@ export class PostgresSourceDriver implements SourceDriver {
             client,
             `BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on;
              DROP TABLE IF EXISTS pg_temp.mp_delta;
+             SELECT pg_catalog.current_setting('server_version_num')::int >= 150000
+                    AND pg_catalog.current_setting('track_counts')::bool AS mergeable;
              ${this.columnsSql(target)};
              SELECT max(${q(req.checkpointColumn)})::text AS c FROM ${target}`,
           ),
@@ -643,7 +625,9 @@ export class PostgresSourceDriver implements SourceDriver {
         }
         throw error;
       }
-      const targetCols = opened[opened.length - 2].rows as { name: string; type: string }[];
+      const targetCols = opened[opened.length - 2].rows as { name: string; type: string; base: string }[];
+      const useMerge =
+        (opened[opened.length - 3].rows[0] as { mergeable?: boolean } | undefined)?.mergeable === true;
       if (targetCols.length === 0) return await fallback('no-table', `${label} does not exist`);
       const byName = new Map(targetCols.map((c) => [c.name, c.type]));
       const checkpointType = byName.get(req.checkpointColumn);
@@ -667,84 +651,137 @@ export class PostgresSourceDriver implements SourceDriver {
         } as { text: string }),
       );
       const queryMs = Date.now() - queryStarted;
-      const keys = req.uniqueKey.map(q);
-      const others = targetCols.filter((c) => !req.uniqueKey.includes(c.name)).map((c) => q(c.name));
-      // one message: the delta's columns, then one pass over it for null keys and its newest checkpoint plus a
-      // grouping for duplicate keys (the upsert's own 21000 misses a duplicate whose first row left the cached
-      // one unchanged); a key or checkpoint column the model no longer returns fails it with 42703
-      let inspected: QueryResult[];
-      try {
-        inspected = await step(() =>
-          this.multi(
-            client,
-            `${this.columnsSql(delta)};
-             SELECT coalesce(bool_or(${keys.map((k) => `${k} IS NULL`).join(' OR ')}), false)
-                    OR EXISTS (SELECT 1 FROM ${delta} GROUP BY ${keys.join(', ')} HAVING count(*) > 1) AS dup,
-                    max(${q(req.checkpointColumn)}) >= ${lastSql} AS forward,
-                    max(${q(req.checkpointColumn)})::text AS top
-               FROM ${delta}`,
-          ),
-        );
-      } catch (error) {
-        if (sqlState(error) !== '42703') throw error;
-        return await fallback('columns-changed', `the model's columns differ from ${label}'s`);
-      }
-      const deltaCols = inspected[0].rows as { name: string }[];
-      if (deltaCols.map((c) => c.name).join('\u0000') !== targetCols.map((c) => c.name).join('\u0000')) {
-        return await fallback('columns-changed', `the model's columns differ from ${label}'s`);
-      }
-      const checks = inspected[1] as QueryResult<{
-        dup: boolean;
-        forward: boolean | null;
-        top: string | null;
-      }>;
-      const check = checks.rows[0];
-      if (check?.dup) return await fallback('duplicate-key', `the model returns duplicate or null keys`);
-      if (check?.forward !== true) {
-        return await fallback(
-          'checkpoint-backwards',
-          `the newest checkpoint of the model is older than the cached ${last}`,
-        );
-      }
-      const fence = req.fence;
-      if (fence) await step(() => this.checkFence(client, schemaName, tableName, fence.generation));
+      const keyNames = req.uniqueKey;
+      const keys = keyNames.map(q);
+      const otherNames = targetCols.filter((c) => !keyNames.includes(c.name)).map((c) => c.name);
       const cols = targetCols.map((c) => q(c.name));
-      const onConflict =
-        others.length === 0
-          ? 'DO NOTHING'
-          : `DO UPDATE SET ${others.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}
-              WHERE ${others.map((c) => `t.${c}::text IS DISTINCT FROM EXCLUDED.${c}::text`).join(' OR ')}`;
-      let counts: { inserted: string; updated: string } | undefined;
+      const ckpt = q(req.checkpointColumn);
+      const names = (list: string[]) => `ARRAY[${list.map(pgLiteral).join(', ')}]::text[]`;
+      // without its modifier: a cast to varchar(n) or numeric(p,s) would truncate or round, and could then match
+      // another key or hide a change that the write's own (assignment) cast would refuse or keep
+      const typeOf = (name: string) => targetCols.find((c) => c.name === name)?.base ?? 'text';
+      const changed = (value: (name: string) => string) =>
+        otherNames.map((n) => `t.${q(n)}::text IS DISTINCT FROM ${value(n)}::text`).join(' OR ');
+      const counters = (when: string) =>
+        `SELECT pg_catalog.pg_stat_get_xact_tuples_inserted(${pgLiteral(target)}::regclass)::text AS inserted_${when},
+                pg_catalog.pg_stat_get_xact_tuples_updated(${pgLiteral(target)}::regclass)::text AS updated_${when}`;
+      // PostgreSQL 15+ with the server counting rows (track_counts): MERGE, which compares a matched row before
+      // touching it, where the upsert locks every conflicting row first (a WAL record and a dirtied page for each
+      // row the lookback reads again unchanged: half the delta in the benchmark). MERGE has no RETURNING before
+      // PostgreSQL 17: the inserted and updated counts are the difference of this transaction's row counters for
+      // the table around it (nothing else writes the table in this transaction). The join is made to probe the
+      // key's unique index per delta row, the key cast to the cache's type so that index applies (the
+      // unanalysed temporary table can lead the planner to hash the whole cache table); JIT off (a large cache
+      // table lifts the plan over jit_above_cost, and compiling costs more than the merge).
+      const write = useMerge
+        ? `SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL jit = off;
+           ${counters('before')};
+           MERGE INTO ${target} AS t USING ${delta} AS d
+              ON ${keyNames.map((k) => `t.${q(k)} = CAST(d.${q(k)} AS ${typeOf(k)})`).join(' AND ')}
+           ${
+             otherNames.length === 0
+               ? ''
+               : `WHEN MATCHED AND (${changed((n) => `CAST(d.${q(n)} AS ${typeOf(n)})`)})
+                    THEN UPDATE SET ${otherNames.map((n) => `${q(n)} = d.${q(n)}`).join(', ')}`
+           }
+           WHEN NOT MATCHED THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `d.${c}`).join(', ')});
+           ${counters('after')};`
+        : `WITH m AS (
+             INSERT INTO ${target} AS t (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM ${delta}
+             ON CONFLICT (${keys.join(', ')}) ${
+               otherNames.length === 0
+                 ? 'DO NOTHING'
+                 : `DO UPDATE SET ${otherNames.map((n) => `${q(n)} = EXCLUDED.${q(n)}`).join(', ')}
+                    WHERE ${changed((n) => `EXCLUDED.${q(n)}`)}`
+             }
+             RETURNING (xmax = 0) AS ins)
+           SELECT count(*) FILTER (WHERE ins)::text AS inserted, count(*) FILTER (WHERE NOT ins)::text AS updated
+             FROM m;`;
+      // One message for the rest (quoted identifiers and escaped literals only, no user SQL), so the merge
+      // costs three round trips in all. Its first statement refuses the merge in the server, before anything
+      // is written: it fails with `mp_merge_refused:<reason>` (a text cast to int, evaluated per row so never
+      // folded at plan time) when the delta's columns are not the cache table's (by name and position), when a
+      // key is null or repeated (count(DISTINCT): neither the upsert's 21000 nor MERGE's catches a duplicate
+      // whose first row left the cached one unchanged), when the delta's newest checkpoint is older than the
+      // cached one, or when the cache table has no unique index on exactly the key (the last full build found
+      // duplicates and built it plain). Then the fence (22012 when a newer generation holds the table; its row
+      // stays locked until COMMIT; its savepoint released, so the write runs in the main transaction, not a
+      // subtransaction), the write and COMMIT; a failing statement skips the rest and leaves the transaction
+      // to the ROLLBACK.
+      const keyTuple = keys.length === 1 ? keys[0] : `(${keys.join(', ')})`;
+      const mergeSql = `SELECT c.top, CAST('${MERGE_REFUSED}:' || c.refusal AS int) AS refused FROM (
+          SELECT CASE
+                   WHEN (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
+                          WHERE a.attrelid = ${pgLiteral(delta)}::regclass AND a.attnum > 0 AND NOT a.attisdropped)
+                        IS DISTINCT FROM ${names(targetCols.map((c) => c.name))}
+                     THEN 'columns-changed'
+                   WHEN count(*) FILTER (WHERE ${keys.map((k) => `${k} IS NULL`).join(' OR ')}) > 0
+                        OR count(DISTINCT ${keyTuple}) <> count(*)
+                     THEN 'duplicate-key'
+                   WHEN (max(${ckpt}) >= ${lastSql}) IS NOT TRUE THEN 'checkpoint-backwards'
+                   WHEN NOT EXISTS (
+                     SELECT 1 FROM pg_catalog.pg_index i
+                      WHERE i.indrelid = ${pgLiteral(target)}::regclass AND i.indisunique AND i.indisvalid
+                        AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = ${keyNames.length}
+                        AND (SELECT array_agg(a.attname::text) FROM pg_catalog.pg_attribute a
+                              WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey))
+                            @> ${names(keyNames)})
+                     THEN 'unkeyed'
+                 END AS refusal,
+                 max(${ckpt})::text AS top
+            FROM ${delta}) c;
+        ${req.fence ? `${this.fenceSql(schemaName, tableName, req.fence.generation)} RELEASE SAVEPOINT mp_fence;` : ''}
+        ${write}
+        COMMIT`;
+      let results: QueryResult[];
       try {
-        // the upsert and COMMIT in one message (built from quoted identifiers only): a failing upsert skips the
-        // COMMIT and leaves the transaction to the ROLLBACK below
-        const results = (await step(() =>
-          client.query(
-            `WITH m AS (
-               INSERT INTO ${target} AS t (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM ${delta}
-               ON CONFLICT (${keys.join(', ')}) ${onConflict}
-               RETURNING (xmax = 0) AS ins)
-             SELECT count(*) FILTER (WHERE ins)::text AS inserted, count(*) FILTER (WHERE NOT ins)::text AS updated
-               FROM m;
-             COMMIT`,
-          ),
-        )) as unknown as QueryResult<{ inserted: string; updated: string }>[];
+        results = await step(() => this.multi(client, mergeSql));
         inTransaction = false;
-        counts = results.find((r) => r.command === 'SELECT')?.rows[0];
       } catch (error) {
-        // 42P10: no unique index on the key (the last full build found duplicates and built it plain);
-        // 21000: the delta holds one key twice (checked above; the upsert refusing it is the backstop)
         const state = sqlState(error);
+        const refusal = state === '22P02' ? refusalOf(error) : undefined;
+        if (refusal === 'columns-changed' || state === '42703') {
+          // 42703: a key or checkpoint column the model no longer returns
+          return await fallback('columns-changed', `the model's columns differ from ${label}'s`);
+        }
+        if (refusal === 'duplicate-key')
+          return await fallback('duplicate-key', `the model returns duplicate or null keys`);
+        if (refusal === 'unkeyed')
+          return await fallback('duplicate-key', `${label} has no unique index on the key`);
+        if (refusal === 'checkpoint-backwards') {
+          return await fallback(
+            'checkpoint-backwards',
+            `the newest checkpoint of the model is older than the cached ${last}`,
+          );
+        }
+        if (state === '22012' && req.fence) {
+          throw await this.fenced(client, schemaName, tableName, req.fence.generation);
+        }
+        // 42P10: no unique index on the key; 21000: one row affected twice; 23505: one new key inserted twice
+        // (all refused above: the write refusing them is the backstop)
         if (state === '42P10')
           return await fallback('duplicate-key', `${label} has no unique index on the key`);
-        if (state === '21000') return await fallback('duplicate-key', `the model returns duplicate keys`);
+        if (state === '21000' || state === '23505')
+          return await fallback('duplicate-key', `the model returns duplicate keys`);
         throw error;
       }
+      const top = (results.find((r) => r.fields[0]?.name === 'top')?.rows[0] as { top: string | null })?.top;
+      const row = (field: string) =>
+        results.find((r) => r.fields[0]?.name === field)?.rows[0] as Record<string, string> | undefined;
+      const before = row('inserted_before');
+      const after = row('inserted_after');
+      const plain = row('inserted');
+      const counts = useMerge
+        ? {
+            inserted: Number(after?.inserted_after) - Number(before?.inserted_before),
+            updated: Number(after?.updated_after) - Number(before?.updated_before),
+          }
+        : { inserted: Number(plain?.inserted ?? 0), updated: Number(plain?.updated ?? 0) };
       return {
         merged: true,
-        inserted: Number(counts?.inserted ?? 0),
-        updated: Number(counts?.updated ?? 0),
-        checkpoint: check.top,
+        inserted: counts.inserted,
+        updated: counts.updated,
+        checkpoint: top ?? null,
         queryMs,
       };
     } catch (error) {
@@ -764,9 +801,10 @@ export class PostgresSourceDriver implements SourceDriver {
     }
   }
 
-  /** The query of the columns (name, SQL type) of a relation given as a quoted name; none when it does not exist. */
+  /** The query of the columns (name, SQL type, the type without its modifier) of a relation given as a quoted name; none when it does not exist. */
   private columnsSql(relation: string): string {
-    return `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type
+    return `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+                   pg_catalog.format_type(a.atttypid, NULL) AS base
               FROM pg_catalog.pg_attribute a
              WHERE a.attrelid = pg_catalog.to_regclass(${pgLiteral(relation)}) AND a.attnum > 0 AND NOT a.attisdropped
              ORDER BY a.attnum`;

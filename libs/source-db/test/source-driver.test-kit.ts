@@ -39,6 +39,8 @@ interface Dialect {
   abortable: { sql: (marker: string) => string; timeoutMs: number };
   /** Whether a statement whose text is LIKE `like` is running on the server (not counting our own). */
   statementRunning(db: TestSourceDatabase, like: string): Promise<boolean>;
+  /** Whether a merge into `cache` (a quoted name) is waiting for a row lock in its write. */
+  mergeWaiting(db: TestSourceDatabase, cache: string): Promise<boolean>;
   /** MySQL rounds lock waits up to whole seconds. */
   swapLock: { timeoutMs: number; attempts: number; message: RegExp };
   quote: string;
@@ -85,6 +87,14 @@ const DIALECTS: Record<SourceEngine, Dialect> = {
         await db.query(
           `select 1 from pg_stat_activity where query like $1 and state = 'active' and pid <> pg_backend_pid()`,
           [like],
+        )
+      ).length > 0,
+    // the merge's checks, fence and upsert are one message, longer than pg_stat_activity keeps of a query
+    mergeWaiting: async (db) =>
+      (
+        await db.query(
+          `select 1 from pg_stat_activity where query like '%mp_merge_refused%' and state = 'active'
+              and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
         )
       ).length > 0,
     swapLock: { timeoutMs: 200, attempts: 2, message: /lock timeout/ },
@@ -142,6 +152,9 @@ const DIALECTS: Record<SourceEngine, Dialect> = {
           [like],
         )
       ).length > 0,
+    mergeWaiting(db, cache) {
+      return this.statementRunning(db, `%INSERT INTO ${cache}%`);
+    },
     swapLock: { timeoutMs: 1000, attempts: 1, message: /Lock wait timeout/ },
     quote: '`',
     product: /Could not connect to MySQL\/MariaDB at 127\.0\.0\.1:1/,
@@ -896,7 +909,7 @@ export function describeSourceDriver(engine: SourceEngine, extra?: (bed: DriverT
           await holder.query(engine === 'postgres' ? 'begin' : 'start transaction');
           await holder.query(`select id from ${cache} where id = 1 for update`);
           const merging = merge(g + 1).catch((e: unknown) => e as SourceError);
-          await eventually(() => d.statementRunning(bed.db, `%INSERT INTO ${cache}%`), 10_000, 50);
+          await eventually(() => d.mergeWaiting(bed.db, cache), 10_000, 50);
           let tookOver = false;
           const taking = takeover
             .query(
