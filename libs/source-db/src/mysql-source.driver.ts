@@ -832,6 +832,8 @@ export class MysqlSourceDriver implements SourceDriver {
       const schemas = new Set([this.conn.dbName, ...names.qualifiers]);
       const calls = new Set(names.calls);
       const seenViews = new Set<string>();
+      // what the views say is part of the signature: a view redefined over the same tables changes no table
+      const viewDefinitions: string[][] = [];
       for (let depth = 0; depth < 10; depth++) {
         const [views] = await c.query<RowDataPacket[]>(
           `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, VIEW_DEFINITION AS d FROM information_schema.VIEWS
@@ -844,6 +846,7 @@ export class MysqlSourceDriver implements SourceDriver {
           seenViews.add(`${String(v.s)}.${String(v.n)}`);
           if (typeof v.d !== 'string' || v.d === '')
             return cannotTell(`the view ${String(v.n)} cannot be read`);
+          viewDefinitions.push([String(v.s), String(v.n), v.d]);
           const inner = calledNames(v.d, ENGINE);
           if (inner.uncertain) return cannotTell(`view ${String(v.n)}: ${inner.uncertain}`);
           inner.words.forEach((w) => words.add(w));
@@ -891,6 +894,17 @@ export class MysqlSourceDriver implements SourceDriver {
           );
         }
       }
+      // the tables' columns too: a column added, dropped or retyped under `select *` changes no row
+      const [columns] = await c.query<RowDataPacket[]>(
+        `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, COLUMN_NAME AS c, COLUMN_TYPE AS t, ORDINAL_POSITION AS p
+           FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN (?) AND TABLE_NAME IN (?)
+          ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`,
+        [[...schemas], [...words]],
+      );
+      const definitions = {
+        views: viewDefinitions.sort(),
+        columns: columns.map((k) => [k.s, k.n, k.c, k.t, k.p].map(String)),
+      };
       const tables: unknown[] = [];
       for (const r of rows) {
         const name = `${String(r.s)}.${String(r.n)}`;
@@ -918,7 +932,7 @@ export class MysqlSourceDriver implements SourceDriver {
         tables.push([r.s, r.n, r.e, tableId, String(r.c), String(r.u)]);
       }
       return {
-        signature: hashSignature(['mysql', tables]),
+        signature: hashSignature(['mysql', tables, definitions]),
         relations: tables.map((t) => `${(t as string[])[0]}.${(t as string[])[1]}`),
         via: 'stats',
       };

@@ -279,6 +279,25 @@ describe.each(['postgres', 'mysql'] as const)('input signatures on %s', (engine)
       });
     });
 
+  it('changes when a view is redefined over the same table, or a column added under select *', async () => {
+    await db.query('create table d1 (id int primary key, v int)');
+    await db.query('insert into d1 values (1, 1)');
+    await db.query('create view vd as select id, v from d1');
+    await settle();
+    const view = await sign('select id, v from vd');
+    expect(view).toEqual(expect.any(String));
+    await db.query('create or replace view vd as select id, v * 2 as v from d1');
+    const redefined = await sign('select id, v from vd');
+    expect(redefined).toEqual(expect.any(String));
+    expect(redefined).not.toBe(view);
+    const star = await sign('select * from d1');
+    expect(star).toEqual(expect.any(String));
+    await db.query('alter table d1 add column w int default 7');
+    await settle();
+    const added = await sign('select * from d1');
+    expect(added).not.toBe(star);
+  });
+
   it("a refresh key's result is the signature", async () => {
     const key = 'select max(id) as m from s2';
     const before = await sign('select * from s1', key);
