@@ -23,11 +23,21 @@ async function slowAnswers(targetPort: number): Promise<{ port: number; close: (
     client.on('error', close).on('close', close);
     upstream.on('error', close).on('close', close);
     client.on('data', (d) => upstream.write(d));
-    let last = 0;
-    upstream.on('data', (d) => {
-      const at = Math.max(Date.now() + DELAY_MS, last);
-      last = at;
-      setTimeout(() => client.destroyed || client.write(d), at - Date.now());
+    // one queue drained by one timer: timers of different durations due in the same millisecond may fire in any
+    // order, which reordered the server's answers (a model query's error was once read as the next message's)
+    const queue: { at: number; d: Buffer }[] = [];
+    let timer: NodeJS.Timeout | null = null;
+    const drain = () => {
+      timer = null;
+      while (queue.length > 0 && queue[0].at <= Date.now()) {
+        const { d } = queue.shift()!;
+        if (!client.destroyed) client.write(d);
+      }
+      if (queue.length > 0) timer = setTimeout(drain, Math.max(0, queue[0].at - Date.now()));
+    };
+    upstream.on('data', (d: Buffer) => {
+      queue.push({ at: Date.now() + DELAY_MS, d });
+      timer ??= setTimeout(drain, DELAY_MS);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
