@@ -31,6 +31,8 @@ export interface StagedBatch {
 export class StagedPublisher implements OnApplicationShutdown {
   private producer: Producer | null = null;
   private busy = false;
+  /** Set at shutdown: nothing new is staged (a late stage would connect a producer nobody disconnects). */
+  private closed = false;
   /** Resolves when the staged batch (if any) is committed or aborted: shutdown lets it finish first. */
   private ended: Promise<void> = Promise.resolve();
   private markEnded: () => void = () => undefined;
@@ -43,10 +45,11 @@ export class StagedPublisher implements OnApplicationShutdown {
 
   /**
    * Sends the records inside a new transaction, stamped `timestamp` (the moment they are meant for). Null when a
-   * batch of this process is still staged. Rejects if the records could not be staged (nothing is visible then).
+   * batch of this process is still staged, or after shutdown. Rejects if the records could not be staged (nothing is
+   * visible then).
    */
   async stage(records: EncodedEvent[], timestamp: number): Promise<StagedBatch | null> {
-    if (this.busy) return null;
+    if (this.busy || this.closed) return null;
     this.busy = true;
     this.ended = new Promise<void>((resolve) => (this.markEnded = resolve));
     let txn: Transaction | null = null;
@@ -137,6 +140,7 @@ export class StagedPublisher implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
     // a staged batch is committed at its moment, at most seconds away: let it end (a transaction left open would
     // hold back its partitions' readers until the broker's timeout)
     let timer: NodeJS.Timeout | undefined;
