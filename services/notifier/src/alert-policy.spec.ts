@@ -1,4 +1,11 @@
-import { afterAnnouncement, AlertStateView, applySuccess, decideFailure } from './alert-policy';
+import {
+  afterAnnouncement,
+  afterSilentRepeat,
+  AlertStateView,
+  applySuccess,
+  decideFailure,
+  UNKNOWN_ERROR_CLASS,
+} from './alert-policy';
 
 const H = 60 * 60 * 1000;
 const WINDOW = 24 * H;
@@ -27,6 +34,26 @@ describe('alert de-duplication policy', () => {
       announce: true,
       reason: 'new-error-class',
     });
+  });
+
+  it('an unknown class (a run decided without its per-model event) is not a new class, either way round', () => {
+    const known = afterAnnouncement(null, fail(0, 'query'));
+    expect(decideFailure(known, fail(H, UNKNOWN_ERROR_CLASS), WINDOW)).toEqual({
+      announce: false,
+      reason: 'repeat-within-window',
+    });
+    const unknown = afterAnnouncement(null, fail(0, UNKNOWN_ERROR_CLASS));
+    expect(decideFailure(unknown, fail(H, 'query'), WINDOW).announce).toBe(false);
+    // the real class is learnt silently, so a really different class later is still news
+    const learnt = afterSilentRepeat(unknown, fail(H, 'query'))!;
+    expect(learnt).toMatchObject({ announcedErrorClass: 'query', announcedAt: at(0) });
+    expect(decideFailure(learnt, fail(2 * H, 'query'), WINDOW).announce).toBe(false);
+    expect(decideFailure(learnt, fail(2 * H, 'permission'), WINDOW)).toEqual({
+      announce: true,
+      reason: 'new-error-class',
+    });
+    expect(afterSilentRepeat(known, fail(H, 'query'))).toBeNull();
+    expect(afterSilentRepeat(unknown, fail(H, UNKNOWN_ERROR_CLASS))).toBeNull();
   });
 
   it('always announces persisted → error, even with the same class inside the window', () => {

@@ -3,6 +3,12 @@
  * (refresh end), not the clock, so a late or replayed event is judged the same way.
  */
 
+/**
+ * Error class of a failed model whose RefreshFailed event never arrived (the run listed it; the run was decided
+ * after its grace period without it). It says nothing about the error, so it never makes a failure news by itself.
+ */
+export const UNKNOWN_ERROR_CLASS = 'unknown';
+
 export interface AlertStateView {
   /** An announced failure that has not been followed by a success yet. */
   announced: boolean;
@@ -34,11 +40,32 @@ export function decideFailure(
   if (state.lastSuccessAt && state.lastSuccessAt.getTime() > state.announcedAt.getTime()) {
     return { announce: true, reason: 'after-success' };
   }
-  if (state.announcedErrorClass !== failure.errorClass) return { announce: true, reason: 'new-error-class' };
+  if (!sameClass(state.announcedErrorClass, failure.errorClass)) {
+    return { announce: true, reason: 'new-error-class' };
+  }
   if (failure.endedAt.getTime() - state.announcedAt.getTime() >= repeatWindowMs) {
     return { announce: true, reason: 'window-elapsed' };
   }
   return { announce: false, reason: 'repeat-within-window' };
+}
+
+/**
+ * An unknown class matches any: a run decided without its per-model event (late after a broker outage) is not a
+ * different error from the one announced, and the real class arriving with the next run is not news either.
+ */
+function sameClass(announced: string | null, now: string): boolean {
+  return announced === now || announced === UNKNOWN_ERROR_CLASS || now === UNKNOWN_ERROR_CLASS;
+}
+
+/**
+ * The state to keep after a failure that was not announced: an announcement recorded with an unknown class learns
+ * the real one (so a later, really different class is still news); otherwise nothing changes.
+ */
+export function afterSilentRepeat(state: AlertStateView, failure: FailureFact): AlertStateView | null {
+  if (state.announcedErrorClass !== UNKNOWN_ERROR_CLASS || failure.errorClass === UNKNOWN_ERROR_CLASS) {
+    return null;
+  }
+  return { ...state, announcedErrorClass: failure.errorClass };
 }
 
 /** State after a failure was announced. */

@@ -26,6 +26,7 @@ function setup(opts: { recoveryEmails?: boolean } = {}) {
   const queued: NewNotification[] = [];
   const alerts = {
     findRun: async (id: string) => runs.get(id) ?? null,
+    lockDatabaseAlerts: async () => undefined,
     findResults: async (id: string) => results.filter((r) => r.runId === id),
     findStates: async (cardIds: number[]) =>
       cardIds.flatMap((id) => (states.has(id) ? [states.get(id)!] : [])),

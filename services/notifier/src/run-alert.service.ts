@@ -11,7 +11,13 @@ import {
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { captureTraceContext } from '@model-persistence/telemetry';
 import { EntityManager } from 'typeorm';
-import { afterAnnouncement, AlertStateView, decideFailure } from './alert-policy';
+import {
+  afterAnnouncement,
+  afterSilentRepeat,
+  AlertStateView,
+  decideFailure,
+  UNKNOWN_ERROR_CLASS,
+} from './alert-policy';
 import { APP_CONFIG } from '@model-persistence/config';
 import { NotifierSettings } from './config';
 import {
@@ -21,9 +27,6 @@ import {
   renderFailureEmail,
   renderRecoveryEmail,
 } from './email-templates';
-
-/** Error class used when a run lists a failed model whose RefreshFailed event never arrived. */
-export const UNKNOWN_ERROR_CLASS = 'unknown';
 
 export function failureKey(runId: string): string {
   return `${runId}:failure`;
@@ -122,6 +125,10 @@ export class RunAlertService {
       });
     }
 
+    // runs of one database are decided one at a time (the consumer and the grace sweep may decide two at once):
+    // a model's state row does not exist before its first announcement, so a row lock alone would let both
+    // runs see "first failure"
+    await this.alerts.lockDatabaseAlerts(run.databaseId, m);
     const states = new Map((await this.alerts.findStates([...failed], m)).map((s) => [s.cardId, s] as const));
     const announce: typeof facts = [];
     for (const f of facts) {
@@ -129,6 +136,9 @@ export class RunAlertService {
       const fact = { runId, errorClass: f.errorClass ?? UNKNOWN_ERROR_CLASS, endedAt: f.endedAt };
       const decision = decideFailure(state, fact, this.settings.alerts.repeatWindowMs);
       if (!decision.announce) {
+        const learnt = state && afterSilentRepeat(state, fact);
+        if (learnt)
+          await this.alerts.saveState({ cardId: f.cardId, databaseId: run.databaseId, ...learnt }, m);
         this.logger.log(
           `run ${runId}: model ${f.cardId} still failing (${fact.errorClass}), not re-announced`,
         );

@@ -39,6 +39,7 @@ const FAILED_SALES = '[Model Persistence] Model cache refresh failed for Sales D
 const RECOVERED_SALES = '[Model Persistence] Model cache refresh succeeded again for Sales DB';
 const FAILED_WAREHOUSE = '[Model Persistence] Model cache refresh failed for Warehouse DB';
 const FAILED_ARCHIVE = '[Model Persistence] Model cache refresh failed for Archive DB';
+const FAILED_AUDIT = '[Model Persistence] Model cache refresh failed for Audit DB';
 
 interface ModelFailure {
   cardId: number;
@@ -67,6 +68,8 @@ describe('notifier (real Kafka, PostgreSQL and SMTP)', () => {
     customers: 0,
     stock: 0,
     ledger: 0,
+    audit: 0,
+    auditLog: 0,
   };
 
   async function startApp(): Promise<void> {
@@ -188,6 +191,11 @@ describe('notifier (real Kafka, PostgreSQL and SMTP)', () => {
       `insert into "database" (name, engine, host, port, db_name, user_name)
        values ('Archive DB', 'postgres', '127.0.0.1', 5432, 'archive', 'u') returning id`,
     );
+    const [audit] = await ds.query<{ id: number }[]>(
+      `insert into "database" (name, engine, host, port, db_name, user_name)
+       values ('Audit DB', 'postgres', '127.0.0.1', 5432, 'audit', 'u') returning id`,
+    );
+    ids.audit = audit.id;
     ids.archive = archive.id;
     ids.sales = sales.id;
     ids.warehouse = warehouse.id;
@@ -203,6 +211,7 @@ describe('notifier (real Kafka, PostgreSQL and SMTP)', () => {
     ids.customers = await card('Customers', ids.sales);
     ids.stock = await card('Stock levels', ids.warehouse);
     ids.ledger = await card('Ledger', ids.archive);
+    ids.auditLog = await card('Audit log', ids.audit);
     await ds.query(
       `insert into admin_user (email, name, active) values ('admin@example.com', 'Admin', true), ('gone@example.com', 'Gone', false)`,
     );
@@ -417,6 +426,45 @@ describe('notifier (real Kafka, PostgreSQL and SMTP)', () => {
     }, 60_000);
     expect(await outboxOf(run.runId)).toEqual([expect.objectContaining({ kind: 'failure', status: 'sent' })]);
     expect(smtp.received.filter((m) => m.subject === FAILED_ARCHIVE)).toHaveLength(1);
+  }, 90_000);
+
+  it("decides one database's runs one at a time: two first failures of a model are announced once", async () => {
+    // a session holding the database's alert lock: no decision about it may be taken meanwhile
+    const holder = ds.createQueryRunner();
+    await holder.connect();
+    const lockKey = `alert-db:${ids.audit}`;
+    const failure = {
+      cardId: ids.auditLog,
+      errorClass: 'query' as const,
+      message: 'relation "audit" does not exist',
+    };
+    const runs = [T0, T0 + 1000].map((at) => runEvents({ databaseId: ids.audit, at, failures: [failure] }));
+    try {
+      await holder.query('select pg_advisory_lock(hashtext($1))', [lockKey]);
+      await Promise.all(runs.map((r) => publishRun(r)));
+      // a run completes with its results in, and its decision waits for the lock (holding up the consumer)
+      await eventually(async () => {
+        const rows = await ds.query<unknown[]>(
+          `select 1 from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'`,
+        );
+        return rows.length >= 1;
+      }, 60_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      const decided = await ds.query<unknown[]>(
+        'select 1 from alert_run where run_id = any($1::uuid[]) and decided_at is not null',
+        [runs.map((r) => r.runId)],
+      );
+      expect(decided).toEqual([]);
+      expect(smtp.received.filter((m) => m.subject === FAILED_AUDIT)).toHaveLength(0);
+    } finally {
+      await holder.query('select pg_advisory_unlock(hashtext($1))', [lockKey]).catch(() => undefined);
+      await holder.release();
+    }
+    await smtp.waitFor((m) => m.subject === FAILED_AUDIT, 1, 60_000);
+    for (const r of runs) await waitDecided(r.runId);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(smtp.received.filter((m) => m.subject === FAILED_AUDIT)).toHaveLength(1);
   }, 90_000);
 
   it('dead-letters malformed events and events about unknown databases, with the reason', async () => {

@@ -1,7 +1,7 @@
 import { INestApplication, Logger, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { SourceDatabaseRepository } from '@model-persistence/database';
-import { kafkaMicroservice, weightedAssigner } from '@model-persistence/messaging';
+import { kafkaMicroservice, Slots, weightedAssigner } from '@model-persistence/messaging';
 import { attachOpsServer, createLogger } from '@model-persistence/runtime';
 import { AppModule } from './app.module';
 import { RefresherConfig } from './config';
@@ -13,9 +13,11 @@ import { RefresherConfig } from './config';
  * Why several consumers rather than kafkajs' partitionsConsumedConcurrently: kafkajs fetches per broker and
  * waits for every batch of a fetch to be handled before fetching again, so a database run that takes minutes
  * would hold back requests for other databases that arrived in a later fetch. Each consumer has its own fetch
- * loop; one partition (= one database) is still handled by one consumer at a time. (Running the databases of one
- * partition at once, `keySlots` of libs/messaging's key lanes, is off: with it the broker-restart fault scenario
- * still saw 3 alert emails instead of 1 in one fresh-clone run, after the SingleFlight fix.)
+ * loop. Within a partition the databases that share it (murmur2 puts several on one partition, none on others) run
+ * at once, each database's requests in order; one Slots for the process keeps the total at
+ * REFRESHER_CONCURRENCY × REFRESHER_PARTITIONS_PER_CONSUMER databases at once, as before. A request delivered
+ * again while this process still runs it (a restarted consumer re-fetches from the committed offset while the old
+ * batch's lanes finish) waits for that run (the handler's SingleFlight).
  */
 export async function startRefresher(
   config: RefresherConfig,
@@ -39,12 +41,14 @@ export async function startRefresher(
         `partition weights unavailable, balancing by count: ${String(error)}`,
       ),
   );
+  const keySlots = new Slots(config.concurrency * config.partitionsPerConsumer);
   for (let i = 0; i < config.concurrency; i++) {
     app.connectMicroservice(
       kafkaMicroservice(config.kafka, {
         groupId: config.consumerGroup,
         concurrency: config.partitionsPerConsumer,
         partitionAssigners: [assigner],
+        keySlots,
       }),
       { inheritAppConfig: true },
     );

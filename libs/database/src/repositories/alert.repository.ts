@@ -19,6 +19,14 @@ export class AlertRepository {
     await manager.query('select pg_advisory_xact_lock(hashtext($1))', [`alert-run:${runId}`]);
   }
 
+  /**
+   * Serializes the decisions of one database's runs (each reads and writes its models' announcement state),
+   * always taken after the run lock.
+   */
+  async lockDatabaseAlerts(databaseId: number, manager: EntityManager): Promise<void> {
+    await manager.query('select pg_advisory_xact_lock(hashtext($1))', [`alert-db:${databaseId}`]);
+  }
+
   /** Returns false when the result was already recorded. */
   async insertResult(
     values: Omit<AlertRunResultEntity, 'createdAt'>,
