@@ -36,6 +36,16 @@ interface CycleResult {
   success: number;
   unchanged: number;
   error: number;
+  /** where the cycle's time went (ms from the publish): runs' starts and durations, as the refresher reports them */
+  breakdown: string;
+}
+
+function breakdown(published: number, runs: { startedAt: string; endedAt: string }[]): string {
+  const starts = runs.map((r) => Date.parse(r.startedAt) - published).sort((x, y) => x - y);
+  const durations = runs.map((r) => Date.parse(r.endedAt) - Date.parse(r.startedAt)).sort((x, y) => x - y);
+  const ends = runs.map((r) => Date.parse(r.endedAt) - published);
+  const med = (xs: number[]) => xs[Math.floor(xs.length / 2)] ?? 0;
+  return `runs start ${starts[0] ?? 0}–${starts.at(-1) ?? 0} ms, last ends ${Math.max(0, ...ends)} ms; run median ${med(durations)} ms, longest ${durations.at(-1) ?? 0} ms`;
 }
 
 async function cycle(h: Harness, dbIds: number[], trigger: 'scheduled' | 'manual'): Promise<CycleResult> {
@@ -46,6 +56,7 @@ async function cycle(h: Harness, dbIds: number[], trigger: 'scheduled' | 'manual
   await producer.connect();
   try {
     const t = performance.now();
+    const published = Date.now();
     await producer.send({
       topic: topicName(h.prefix, Topics.RefreshRequested),
       acks: -1,
@@ -57,13 +68,16 @@ async function cycle(h: Harness, dbIds: number[], trigger: 'scheduled' | 'manual
       events.length,
     );
     const ms = performance.now() - t;
-    const out: CycleResult = { ms, success: 0, unchanged: 0, error: 0 };
+    const out: CycleResult = { ms, success: 0, unchanged: 0, error: 0, breakdown: '' };
+    const runs: { startedAt: string; endedAt: string }[] = [];
     for (const e of done) {
       if (e.type !== 'RefreshRunCompleted') continue;
       out.success += e.success;
       out.unchanged += e.unchanged ?? 0;
       out.error += e.error;
+      runs.push(e);
     }
+    out.breakdown = breakdown(published, runs);
     return out;
   } finally {
     await producer.disconnect();
@@ -104,6 +118,7 @@ export async function main() {
     await new Promise((r) => setTimeout(r, SETTLE_MS));
   };
   const notes: string[] = [];
+  const breakdowns = { changed: [] as string[], full: [] as string[] };
   try {
     const dbIds: number[] = [];
     for (const n of names) {
@@ -123,6 +138,7 @@ export async function main() {
           const c = await cycle(h, dbIds, 'scheduled');
           if (c.success !== total || c.error > 0) throw new Error(`scheduled cycle: ${JSON.stringify(c)}`);
           notes.push(`${total - c.unchanged} rebuilt / ${c.unchanged} unchanged`);
+          breakdowns.changed.push(c.breakdown);
           return c.ms;
         },
       },
@@ -131,12 +147,15 @@ export async function main() {
         run: async () => {
           const c = await cycle(h, dbIds, 'manual');
           if (c.success !== total || c.unchanged !== 0) throw new Error(`full cycle: ${JSON.stringify(c)}`);
+          breakdowns.full.push(c.breakdown);
           return c.ms;
         },
       },
       ROUNDS,
       (i, a, b) =>
-        console.log(`[change] round ${i}: 5 % changed ${fmt(a)}s vs full ${fmt(b)}s (${notes.at(-1)})`),
+        console.log(
+          `[change] round ${i}: 5 % changed ${fmt(a)}s vs full ${fmt(b)}s (${notes.at(-1)}; changed: ${breakdowns.changed.at(-1)}; full: ${breakdowns.full.at(-1)})`,
+        ),
     );
     const mark = load.stop();
     const a = spread(r.a);
@@ -163,6 +182,12 @@ ones are marked in one guarded UPDATE per run and reported \`outcome: unchanged\
 Full = the same ${DATABASES} runs as manual requests (every model rebuilt unconditionally; each build also reads and
 stores its signature). One warm-up of each, then ${ROUNDS} rounds alternating (order swapped every round); ratio =
 median changed / median full. Target (issue 13): ≤ ${TARGET}. Rebuilt / unchanged per changed cycle: ${notes.join(', ')}.
+
+Where a cycle's time goes (from the publish; the runs' own start and end times; warm-up included), changed cycles:
+${breakdowns.changed.map((x) => `- ${x}`).join('\n')}
+
+full cycles:
+${breakdowns.full.map((x) => `- ${x}`).join('\n')}
 
 ${mdTable(
   [
