@@ -383,6 +383,8 @@ describe('admin console by keyboard (Chromium, real api)', () => {
     await page.getByRole('dialog', { name: 'Turn model persistence off?' }).waitFor();
     await page.keyboard.press('Enter'); // on Cancel
     await page.getByRole('dialog').waitFor({ state: 'detached' });
+    // focus comes back with the dialog's unmount, which may land a moment after its node is gone (once seen null)
+    await focusReaches('section[aria-labelledby="settings-title"] > button.danger');
     expect(await active()).toMatchObject({ name: 'Turn persistence off…', ring: true });
     // nothing was turned off
     expect(
