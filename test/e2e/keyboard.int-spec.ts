@@ -374,6 +374,9 @@ describe('admin console by keyboard (Chromium, real api)', () => {
       ),
     ).toBe(true);
 
+    // keep the first dialog's node: Chromium dispatches its `close` event at an animation frame, which may come
+    // only after the next dialog opened (CI once saw the second dialog never show)
+    await page.evaluate(`(window.firstDialog = document.querySelector('dialog'), undefined)`);
     await page.keyboard.press('Escape');
     await page.getByRole('dialog').waitFor({ state: 'detached' });
     expect(await active()).toMatchObject({ name: 'Turn persistence off…', ring: true });
@@ -381,6 +384,11 @@ describe('admin console by keyboard (Chromium, real api)', () => {
     // again with Space, and closed with its Cancel button
     await page.keyboard.press('Space');
     await page.getByRole('dialog', { name: 'Turn model persistence off?' }).waitFor();
+    // a late `close` of the first (unmounted) dialog must not cancel this one
+    await page.evaluate(`(window.firstDialog.dispatchEvent(new Event('close')), undefined)`);
+    await page.waitForTimeout(200); // nothing should happen: give a wrong re-render its chance
+    expect(await page.getByRole('dialog', { name: 'Turn model persistence off?' }).isVisible()).toBe(true);
+    expect(await active()).toMatchObject({ name: 'Cancel', inDialog: true });
     await page.keyboard.press('Enter'); // on Cancel
     await page.getByRole('dialog').waitFor({ state: 'detached' });
     // focus comes back with the dialog's unmount, which may land a moment after its node is gone (once seen null)

@@ -126,11 +126,19 @@ export function Confirm(props: {
   onCancel: () => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  // The browser dispatches a dialog's `close` event in a later task: after Escape it can reach this component's
+  // handler once it is unmounted, even after the next dialog opened, and must not cancel that one.
+  const live = useRef(true);
+  const dismiss = () => {
+    if (live.current) props.onCancel();
+  };
   useEffect(() => {
+    live.current = true;
     const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     const d = ref.current;
     if (d && !d.open) d.showModal();
     return () => {
+      live.current = false;
       if (d?.open) d.close();
       if (opener?.isConnected) opener.focus();
     };
@@ -155,14 +163,14 @@ export function Confirm(props: {
     <dialog
       ref={ref}
       aria-labelledby="confirm-title"
-      onCancel={props.onCancel}
-      onClose={props.onCancel}
+      onCancel={dismiss}
+      onClose={dismiss}
       onKeyDown={trapTab}
     >
       <h2 id="confirm-title">{props.title}</h2>
       <div class="dialog-body">{props.children}</div>
       <div class="actions">
-        <button type="button" onClick={props.onCancel} autofocus>
+        <button type="button" onClick={dismiss} autofocus>
           Cancel
         </button>
         <button type="button" class={props.danger ? 'danger' : 'primary'} onClick={props.onConfirm}>
