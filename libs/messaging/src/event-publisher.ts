@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { assertValidEvent, DomainEvent, TopicName, topicName } from '@model-persistence/contracts';
 import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { IHeaders, Kafka, Message, Partitioners, Producer, RecordMetadata, TopicMessages } from 'kafkajs';
+import { BrokerDeadline } from './broker-deadline';
 import { KAFKA, MESSAGING_OPTIONS, MessagingOptions } from './tokens';
 
 export interface OutgoingEvent<E extends DomainEvent = DomainEvent> {
@@ -122,29 +123,14 @@ export class EventPublisher implements OnApplicationShutdown {
       else byTopic.set(r.topic, [r.message]);
     }
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-    let timer: NodeJS.Timeout | undefined;
-    // kafkajs retries a dead broker for about a minute; callers (an HTTP request, a handler) get a clear answer sooner
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new DomainError(
-              ErrorCode.BrokerUnavailable,
-              `Kafka did not acknowledge within ${PUBLISH_TIMEOUT_MS} ms`,
-            ),
-          ),
-        PUBLISH_TIMEOUT_MS,
-      );
-    });
+    // one deadline for connecting and sending (see BrokerDeadline)
+    const deadline = new BrokerDeadline(
+      `Kafka did not acknowledge within ${PUBLISH_TIMEOUT_MS} ms`,
+      PUBLISH_TIMEOUT_MS,
+    );
     try {
-      const producer = await Promise.race([this.connected(), deadline]);
-      const sending = producer.sendBatch({
-        acks: -1,
-        timeout: 30_000,
-        topicMessages,
-      });
-      sending.catch(() => undefined); // a send outliving the deadline must not become an unhandled rejection
-      return await Promise.race([sending, deadline]);
+      const producer = await deadline.race(this.connected());
+      return await deadline.race(producer.sendBatch({ acks: -1, timeout: 30_000, topicMessages }));
     } catch (e) {
       if (e instanceof DomainError) throw e;
       const rejection = recordRejection(e);
@@ -168,7 +154,7 @@ export class EventPublisher implements OnApplicationShutdown {
         },
       );
     } finally {
-      clearTimeout(timer);
+      deadline.clear();
     }
   }
 

@@ -11,3 +11,4 @@ export * from './tokens';
 export * from './weighted-assigner';
 export * from './single-flight';
 export * from './staged-publisher';
+export * from './broker-deadline';

@@ -1,6 +1,6 @@
 import { OnApplicationShutdown } from '@nestjs/common';
-import { DomainError, ErrorCode } from '@model-persistence/errors';
 import { Kafka, Message, Partitioners, Producer, Transaction } from 'kafkajs';
+import { withBrokerDeadline } from './broker-deadline';
 import { EncodedEvent, PUBLISH_TIMEOUT_MS } from './event-publisher';
 
 /**
@@ -116,27 +116,9 @@ export class StagedPublisher implements OnApplicationShutdown {
     return p;
   }
 
-  /** Broker calls get a clear, bounded failure (kafkajs alone retries a dead broker for about a minute). */
-  private async within<T>(what: string, work: Promise<T>): Promise<T> {
-    work.catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new DomainError(
-              ErrorCode.BrokerUnavailable,
-              `${what}: no answer within ${PUBLISH_TIMEOUT_MS} ms`,
-            ),
-          ),
-        PUBLISH_TIMEOUT_MS,
-      );
-    });
-    try {
-      return await Promise.race([work, deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
+  /** Broker calls get a clear, bounded failure (see BrokerDeadline). */
+  private within<T>(what: string, work: Promise<T>): Promise<T> {
+    return withBrokerDeadline(`${what}: no answer within ${PUBLISH_TIMEOUT_MS} ms`, PUBLISH_TIMEOUT_MS, work);
   }
 
   async onApplicationShutdown(): Promise<void> {
