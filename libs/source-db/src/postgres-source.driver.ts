@@ -96,8 +96,8 @@ const MAX_LEARNT = 10_000;
  * path: then `own_reached` and nothing is remembered. Catalogs only change at commit, so the fingerprint read before
  * an EXPLAIN is never newer than what the EXPLAIN saw.
  */
-const catalogFingerprintSql = (own: string | null) => `
-  WITH own AS (SELECT (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = ${own === null ? 'NULL' : pgLiteral(own)}) AS oid),
+const CATALOG_FINGERPRINT_SQL = `
+  WITH own AS (SELECT (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1::text) AS oid),
   rel AS (
     SELECT c.oid,
            -- what defines the relation, not its row version: a TRUNCATE (new relfilenode) is data, seen by the stats
@@ -137,6 +137,25 @@ const catalogFingerprintSql = (own: string | null) => `
          AND d.classid IN ('pg_catalog.pg_rewrite'::pg_catalog.regclass, 'pg_catalog.pg_policy'::pg_catalog.regclass,
                            'pg_catalog.pg_proc'::pg_catalog.regclass)))) AS own_reached
   FROM own`;
+
+/**
+ * A reading's change markers, by relation name ($1) and the functions its models call ($2): the tables' row counters
+ * (the functions pg_stat_all_tables is made of, called for the named relations only: the view computes every table's)
+ * and whether each is a table kind, the statistics' reset time, the server's start, and which of the functions are
+ * not immutable.
+ */
+const INPUT_STATISTICS_SQL = `SELECT
+   (SELECT coalesce(json_agg(json_build_array(rel.name, c.oid::int8::text, c.relkind, c.relfilenode::int8::text,
+             pg_catalog.pg_stat_get_tuples_inserted(c.oid)::text, pg_catalog.pg_stat_get_tuples_updated(c.oid)::text,
+             pg_catalog.pg_stat_get_tuples_deleted(c.oid)::text, c.relkind IN ('r', 't', 'm', 'p'))
+             ORDER BY rel.name), '[]'::json)
+      FROM unnest($1::text[]) AS rel(name)
+      LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(rel.name)) AS tables,
+   (SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d
+     WHERE d.datname = pg_catalog.current_database()) AS stats_reset,
+   pg_catalog.pg_postmaster_start_time()::text AS started,
+   (SELECT coalesce(array_agg(DISTINCT p.proname::text), '{}') FROM pg_catalog.pg_proc p
+     WHERE p.proname = ANY($2::text[]) AND p.provolatile <> 'i') AS volatile`;
 
 /** What a merge refused in the server starts its error message's input with (see mergeTable). */
 const MERGE_REFUSED = 'mp_merge_refused';
@@ -932,7 +951,11 @@ export class PostgresSourceDriver implements SourceDriver {
             `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL standard_conforming_strings = on` +
               (needsPlan ? '; SAVEPOINT mp_catalog' : ''),
           ),
-          needsPlan ? c.query(catalogFingerprintSql(own)) : null,
+          // a named statement: planned once per connection (its planning cost more than running it, on every
+          // signature reading's path); `own` is its one parameter
+          needsPlan
+            ? c.query({ name: 'mp_catalog_fingerprint', text: CATALOG_FINGERPRINT_SQL, values: [own] })
+            : null,
           askAll(remembered.map((r) => !r)),
         ] as const,
     );
@@ -1010,26 +1033,29 @@ export class PostgresSourceDriver implements SourceDriver {
       const pending = out.filter((o): o is { relations: string[]; calls: string[] } => !('signature' in o));
       if (pending.length === 0) return out as InputSignature[];
       type TableRow = [string, string | null, string | null, string | null, string, string, string, boolean];
-      const textArray = (xs: string[]) => `ARRAY[${[...new Set(xs)].map(pgLiteral).join(', ')}]::text[]`;
-      // the statistics query and COMMIT in one message (one round trip less on a build's path): the names are
-      // sent as escaped literals, as a multi-statement message takes no parameters
-      const [r] = await this.multi(
+      const distinct = (xs: string[]) => [...new Set(xs)];
+      // the statistics query and COMMIT in one write (one round trip on a build's path); a named statement, as its
+      // planning costs more than running it
+      const [stats, commit] = inOneWrite(
         c,
-        `SELECT
-           (SELECT coalesce(json_agg(json_build_array(rel.name, c.oid::int8::text, c.relkind,
-                     c.relfilenode::int8::text, s.n_tup_ins::text, s.n_tup_upd::text, s.n_tup_del::text,
-                     s.relid IS NOT NULL) ORDER BY rel.name), '[]'::json)
-              FROM unnest(${textArray(pending.flatMap((p) => p.relations))}) AS rel(name)
-              LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(rel.name)
-              LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid) AS tables,
-           (SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d
-             WHERE d.datname = pg_catalog.current_database()) AS stats_reset,
-           pg_catalog.pg_postmaster_start_time()::text AS started,
-           (SELECT coalesce(array_agg(DISTINCT p.proname::text), '{}') FROM pg_catalog.pg_proc p
-             WHERE p.proname = ANY(${textArray(pending.flatMap((p) => p.calls))}) AND p.provolatile <> 'i') AS volatile;
-         COMMIT`,
+        () =>
+          [
+            c.query({
+              name: 'mp_input_statistics',
+              text: INPUT_STATISTICS_SQL,
+              values: [
+                distinct(pending.flatMap((p) => p.relations)),
+                distinct(pending.flatMap((p) => p.calls)),
+              ],
+            }),
+            c.query('COMMIT'),
+          ] as const,
       );
+      // the COMMIT ends the transaction either way (after a failed statement it rolls back)
       committed = true;
+      await Promise.allSettled([stats, commit]);
+      const r = await stats;
+      await commit;
       const row = r.rows[0] as
         { tables: TableRow[]; stats_reset: string | null; started: string; volatile: string[] } | undefined;
       const byName = new Map((row?.tables ?? []).map((t) => [t[0], t]));
