@@ -15,7 +15,11 @@ const common = {
 
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{libs,services,scripts,test,bench}/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{libs,services,scripts,test,bench}/**/*.spec.ts'],
+    },
     {
       ...common,
       displayName: 'integration',

@@ -142,7 +142,9 @@ describe('history config', () => {
       retentionMs: 7 * 24 * 3_600_000,
       intervalMs: 3_600_000,
     });
-    expect(loadHistoryConfig({ HISTORY_STALE_RUN_TIMEOUT_MS: '5000' }).projector.staleRunTimeoutMs).toBe(5000);
+    expect(loadHistoryConfig({ HISTORY_STALE_RUN_TIMEOUT_MS: '5000' }).projector.staleRunTimeoutMs).toBe(
+      5000,
+    );
     expect(() => loadHistoryConfig({ HISTORY_STALE_RUN_TIMEOUT_MS: '10' })).toThrow(
       /HISTORY_STALE_RUN_TIMEOUT_MS \("10"\)/,
     );
